@@ -1,0 +1,55 @@
+"""Shared test helpers: paths, a small scenario factory, traffic writers, a real DuckDB per test.
+
+Tests use real parts: a DuckDB file under tmp_path, the real simulated provider, litellm's real
+price map and tokenizer (offline). No network beyond loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+DATASETS = ROOT.parent / "shared" / "datasets"
+
+
+def write_traffic(path: Path, n: int, *, difficulty: float | None = 0.5, category: str = "billing",
+                  expected: str | None = "explain_charge", prompt: str = "Why was I charged twice in March?") -> Path:
+    """Write ``n`` JSONL requests (ids r0000...) and return the path."""
+    with path.open("w") as f:
+        for i in range(n):
+            rec = {"id": f"r{i:04d}", "prompt": f"{prompt} (#{i})", "category": category}
+            if difficulty is not None:
+                rec["difficulty"] = difficulty
+            if expected is not None:
+                rec["expected"] = expected
+            f.write(json.dumps(rec) + "\n")
+    return path
+
+
+@pytest.fixture
+def scenario_file(tmp_path):
+    """Write a scenario YAML (dedented) next to a traffic file of ``n`` requests; return its path."""
+
+    def make(yaml_text: str, n: int = 200, name: str = "s.yaml", **traffic_kw) -> Path:
+        traffic = tmp_path / "traffic.jsonl"
+        if not traffic.exists():
+            write_traffic(traffic, n, **traffic_kw)
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(yaml_text))
+        return path
+
+    return make
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    """Path of a fresh trace database (not created yet)."""
+    return tmp_path / "traces.duckdb"

@@ -1,0 +1,81 @@
+"""The trace store: migrations, atomic batches, locking, and untouched files on bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from workbench.errors import StoreError
+from workbench.store import ATTEMPT_COLUMNS, REQUEST_COLUMNS, RunInfo, TraceStore
+
+INFO = RunInfo("r1", "s", "name: s\n", "h", None, "t.jsonl", "th", 2, 1, "simulated", {"m": "simulated"}, "0")
+
+
+def request_row(rid: str, seq: int) -> tuple:
+    return ("r1", seq, rid, "billing", 0.5, 0.0, 0.0, 1.0, 1.0, "static", "m", "static route", None, "m", "ok",
+            None, 1, 0, 0, False, 10, 20, 0.001, 1.0, "answer")
+
+
+def attempt_row(rid: str) -> tuple:
+    return ("r1", rid, 1, "m", "gpt-4o", "simulated", False, False, 0.0, 1.0, 0.0, True, None, None, 10, 20,
+            0.001, 1.0)
+
+
+def test_migrations_apply_once(db):
+    with TraceStore(db) as st:
+        assert st.schema_version() == 1
+    with TraceStore(db) as st:
+        assert st.con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (1,)
+        cols = [r[0] for r in st.con.execute("DESCRIBE requests").fetchall()]
+        assert tuple(cols) == REQUEST_COLUMNS
+        assert tuple(r[0] for r in st.con.execute("DESCRIBE attempts").fetchall()) == ATTEMPT_COLUMNS
+
+
+def test_batches_are_atomic_and_earlier_batches_survive(db):
+    with TraceStore(db) as st:
+        st.begin_run(INFO)
+        st.write([request_row("a", 0)], [attempt_row("a")])
+        with pytest.raises(StoreError):  # duplicate key: the whole second batch is rolled back
+            st.write([request_row("b", 1), request_row("a", 2)], [attempt_row("b")])
+        st.finish_run("r1", "completed")
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT request_id FROM requests").fetchall() == [("a",)]
+        assert con.execute("SELECT count(*) FROM attempts").fetchone() == (1,)
+        assert con.execute("SELECT status FROM runs").fetchone() == ("completed",)
+
+
+def test_run_info_and_runs(db):
+    with TraceStore(db) as st:
+        st.begin_run(INFO)
+        assert st.run_info("r1")["model_modes"] == '{"m": "simulated"}'
+        assert list(st.runs().run_id) == ["r1"]
+        with pytest.raises(StoreError, match="no run 'nope'"):
+            st.run_info("nope")
+
+
+def test_read_only_on_missing_file_is_a_clear_error(db):
+    with pytest.raises(StoreError, match="no such trace database"):
+        TraceStore(db, read_only=True)
+    assert not db.exists()
+
+
+def test_database_held_by_another_process(db):
+    TraceStore(db).close()
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb,sys; c=duckdb.connect({str(db)!r}); "
+                               "print('ready', flush=True); sys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        before = hashlib.sha256(db.read_bytes()).hexdigest()
+        with pytest.raises(StoreError, match="in use by another process"):
+            TraceStore(db)
+        assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    finally:
+        holder.stdin.close()
+        code = holder.wait(timeout=30)
+        holder.stdout.close()
+    assert code == 0

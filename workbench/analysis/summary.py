@@ -1,0 +1,155 @@
+"""Per-run summary metrics and the side-by-side text table.
+
+Why every metric lives here and is computed in SQL: the CLI, the app, the notebooks and the report
+must show the same number for the same run, so each is defined once, over the stored traces (never
+over in-memory counters that a resumed or imported run would not have).
+
+Definitions (a user should be able to recompute each from the tables):
+
+* ``cost_usd``: sum of ``requests.cost_usd`` (= sum of ``attempts.cost_usd``: failed, retried,
+  fallback and human attempts included).
+* ``quality``: mean grader score over requests that were judged or got no answer; a failed or
+  rejected request scores 0, an answer no grader could judge is left out. Null without graders.
+* latency percentiles: over requests that were not rejected; a request's latency is from arrival to
+  its final answer or failure, so queueing, backoff and fallbacks count.
+* ``error_rate``: share of requests that ended without an answer. ``fallback_rate``, ``retry_rate``,
+  ``handoff_rate``: share of requests with at least one fallback, one retry, or a human answer.
+"""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+
+__all__ = ["run_summary", "format_comparison", "METRIC_LABELS"]
+
+_RUN_SQL = """
+SELECT
+    count(*)                                              AS requests,
+    count(*) FILTER (WHERE status = 'ok')                 AS completed,
+    count(*) FILTER (WHERE status = 'failed')             AS failed,
+    count(*) FILTER (WHERE status = 'rejected')           AS rejected,
+    coalesce(sum(cost_usd), 0)                            AS cost_usd,
+    sum(coalesce(quality, 0)) FILTER (WHERE quality IS NOT NULL OR status <> 'ok')
+        / nullif(count(*) FILTER (WHERE quality IS NOT NULL OR status <> 'ok'), 0) AS quality_raw,
+    count(quality)                                        AS graded,
+    quantile_cont(latency_s, 0.50) FILTER (WHERE status <> 'rejected') AS p50_latency_s,
+    quantile_cont(latency_s, 0.95) FILTER (WHERE status <> 'rejected') AS p95_latency_s,
+    quantile_cont(latency_s, 0.99) FILTER (WHERE status <> 'rejected') AS p99_latency_s,
+    count(*) FILTER (WHERE fallbacks > 0)                 AS with_fallback,
+    count(*) FILTER (WHERE retries > 0)                   AS with_retry,
+    count(*) FILTER (WHERE handoff)                       AS handoffs,
+    coalesce(sum(prompt_tokens), 0)                       AS prompt_tokens,
+    coalesce(sum(completion_tokens), 0)                   AS completion_tokens,
+    coalesce(max(end_s), 0)                               AS virtual_s
+FROM requests WHERE run_id = ?
+"""
+
+_MODEL_SQL = """
+SELECT a.target, any_value(a.model) AS model, any_value(a.provider) AS provider,
+       count(*) AS attempts, count(DISTINCT a.request_id) AS requests,
+       count(*) FILTER (WHERE NOT a.ok) AS errors,
+       coalesce(sum(a.cost_usd), 0) AS cost_usd,
+       coalesce(sum(a.prompt_tokens), 0) AS prompt_tokens,
+       coalesce(sum(a.completion_tokens), 0) AS completion_tokens,
+       (SELECT count(*) FROM requests r WHERE r.run_id = ? AND r.final_target = a.target) AS answered
+FROM attempts a WHERE a.run_id = ?
+GROUP BY a.target ORDER BY cost_usd DESC, a.target
+"""
+
+_KINDS_SQL = """
+SELECT target, error_kind, count(*) FROM attempts
+WHERE run_id = ? AND NOT ok GROUP BY ALL ORDER BY ALL
+"""
+
+
+def _rate(n: int, d: int) -> float:
+    return n / d if d else 0.0
+
+
+def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
+    """The headline figures of one run, as a JSON-ready dict (see the module docstring)."""
+    cur = con.execute("SELECT scenario, mode, model_modes, seed, status, requests_planned, scenario_hash, "
+                      "traffic_hash, traffic_path FROM runs WHERE run_id = ?", [run_id])
+    info = cur.fetchone()
+    if info is None:
+        raise KeyError(run_id)
+    cur = con.execute(_RUN_SQL, [run_id])
+    row = dict(zip([d[0] for d in cur.description], cur.fetchone()))
+    n = row["requests"]
+    kinds: dict[str, dict[str, int]] = {}
+    for target, kind, count in con.execute(_KINDS_SQL, [run_id]).fetchall():
+        kinds.setdefault(target, {})[kind] = count
+    by_model = {}
+    attempts = errors = 0
+    for t, model, provider, att, reqs, errs, cost, ptok, ctok, answered in con.execute(
+            _MODEL_SQL, [run_id, run_id]).fetchall():
+        attempts += att
+        errors += errs
+        by_model[t] = {"model": model, "provider": provider, "requests": reqs, "attempts": att,
+                       "answered": answered, "errors": errs, "error_kinds": kinds.get(t, {}),
+                       "cost_usd": cost, "prompt_tokens": ptok, "completion_tokens": ctok}
+    return {
+        "run_id": run_id, "scenario": info[0], "mode": info[1], "model_modes": json.loads(info[2]),
+        "seed": info[3], "status": info[4], "requests_planned": info[5], "scenario_hash": info[6],
+        "traffic_hash": info[7], "traffic_path": info[8],
+        "requests": n, "completed": row["completed"], "failed": row["failed"], "rejected": row["rejected"],
+        "cost_usd": row["cost_usd"], "cost_per_1k_usd": _rate(row["cost_usd"], n) * 1000,
+        "quality": row["quality_raw"] if row["graded"] else None,
+        "p50_latency_s": row["p50_latency_s"], "p95_latency_s": row["p95_latency_s"],
+        "p99_latency_s": row["p99_latency_s"],
+        "error_rate": _rate(row["failed"], n), "fallback_rate": _rate(row["with_fallback"], n),
+        "retry_rate": _rate(row["with_retry"], n), "handoff_rate": _rate(row["handoffs"], n),
+        "attempts": attempts, "attempt_error_rate": _rate(errors, attempts),
+        "prompt_tokens": row["prompt_tokens"], "completion_tokens": row["completion_tokens"],
+        "virtual_s": row["virtual_s"], "by_model": by_model,
+    }
+
+
+#: Rows of the side-by-side table: key, label, format.
+METRIC_LABELS = [
+    ("requests", "requests", "{:,}"),
+    ("completed", "answered", "{:,}"),
+    ("failed", "failed", "{:,}"),
+    ("rejected", "rejected (budget)", "{:,}"),
+    ("cost_usd", "cost (USD)", "${:,.4f}"),
+    ("cost_per_1k_usd", "cost per 1k requests", "${:,.3f}"),
+    ("quality", "quality (0-1)", "{:.3f}"),
+    ("p50_latency_s", "p50 latency (s)", "{:.2f}"),
+    ("p95_latency_s", "p95 latency (s)", "{:.2f}"),
+    ("p99_latency_s", "p99 latency (s)", "{:.2f}"),
+    ("error_rate", "error rate", "{:.2%}"),
+    ("fallback_rate", "fallback rate", "{:.2%}"),
+    ("retry_rate", "retry rate", "{:.2%}"),
+    ("handoff_rate", "hand-off rate", "{:.2%}"),
+    ("attempts", "provider attempts", "{:,}"),
+    ("attempt_error_rate", "failed attempts", "{:.2%}"),
+]
+
+
+def _fmt(fmt: str, v) -> str:
+    return "n/a" if v is None else fmt.format(v)
+
+
+def format_comparison(summaries: list[dict]) -> str:
+    """Runs side by side as a plain-text table (first run = reference for the cost change)."""
+    names = [s["scenario"] for s in summaries]
+    width = max(14, *(len(n) for n in names)) + 2
+    lab = max(len(lbl) for _, lbl, _ in METRIC_LABELS) + 2
+    lines = ["".ljust(lab) + "".join(n.rjust(width) for n in names)]
+    lines.append("".ljust(lab) + "".join(f"[{s['mode']}]".rjust(width) for s in summaries))
+    for key, label, fmt in METRIC_LABELS:
+        lines.append(label.ljust(lab) + "".join(_fmt(fmt, s[key]).rjust(width) for s in summaries))
+    base = summaries[0]["cost_usd"]
+    if len(summaries) > 1 and base:
+        lines.append("cost vs first".ljust(lab) + "".join(
+            f"{(s['cost_usd'] - base) / base:+.1%}".rjust(width) for s in summaries))
+    lines.append("")
+    for s in summaries:
+        lines.append(f"{s['scenario']} ({s['run_id']}) by target:")
+        for t, m in s["by_model"].items():
+            kinds = ", ".join(f"{k} {n}" for k, n in m["error_kinds"].items()) or "none"
+            lines.append(f"  {t:<14} {m['model']:<34} {m['requests']:>7,} req {m['answered']:>7,} answered "
+                         f"${m['cost_usd']:>10,.4f}  errors {m['errors']:,} ({kinds})")
+    return "\n".join(lines)

@@ -1,0 +1,166 @@
+"""The ``workbench`` command: a thin shell over :mod:`workbench.runner` and :mod:`workbench.analysis`.
+
+Why so thin: every figure the CLI prints must be the one the app, the notebooks and the report show,
+so the CLI only parses arguments, shows progress on stderr, and prints what the library returns.
+Errors the workbench raises on purpose print as one line naming where (exit code 2), never as a
+traceback; stdout carries only results (``--json`` for machines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    p = argparse.ArgumentParser(prog="workbench", description="Replay traffic through routing "
+                                "scenarios and compare cost, quality and failure behaviour.")
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def run_options(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--traffic", metavar="FILE", help="traffic file (JSONL, CSV, Parquet) instead of "
+                        "the scenario's own")
+        sp.add_argument("--requests", type=int, metavar="N", help="sample N requests (with the seed)")
+        sp.add_argument("--seed", type=int, metavar="S", help="seed (default: the scenario's)")
+        sp.add_argument("--db", metavar="PATH", default=os.environ.get("WORKBENCH_DB", "workbench.duckdb"),
+                        help="trace database (default: $WORKBENCH_DB or ./workbench.duckdb)")
+        sp.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+        sp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+    sp = sub.add_parser("run", help="replay one scenario and print its figures")
+    sp.add_argument("scenario", metavar="SCENARIO")
+    run_options(sp)
+    sp = sub.add_parser("compare", help="replay several scenarios over the same traffic and seed")
+    sp.add_argument("scenarios", nargs="+", metavar="SCENARIO")
+    run_options(sp)
+    sp = sub.add_parser("runs", help="list the runs in a trace database")
+    sp.add_argument("--db", default=os.environ.get("WORKBENCH_DB", "workbench.duckdb"), metavar="PATH")
+    sp.add_argument("--json", action="store_true")
+    sp = sub.add_parser("models", help="search litellm's model catalog (prices per million tokens)")
+    sp.add_argument("search", nargs="?", default="", help="part of a model name")
+    return p
+
+
+def _version() -> str:
+    from workbench import __version__
+
+    return f"workbench {__version__}"
+
+
+@contextmanager
+def _progress(label: str, enabled: bool) -> Iterator:
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    # Not a terminal (CI logs, pipes): redraw rarely, so the log gets a few lines, not thousands.
+    tty = sys.stderr.isatty()
+    bar = tqdm(total=None, desc=label, unit="req", file=sys.stderr, dynamic_ncols=True, leave=True,
+               mininterval=0.2 if tty else 5.0)
+
+    def update(done: int, total: int, cost: float, failed: int) -> None:
+        if bar.total != total:
+            bar.total = total
+        bar.set_postfix_str(f"${cost:,.4f} spent, {failed:,} failed", refresh=False)
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        bar.close()
+
+
+def _cmd_run(args: argparse.Namespace, paths: Sequence[str]) -> int:
+    from workbench.analysis import format_comparison, run_summary
+    from workbench.runner import execute, prepare_many
+    from workbench.store import TraceStore
+
+    prepared = prepare_many(paths, traffic=args.traffic, requests=args.requests, seed=args.seed)
+    for p in prepared:
+        for note in p.notes:
+            print(f"note: {note}", file=sys.stderr)
+    summaries = []
+    with TraceStore(args.db) as store:
+        for p in prepared:
+            with _progress(p.scenario.name, not args.no_progress) as progress:
+                run_id, _ = execute(p, store, progress=progress)
+            summaries.append(run_summary(store.con, run_id))
+    if args.json:
+        print(json.dumps(summaries[0] if args.command == "run" else summaries, indent=2))
+    else:
+        first = prepared[0]
+        print(f"traffic: {first.traffic_path} ({len(first.requests):,} requests, "
+              f"{_arrival_text(first)}), seed {first.seed}, trace database: {args.db}")
+        print(format_comparison(summaries))
+    return 0
+
+
+def _arrival_text(p) -> str:
+    a = p.traffic_spec.arrival
+    if a.process == "recorded":
+        return f"recorded timestamps x{a.speedup:g}"
+    return f"{a.process} arrivals at {a.rate_per_s:g}/s"
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from workbench.store import TraceStore
+
+    with TraceStore(args.db, read_only=True) as store:
+        df = store.runs()
+    if args.json:
+        print(df.to_json(orient="records", date_format="iso", indent=2))
+    elif df.empty:
+        print("no runs yet")
+    else:
+        print(df[["run_id", "scenario", "mode", "seed", "requests_planned", "status", "started_at"]]
+              .to_string(index=False))
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from workbench.catalog import known_models, model_info
+
+    for m in known_models():
+        if args.search.lower() in m.lower():
+            info = model_info(m)
+            if info is not None:
+                window = f"{info.max_input_tokens:,}" if info.max_input_tokens else "?"
+                print(f"{m:<60} in ${info.input_per_token * 1e6:8.3f}  out ${info.output_per_token * 1e6:8.3f}"
+                      f"  window {window}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``workbench`` console script; returns the exit code."""
+    from workbench.errors import WorkbenchError
+
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _cmd_run(args, [args.scenario])
+        if args.command == "compare":
+            return _cmd_run(args, args.scenarios)
+        if args.command == "runs":
+            return _cmd_runs(args)
+        if args.command == "models":
+            return _cmd_models(args)
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: requests already recorded are kept", file=sys.stderr)
+        return 130
+    return 1  # pragma: no cover  (argparse rejects unknown commands)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

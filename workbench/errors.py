@@ -1,0 +1,101 @@
+"""Failure taxonomy: every error the workbench raises on purpose, and the kinds of provider failure.
+
+Two families that must never be confused:
+
+* errors *of the workbench's input or environment* (a bad scenario, a malformed traffic line, a locked
+  database). They stop the command before anything is written, and their message names where.
+* failures *of a provider call inside a replay* (a 429, a 503, a timeout). They are data, not
+  exceptions: the replay records them as attempts with an :class:`ErrorKind`, then retries or falls
+  back as the scenario says.
+
+::
+
+    WorkbenchError                 base of everything raised on purpose; the CLI prints it, no traceback
+    ├── InputError                 bad user input; carries file, line and field
+    │   ├── ScenarioError          scenario YAML: syntax, unknown field, wrong type, bad policy params
+    │   └── TrafficError           traffic file: malformed line, missing prompt, bad difficulty
+    ├── StoreError                 the trace database cannot be opened, migrated or written
+    └── UnavailableError           a feature named in a scenario that this installation cannot run
+
+    ErrorKind (provider failures, recorded per attempt)
+    ├── rate_limit                 HTTP 429: rpm/tpm exceeded; carries retry-after
+    ├── server_error               HTTP 5xx, including outage windows (503)
+    ├── timeout                    the call outlived the scenario's timeout
+    ├── context_window             prompt + answer longer than the model's window; never retried
+    └── content_policy             the provider refused the content; never retried
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+__all__ = [
+    "ErrorKind",
+    "WorkbenchError",
+    "InputError",
+    "ScenarioError",
+    "TrafficError",
+    "StoreError",
+    "UnavailableError",
+    "RETRYABLE_DEFAULT",
+]
+
+
+class ErrorKind(str, Enum):
+    """Kind of a failed provider call, as recorded in the ``attempts`` table."""
+
+    RATE_LIMIT = "rate_limit"
+    SERVER_ERROR = "server_error"
+    TIMEOUT = "timeout"
+    CONTEXT_WINDOW = "context_window"
+    CONTENT_POLICY = "content_policy"
+
+    def __str__(self) -> str:  # so f-strings and YAML dumps show the plain value
+        return self.value
+
+
+#: Kinds a retry can cure; the other two fail the same way every time.
+RETRYABLE_DEFAULT = (ErrorKind.RATE_LIMIT, ErrorKind.SERVER_ERROR, ErrorKind.TIMEOUT)
+
+
+class WorkbenchError(Exception):
+    """Base of every error the workbench raises on purpose."""
+
+
+class InputError(WorkbenchError):
+    """Bad user input; the message names the file, the line (when known) and the field."""
+
+    def __init__(self, message: str, *, file: str | Path | None = None, line: int | None = None,
+                 field: str | None = None):
+        self.file = str(file) if file is not None else None
+        self.line = line
+        self.field = field
+        self.reason = message
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = []
+        if self.file:
+            where.append(self.file + (f":{self.line}" if self.line else ""))
+        elif self.line:
+            where.append(f"line {self.line}")
+        if self.field:
+            where.append(f"field '{self.field}'")
+        return (", ".join(where) + ": " if where else "") + self.reason
+
+
+class ScenarioError(InputError):
+    """A scenario file that cannot be used as it is."""
+
+
+class TrafficError(InputError):
+    """A traffic file (JSONL, CSV, Parquet) that cannot be used as it is."""
+
+
+class StoreError(WorkbenchError):
+    """The trace database cannot be opened, migrated or written."""
+
+
+class UnavailableError(WorkbenchError):
+    """A scenario asks for something this installation cannot run (for example a provider kind)."""

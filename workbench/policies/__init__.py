@@ -1,0 +1,5 @@
+"""Routing policies, one a module; see :mod:`workbench.policies.base` for the contract."""
+
+from workbench.policies.base import Decision, Policy, RouteContext, build_policy, get_policy, policy_names
+
+__all__ = ["Decision", "Policy", "RouteContext", "build_policy", "get_policy", "policy_names"]

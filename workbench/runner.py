@@ -1,0 +1,121 @@
+"""Running scenarios: validate everything first, then replay and record.
+
+Why two steps (:func:`prepare`, then :func:`execute`): bad input must stop a command before anything
+is written. ``prepare`` loads the scenario, the traffic, the sample, the arrival times, the provider,
+the policy and the graders, and raises the first problem it meets naming its file and line; only a
+fully prepared run opens the trace database. ``compare`` prepares every scenario before running any,
+so a typo in the third file does not leave two orphan runs behind.
+
+The CLI, the app and the notebooks all run scenarios through this module.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Sequence
+
+import workbench
+from workbench.graders import Grader, build_graders
+from workbench.policies import Policy, build_policy
+from workbench.providers import FleetProvider, make_provider
+from workbench.replay import Progress, ReplayStats, replay
+from workbench.scenario import Scenario, TrafficSpec, load_scenario
+from workbench.store import RunInfo, TraceStore
+from workbench.traffic import Request, arrival_times, load_traffic, sample_requests
+
+__all__ = ["Prepared", "prepare", "prepare_many", "execute", "new_run_id"]
+
+
+@dataclass
+class Prepared:
+    """A run that passed every check and can be executed."""
+
+    scenario: Scenario
+    traffic_spec: TrafficSpec
+    traffic_path: Path
+    traffic_hash: str
+    seed: int
+    requests: list[Request]
+    arrivals: list[float]
+    provider: FleetProvider
+    policy: Policy
+    graders: list[Grader]
+    notes: list[str]
+
+
+def prepare(scenario: Scenario | str | Path, *, traffic: str | Path | None = None,
+            requests: int | None = None, seed: int | None = None,
+            traffic_spec: TrafficSpec | None = None) -> Prepared:
+    """Load and check one run. ``traffic``/``requests``/``seed`` override the scenario's own."""
+    scn = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    spec = traffic_spec or scn.traffic
+    if requests is not None:
+        spec = spec.model_copy(update={"sample": requests})
+    path = scn.traffic_path(traffic) if traffic_spec is None else Path(spec.source)
+    run_seed = scn.seed if seed is None else seed
+    loaded = load_traffic(path)
+    sample = sample_requests(loaded.requests, spec.sample, run_seed, replace=spec.replace, source=path)
+    ordered, times = arrival_times(sample, spec.arrival, run_seed, source=path)
+    policy = build_policy(scn)
+    graders = build_graders(scn)
+    provider = make_provider(scn, ordered, run_seed)
+    resolved = spec.model_copy(update={"source": str(path)})
+    return Prepared(scn, resolved, path, loaded.sha256, run_seed, ordered, times, provider, policy,
+                    graders, [])
+
+
+def prepare_many(scenarios: Sequence[Scenario | str | Path], *, traffic: str | Path | None = None,
+                 requests: int | None = None, seed: int | None = None) -> list[Prepared]:
+    """Prepare several scenarios over the same traffic, sample and seed (the first scenario's,
+    unless overridden), so that their results can be compared request by request."""
+    scns = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
+    first = prepare(scns[0], traffic=traffic, requests=requests, seed=seed)
+    out = [first]
+    for scn in scns[1:]:
+        p = prepare(scn, seed=first.seed, traffic_spec=first.traffic_spec)
+        if scn.seed != first.seed and seed is None:
+            p.notes.append(f"{scn.name}: replayed with seed {first.seed} (its own is {scn.seed}) "
+                           "so that every scenario sees the same traffic")
+        own = scn.traffic
+        if (scn.traffic_path(traffic).resolve() != first.traffic_path.resolve()
+                or own.arrival != first.traffic_spec.arrival
+                or (requests is None and own.sample != first.traffic_spec.sample)):
+            p.notes.append(f"{scn.name}: replayed over {first.scenario.name}'s traffic "
+                           "(source, sample and arrival) so that the comparison is fair")
+        out.append(p)
+    return out
+
+
+def new_run_id(scenario_name: str) -> str:
+    """A readable, unique run id: ``<scenario>-<UTC time>-<random>``."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return f"{scenario_name}-{stamp}-{secrets.token_hex(3)}"
+
+
+def execute(prep: Prepared, store: TraceStore, *, run_id: str | None = None,
+            progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
+            flush_every: int = 5000) -> tuple[str, ReplayStats]:
+    """Replay a prepared run into ``store``; returns the run id and the replay's counters.
+
+    The run row is marked ``completed``, ``cancelled`` or ``failed``; rows flushed before a failure
+    stay in the store.
+    """
+    scn = prep.scenario
+    rid = run_id or new_run_id(scn.name)
+    store.begin_run(RunInfo(
+        run_id=rid, scenario=scn.name, scenario_yaml=scn.yaml_text, scenario_hash=scn.content_hash,
+        scenario_path=str(scn.path) if scn.path else None, traffic_path=str(prep.traffic_path),
+        traffic_hash=prep.traffic_hash, requests_planned=len(prep.requests), seed=prep.seed,
+        mode=prep.provider.mode, model_modes=prep.provider.modes, workbench_version=workbench.__version__))
+    try:
+        stats = replay(scn, prep.requests, prep.arrivals, provider=prep.provider, policy=prep.policy,
+                       graders=prep.graders, seed=prep.seed, run_id=rid, sink=store, progress=progress,
+                       cancel=cancel, flush_every=flush_every)
+    except BaseException as exc:
+        store.finish_run(rid, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    store.finish_run(rid, "cancelled" if stats.cancelled else "completed")
+    return rid, stats

@@ -1,0 +1,425 @@
+"""A routing scenario: the typed, validated form of one design an architect wants to try.
+
+Why pydantic with ``extra="forbid"``: a misspelt key (``fallback:`` for ``fallbacks:``) must stop the
+run with an error rather than silently change the design being measured. Why our own YAML line map:
+pydantic knows the *field* that is wrong, YAML knows the *line*; the user needs both, in one message,
+and nothing may run or be written before the whole file is known to be good.
+
+Cross-references (a fallback naming a model that is not in the fleet, a policy's own params) are
+checked after the structure, with the same file/line/field error. Policy params are validated by the
+policy registry (``workbench.policies``), which calls :meth:`Scenario.error_at` so its errors name the
+line too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from workbench.errors import RETRYABLE_DEFAULT, ErrorKind, ScenarioError
+
+__all__ = [
+    "Price", "Limits", "Outage", "SimProfile", "ModelSpec", "HumanSpec", "RouterSpec", "FallbackRule",
+    "RetrySpec", "Timeouts", "Budget", "GraderSpec", "PoissonArrival", "RecordedArrival",
+    "BurstArrival", "Burst", "TrafficSpec", "Scenario", "load_scenario", "parse_scenario",
+]
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+PosFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Price(_Model):
+    """Price override in USD per million tokens (otherwise litellm's price map is used)."""
+
+    input_per_mtok: NonNegFloat
+    output_per_mtok: NonNegFloat
+
+
+class Limits(_Model):
+    """Provider-side rate limits of the account, enforced by the simulated provider in virtual time."""
+
+    rpm: Annotated[int, Field(gt=0)] | None = None
+    tpm: Annotated[int, Field(gt=0)] | None = None
+
+
+class Outage(_Model):
+    """A window of virtual time (seconds from the run's start) in which every call fails."""
+
+    start_s: NonNegFloat
+    end_s: PosFloat
+    kind: ErrorKind = ErrorKind.SERVER_ERROR
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Outage":
+        if self.end_s <= self.start_s:
+            raise ValueError(f"end_s ({self.end_s}) must be after start_s ({self.start_s})")
+        return self
+
+
+class SimProfile(_Model):
+    """Overrides of the simulated model's calibrated defaults (see ``providers/profiles.yaml``)."""
+
+    family: str | None = None
+    ttft_s: PosFloat | None = None
+    tokens_per_s: PosFloat | None = None
+    latency_sigma: NonNegFloat | None = None
+    output_tokens: PosFloat | None = None
+    error_rates: dict[ErrorKind, Share] | None = None
+    quality_easy: Share | None = None
+    quality_hard: Share | None = None
+    category_quality: dict[str, Annotated[float, Field(ge=-1, le=1)]] | None = None
+    outages: list[Outage] = []
+
+
+class ModelSpec(_Model):
+    """One fleet member: a litellm model name behind a provider kind."""
+
+    model: Annotated[str, Field(min_length=1)]
+    provider: Literal["simulated", "recorded", "live"] = "simulated"
+    price: Price | None = None
+    limits: Limits = Limits()
+    timeout_s: PosFloat | None = None
+    context_window: Annotated[int, Field(gt=0)] | None = None
+    api_base: str | None = None
+    api_key_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")] | None = None
+    sim: SimProfile = SimProfile()
+
+
+class HumanSpec(_Model):
+    """A queue of human agents: a routing or fallback target that costs money and waiting time."""
+
+    agents: Annotated[int, Field(ge=1)]
+    handling_time_s: PosFloat
+    cost_per_request_usd: NonNegFloat
+    accuracy: Share = 0.97
+
+
+class RouterSpec(_Model):
+    """The routing policy by registered name, with its typed params (validated by the policy)."""
+
+    policy: Annotated[str, Field(min_length=1)]
+    params: dict[str, Any] = {}
+
+
+class FallbackRule(_Model):
+    """Where to go next when the routed model fails with one of ``errors`` (any kind when omitted)."""
+
+    to: Annotated[str, Field(min_length=1)]
+    errors: list[ErrorKind] | None = None
+
+    def matches(self, kind: ErrorKind) -> bool:
+        """True when this rule applies to a failure of ``kind``."""
+        return self.errors is None or kind in self.errors
+
+
+class RetrySpec(_Model):
+    """Retries of the same model: exponential backoff with jitter, retry-after honoured."""
+
+    max_retries: Annotated[int, Field(ge=0, le=20)] = 2
+    backoff_s: NonNegFloat = 0.5
+    multiplier: Annotated[float, Field(ge=1)] = 2.0
+    max_backoff_s: NonNegFloat = 30.0
+    jitter: Share = 0.2
+    errors: list[ErrorKind] = list(RETRYABLE_DEFAULT)
+
+
+class Timeouts(_Model):
+    """Client-side timeout of one provider call; a model's own ``timeout_s`` wins."""
+
+    attempt_s: PosFloat = 60.0
+
+
+class Budget(_Model):
+    """Spending cap for the run; when spent, reject new requests or send them to a cheaper model."""
+
+    max_usd: PosFloat
+    on_exceed: Literal["reject", "downgrade"] = "reject"
+    downgrade_to: str | None = None
+
+    @model_validator(mode="after")
+    def _target(self) -> "Budget":
+        if self.on_exceed == "downgrade" and not self.downgrade_to:
+            raise ValueError("on_exceed: downgrade needs downgrade_to (a fleet model)")
+        return self
+
+
+class GraderSpec(_Model):
+    """One grader by registered type, with its params."""
+
+    type: Annotated[str, Field(min_length=1)]
+    params: dict[str, Any] = {}
+
+
+class PoissonArrival(_Model):
+    """Requests arrive at random at a constant mean rate."""
+
+    process: Literal["poisson"]
+    rate_per_s: PosFloat
+
+
+class RecordedArrival(_Model):
+    """Requests arrive at the timestamps recorded in the traffic file, optionally sped up."""
+
+    process: Literal["recorded"]
+    field: str = "arrived_at"
+    speedup: PosFloat = 1.0
+
+
+class Burst(_Model):
+    """A window of higher arrival rate."""
+
+    at_s: NonNegFloat
+    duration_s: PosFloat
+    rate_per_s: PosFloat
+
+
+class BurstArrival(_Model):
+    """Poisson arrivals at a base rate with bursts of a higher rate."""
+
+    process: Literal["burst"]
+    rate_per_s: PosFloat
+    bursts: Annotated[list[Burst], Field(min_length=1)]
+
+
+Arrival = Annotated[Union[PoissonArrival, RecordedArrival, BurstArrival], Field(discriminator="process")]
+
+
+class TrafficSpec(_Model):
+    """Which requests are replayed, how many, and when they arrive."""
+
+    source: Annotated[str, Field(min_length=1)]
+    sample: Annotated[int, Field(ge=1)] | None = None
+    replace: bool = False
+    arrival: Arrival = PoissonArrival(process="poisson", rate_per_s=1.0)
+
+
+class Scenario(_Model):
+    """A whole routing design: fleet, humans, router, failure handling, budget, graders, traffic."""
+
+    name: Annotated[str, Field(pattern=_NAME)]
+    description: str = ""
+    seed: int = 0
+    concurrency: Annotated[int, Field(ge=1, le=100_000)] = 64
+    fleet: Annotated[dict[Annotated[str, Field(pattern=_NAME)], ModelSpec], Field(min_length=1)]
+    humans: dict[Annotated[str, Field(pattern=_NAME)], HumanSpec] = {}
+    router: RouterSpec
+    fallbacks: dict[str, list[FallbackRule]] = {}
+    retries: RetrySpec = RetrySpec()
+    timeouts: Timeouts = Timeouts()
+    budget: Budget | None = None
+    graders: list[GraderSpec] = []
+    traffic: TrafficSpec
+
+    _path: Path | None = PrivateAttr(default=None)
+    _text: str = PrivateAttr(default="")
+    _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)
+
+    def __eq__(self, other: object) -> bool:
+        # Equal designs are equal scenarios, wherever they were read from (private provenance aside).
+        if not isinstance(other, Scenario):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    def __hash__(self) -> int:
+        return hash(self.content_hash)
+
+    # --- provenance -------------------------------------------------------------------------
+    @property
+    def path(self) -> Path | None:
+        """The file this scenario was read from, if any."""
+        return self._path
+
+    @property
+    def yaml_text(self) -> str:
+        """The scenario as written by the user (or as dumped, when built in code)."""
+        return self._text or self.to_yaml()
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical form: same design, same hash, whatever the comments or order."""
+        canon = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()
+
+    @property
+    def targets(self) -> list[str]:
+        """Every name a route or fallback may point at: fleet models, then human nodes."""
+        return [*self.fleet, *self.humans]
+
+    @property
+    def mode(self) -> str:
+        """``simulated``, ``recorded`` or ``live``; ``mixed`` when the fleet combines them."""
+        kinds = {m.provider for m in self.fleet.values()}
+        return kinds.pop() if len(kinds) == 1 else "mixed"
+
+    def to_yaml(self) -> str:
+        """Dump as YAML (defaults omitted) that loads back to an equal scenario."""
+        data = self.model_dump(mode="json", exclude_defaults=True)
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+    def traffic_path(self, override: str | Path | None = None) -> Path:
+        """Traffic file: an override as given (relative to cwd), else relative to the scenario file."""
+        if override is not None:
+            return Path(override)
+        src = Path(self.traffic.source)
+        if not src.is_absolute() and self._path is not None:
+            src = self._path.parent / src
+        return src
+
+    def error_at(self, loc: tuple, message: str) -> ScenarioError:
+        """A :class:`ScenarioError` naming this scenario's file, the line of ``loc`` and the field."""
+        return ScenarioError(message, file=self._path or "<scenario>", line=_line_for(self._lines, loc),
+                             field=_dotted(loc))
+
+    # --- cross references -------------------------------------------------------------------
+    def check_references(self) -> None:
+        """Raise for the first name that points nowhere (fallbacks, budget, duplicate names)."""
+        targets = set(self.targets)
+        both = set(self.fleet) & set(self.humans)
+        if both:
+            raise self.error_at(("humans", sorted(both)[0]), "name used both in fleet and humans")
+        for src, rules in self.fallbacks.items():
+            if src not in self.fleet:
+                raise self.error_at(("fallbacks", src), f"'{src}' is not a fleet model "
+                                    f"(fleet: {', '.join(self.fleet)})")
+            for i, rule in enumerate(rules):
+                if rule.to not in targets:
+                    raise self.error_at(("fallbacks", src, i, "to"), f"unknown target '{rule.to}' "
+                                        f"(known: {', '.join(self.targets)})")
+                if rule.to == src:
+                    raise self.error_at(("fallbacks", src, i, "to"), "a model cannot fall back to itself")
+        if self.budget and self.budget.downgrade_to and self.budget.downgrade_to not in self.fleet:
+            raise self.error_at(("budget", "downgrade_to"), f"'{self.budget.downgrade_to}' is not a "
+                                f"fleet model (fleet: {', '.join(self.fleet)})")
+
+
+# --- loading --------------------------------------------------------------------------------------
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: only true/false, so ``on``, ``no`` or ``off`` stay strings
+    (a category called ``no`` or a key called ``on`` must not silently turn into a boolean), and
+    duplicate keys are errors (a second ``seed:`` must not silently win)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}'", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read, validate and cross-check a scenario file; raise one :class:`ScenarioError` naming where."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError("no such scenario file", file=p) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"cannot read: {exc}", file=p) from None
+    return parse_scenario(text, source=p)
+
+
+def parse_scenario(text: str, source: str | Path | None = None) -> Scenario:
+    """Validate scenario YAML text; ``source`` is the file named in errors and used for relative paths."""
+    where = str(source) if source is not None else "<scenario>"
+    lines: dict[tuple, int] = {}
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        if node is not None:
+            _map_lines(node, (), lines)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506  (_Loader is a SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        line = mark.line + 1 if mark else None
+        at_line = [p for p, n in lines.items() if n == line and p]
+        raise ScenarioError(f"invalid YAML: {problem}", file=where, line=line,
+                            field=_dotted(max(at_line, key=len)) if at_line else None) from None
+    if not isinstance(data, dict):
+        raise ScenarioError("a scenario is a YAML mapping (name:, fleet:, router:, traffic: ...)",
+                            file=where, line=1)
+    try:
+        scn = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise _first_error(exc, where, lines) from None
+    scn._path = Path(source) if source is not None else None
+    scn._text = text
+    scn._lines = lines
+    scn.check_references()
+    return scn
+
+
+def _first_error(exc: ValidationError, where: str, lines: dict[tuple, int]) -> ScenarioError:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = _clean_loc(first["loc"])
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown field (check the spelling; see the scenario reference in README.md)"
+    elif first["type"] == "missing":
+        msg = "required field is missing"
+    more = len(errors) - 1
+    if more:
+        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return ScenarioError(msg, file=where, line=_line_for(lines, loc), field=_dotted(loc))
+
+
+def _clean_loc(loc: tuple) -> tuple:
+    # pydantic adds the arrival union's tag ('poisson') after 'arrival', and '[key]' markers; drop them.
+    out = []
+    for part in loc:
+        if isinstance(part, str) and (part.endswith("[key]") or (
+                out and out[-1] == "arrival" and part in {"poisson", "recorded", "burst"})):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _map_lines(node: yaml.Node, path: tuple, out: dict[tuple, int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            k = key.value
+            out[path + (k,)] = key.start_mark.line + 1
+            _map_lines(value, path + (k,), out)
+            out[path + (k,)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _map_lines(item, path + (i,), out)
+
+
+def _line_for(lines: dict[tuple, int], loc: tuple) -> int | None:
+    loc = tuple(str(p) if not isinstance(p, int) else p for p in loc)
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in lines:
+            return lines[loc[:n]]
+    return None
+
+
+def _dotted(loc: tuple) -> str | None:
+    if not loc:
+        return None
+    return re.sub(r"\.\[", "[", ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc))

@@ -1,0 +1,181 @@
+"""The trace store: one DuckDB file holding every run, request and provider attempt.
+
+Why DuckDB: traces are append-only columns that are aggregated far more often than read row by row;
+DuckDB stores them compactly in one file, aggregates a million attempts in well under a second, and
+exports Parquet without extra dependencies. Why numbered migrations: trace files outlive versions of
+the workbench, so the schema only moves forward, one numbered SQL file at a time, recorded in
+``schema_migrations``.
+
+Rows arrive in batches (a request row with all its attempts in the same transaction), so a run that
+dies part way keeps every request it had flushed, each complete. SQL lives here and in
+``workbench/analysis`` only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+import duckdb
+import pandas as pd
+
+from workbench.errors import StoreError
+
+__all__ = ["TraceStore", "RunInfo", "REQUEST_COLUMNS", "ATTEMPT_COLUMNS", "DEFAULT_DB"]
+
+DEFAULT_DB = "workbench.duckdb"
+
+REQUEST_COLUMNS = (
+    "run_id", "seq", "request_id", "category", "difficulty", "arrival_s", "start_s", "end_s", "latency_s",
+    "policy", "route", "reason", "decision_score", "final_target", "status", "error_kind", "attempts",
+    "retries", "fallbacks", "handoff", "prompt_tokens", "completion_tokens", "cost_usd", "quality",
+    "response",
+)
+ATTEMPT_COLUMNS = (
+    "run_id", "request_id", "attempt_no", "target", "model", "provider", "is_retry", "is_fallback",
+    "start_s", "end_s", "wait_s", "ok", "error_kind", "retry_after_s", "prompt_tokens",
+    "completion_tokens", "cost_usd", "score",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """Everything needed to repeat a run: scenario, traffic, sample, seed, mode, version."""
+
+    run_id: str
+    scenario: str
+    scenario_yaml: str
+    scenario_hash: str
+    scenario_path: str | None
+    traffic_path: str
+    traffic_hash: str
+    requests_planned: int
+    seed: int
+    mode: str
+    model_modes: dict[str, str]
+    workbench_version: str
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    folder = resources.files("workbench.store").joinpath("migrations")
+    out = []
+    for f in folder.iterdir():
+        if f.name.endswith(".sql"):
+            out.append((int(f.name.split("_", 1)[0]), f.name, f.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+class TraceStore:
+    """An open trace database. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False):
+        self.path = Path(path)
+        if read_only and not self.path.exists():
+            raise StoreError(f"{self.path}: no such trace database (run a scenario first)")
+        try:
+            if not read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreError(f"{self.path}: the database is in use by another process; wait for it "
+                                 f"to finish or use another --db ({exc})") from None
+            raise StoreError(f"{self.path}: cannot open the trace database: {exc}") from None
+        except (duckdb.Error, OSError) as exc:
+            raise StoreError(f"{self.path}: cannot open the trace database: {exc}") from None
+        if not read_only:
+            self._migrate()
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def __enter__(self) -> "TraceStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if getattr(self, "con", None) is not None:
+            self.con.close()
+            self.con = None
+
+    def _migrate(self) -> None:
+        con = self.con
+        con.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                    "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+        done = {v for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
+        for version, name, sql in _migrations():
+            if version in done:
+                continue
+            try:
+                con.begin()
+                con.execute(sql)
+                con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, _now()])
+                con.commit()
+            except duckdb.Error as exc:
+                con.rollback()
+                raise StoreError(f"{self.path}: migration {name} failed: {exc}") from None
+
+    def schema_version(self) -> int:
+        """The highest migration applied to this file."""
+        return self.con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] or 0
+
+    # --- writing ----------------------------------------------------------------------------
+    def begin_run(self, run: RunInfo) -> None:
+        """Record a run as started."""
+        self._exec("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, NULL, NULL)",
+                   [run.run_id, run.scenario, run.scenario_yaml, run.scenario_hash, run.scenario_path,
+                    run.traffic_path, run.traffic_hash, run.requests_planned, run.seed, run.mode,
+                    json.dumps(run.model_modes, sort_keys=True), run.workbench_version, _now()])
+
+    def write(self, requests: Sequence[tuple], attempts: Sequence[tuple]) -> None:
+        """Append request rows and their attempt rows in one transaction."""
+        if not requests and not attempts:
+            return
+        con = self.con
+        try:
+            con.begin()
+            if requests:
+                req_df = pd.DataFrame.from_records(requests, columns=REQUEST_COLUMNS)  # noqa: F841
+                con.execute(f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)}) SELECT * FROM req_df")
+            if attempts:
+                att_df = pd.DataFrame.from_records(attempts, columns=ATTEMPT_COLUMNS)  # noqa: F841
+                con.execute(f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) SELECT * FROM att_df")
+            con.commit()
+        except duckdb.Error as exc:
+            con.rollback()
+            raise StoreError(f"{self.path}: writing traces failed: {exc}") from None
+
+    def finish_run(self, run_id: str, status: str, note: str | None = None) -> None:
+        """Mark a run completed, failed or cancelled."""
+        self._exec("UPDATE runs SET status = ?, finished_at = ?, note = ? WHERE run_id = ?",
+                   [status, _now(), note, run_id])
+
+    def _exec(self, sql: str, params: list) -> None:
+        try:
+            self.con.execute(sql, params)
+        except duckdb.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
+
+    # --- reading ----------------------------------------------------------------------------
+    def runs(self) -> pd.DataFrame:
+        """All runs, newest first (without the scenario YAML)."""
+        return self.con.execute(
+            "SELECT run_id, scenario, mode, seed, requests_planned, status, started_at, finished_at, "
+            "scenario_hash, traffic_hash FROM runs ORDER BY started_at DESC, run_id").df()
+
+    def run_info(self, run_id: str) -> dict:
+        """One run's row as a dict; StoreError naming the run if there is none."""
+        cur = self.con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id])
+        row = cur.fetchone()
+        if row is None:
+            raise StoreError(f"{self.path}: no run '{run_id}' (see `workbench runs`)")
+        return dict(zip([d[0] for d in cur.description], row))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)

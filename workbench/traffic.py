@@ -1,0 +1,295 @@
+"""Sample traffic: loading requests (JSONL, CSV, Parquet), sampling them, and timing their arrival.
+
+Why its own module: traffic is the one input every scenario of a comparison shares. Loading,
+sampling and arrival times depend only on the traffic file, the sample size and the seed, never on the
+scenario's fleet or policy, so two scenarios given the same traffic and seed see exactly the same
+requests at exactly the same virtual times. That is what makes a side-by-side comparison fair.
+
+A malformed record stops loading with one :class:`TrafficError` naming the file, the line (or row)
+and the field, before anything runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from workbench.errors import TrafficError
+from workbench.scenario import BurstArrival, PoissonArrival, RecordedArrival
+from workbench.seeds import stream_seed
+
+__all__ = ["Request", "Traffic", "load_traffic", "sample_requests", "arrival_times", "DIFFICULTY_LABELS"]
+
+#: Words accepted for ``difficulty`` besides a number in [0, 1].
+DIFFICULTY_LABELS = {"easy": 0.2, "simple": 0.2, "medium": 0.5, "hard": 0.8, "complex": 0.8}
+_KNOWN = {"id", "prompt", "messages", "category", "difficulty", "expected", "metadata", "arrived_at"}
+
+
+@dataclass(slots=True)
+class Request:
+    """One request to replay. ``prompt`` is the text routed on (the last user message for chats)."""
+
+    id: str
+    prompt: str
+    messages: list[dict[str, Any]] | None = None
+    category: str | None = None
+    difficulty: float | None = None
+    expected: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    arrived_at: float | None = None
+
+    def chat(self) -> list[dict[str, Any]]:
+        """The request as chat messages (a bare prompt becomes one user message)."""
+        return self.messages if self.messages else [{"role": "user", "content": self.prompt}]
+
+
+@dataclass(slots=True)
+class Traffic:
+    """Requests loaded from one file, with the file's SHA-256 for provenance."""
+
+    path: Path
+    requests: list[Request]
+    sha256: str
+
+
+def load_traffic(path: str | Path) -> Traffic:
+    """Load a traffic file by extension (.jsonl, .csv, .parquet); raise one error naming the line."""
+    p = Path(path)
+    if not p.exists():
+        raise TrafficError("no such traffic file", file=p)
+    suffix = p.suffix.lower()
+    readers = {".jsonl": _read_jsonl, ".ndjson": _read_jsonl, ".csv": _read_csv, ".parquet": _read_parquet}
+    if suffix not in readers:
+        raise TrafficError(f"unknown traffic format '{suffix}' (use .jsonl, .csv or .parquet)", file=p)
+    data = p.read_bytes()
+    requests: list[Request] = []
+    seen: dict[str, int] = {}
+    for line, record in readers[suffix](p, data):
+        req = _to_request(record, p, line)
+        if req.id in seen:
+            raise TrafficError(f"duplicate id '{req.id}' (first on line {seen[req.id]})", file=p,
+                               line=line, field="id")
+        seen[req.id] = line
+        requests.append(req)
+    if not requests:
+        raise TrafficError("the traffic file holds no requests", file=p)
+    return Traffic(path=p, requests=requests, sha256=hashlib.sha256(data).hexdigest())
+
+
+def _read_jsonl(p: Path, data: bytes) -> Iterable[tuple[int, dict]]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TrafficError(f"not UTF-8 text ({exc.reason})", file=p) from None
+    for n, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise TrafficError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=p, line=n) from None
+        if not isinstance(record, dict):
+            raise TrafficError("each line must be a JSON object", file=p, line=n)
+        yield n, record
+
+
+def _read_csv(p: Path, data: bytes) -> Iterable[tuple[int, dict]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise TrafficError(f"not UTF-8 text ({exc.reason})", file=p) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        for row in reader:
+            if None in row:
+                raise TrafficError("more values than header columns", file=p, line=reader.line_num)
+            record: dict[str, Any] = {k: v for k, v in row.items() if v not in ("", None)}
+            for key in ("messages", "metadata"):
+                if key in record:
+                    try:
+                        record[key] = json.loads(record[key])
+                    except json.JSONDecodeError:
+                        raise TrafficError(f"'{key}' must hold JSON", file=p, line=reader.line_num,
+                                           field=key) from None
+            yield reader.line_num, record
+    except csv.Error as exc:
+        raise TrafficError(f"malformed CSV: {exc}", file=p, line=reader.line_num) from None
+
+
+def _read_parquet(p: Path, data: bytes) -> Iterable[tuple[int, dict]]:
+    import duckdb
+
+    from workbench.store.parquet import read_parquet_rows
+
+    try:
+        cols, rows = read_parquet_rows(p)
+    except duckdb.Error as exc:
+        raise TrafficError(f"unreadable Parquet: {exc}", file=p) from None
+    for n, row in enumerate(rows, start=1):
+        record = {k: v for k, v in zip(cols, row) if v is not None}
+        for key in ("messages", "metadata"):
+            if isinstance(record.get(key), str):
+                try:
+                    record[key] = json.loads(record[key])
+                except json.JSONDecodeError:
+                    raise TrafficError(f"'{key}' must hold JSON", file=p, line=n, field=key) from None
+        yield n, record
+
+
+def _to_request(rec: dict, p: Path, line: int) -> Request:
+    def bad(msg: str, fld: str) -> TrafficError:
+        return TrafficError(msg, file=p, line=line, field=fld)
+
+    rid = rec.get("id")
+    if rid is None or str(rid).strip() == "":
+        raise bad("every request needs an id", "id")
+    messages = rec.get("messages")
+    prompt = rec.get("prompt")
+    if messages is not None:
+        if not (isinstance(messages, list) and messages and all(
+                isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+                for m in messages)):
+            raise bad("messages must be a non-empty list of {role, content} objects", "messages")
+        if prompt is None:
+            users = [m["content"] for m in messages if m["role"] == "user"]
+            prompt = users[-1] if users else messages[-1]["content"]
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise bad("every request needs a prompt (text) or messages", "prompt")
+    metadata = rec.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise bad("metadata must be an object", "metadata")
+    extra = {k: v for k, v in rec.items() if k not in _KNOWN}
+    category = rec.get("category")
+    expected = rec.get("expected")
+    return Request(
+        id=str(rid), prompt=prompt, messages=messages,
+        category=None if category is None else str(category),
+        difficulty=_difficulty(rec.get("difficulty"), bad),
+        expected=None if expected is None else str(expected),
+        metadata={**extra, **metadata},
+        arrived_at=_timestamp(rec.get("arrived_at"), bad),
+    )
+
+
+def _difficulty(value: Any, bad) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() in DIFFICULTY_LABELS:
+        return DIFFICULTY_LABELS[value.strip().lower()]
+    try:
+        d = math.nan if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        d = math.nan
+    if not 0.0 <= d <= 1.0:
+        raise bad(f"difficulty must be a number in [0, 1] or one of {', '.join(DIFFICULTY_LABELS)}; "
+                  f"got {value!r}", "difficulty")
+    return d
+
+
+def _timestamp(value: Any, bad, fld: str = "arrived_at") -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return _utc(value).timestamp()
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if number is not None and math.isfinite(number):
+            return number
+        if number is None:
+            try:
+                return _utc(datetime.fromisoformat(value.replace("Z", "+00:00"))).timestamp()
+            except ValueError:
+                pass
+    raise bad(f"not a timestamp (ISO-8601 or seconds): {value!r}", fld)
+
+
+def _utc(dt: datetime) -> datetime:
+    # A timestamp without a zone is read as UTC, never as this machine's local time: the same file
+    # must replay the same way everywhere.
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
+
+
+def sample_requests(requests: Sequence[Request], n: int | None, seed: int, *, replace: bool = False,
+                    source: str | Path | None = None) -> list[Request]:
+    """Pick ``n`` requests with ``seed`` (all of them, in file order, when ``n`` is None).
+
+    Without ``replace`` asking for more than the file holds is an error; with it, repeats get ids
+    ``<id>#<k>`` so every replayed request stays unique.
+    """
+    if n is None:
+        return list(requests)
+    rng = random.Random(stream_seed(seed, "traffic.sample"))
+    if not replace:
+        if n > len(requests):
+            raise TrafficError(f"asked for {n} requests but the file holds {len(requests)} "
+                               "(sample fewer, or set traffic.replace: true)", file=source)
+        picked = sorted(rng.sample(range(len(requests)), n))
+        return [requests[i] for i in picked]
+    out = []
+    for k in range(n):
+        r = requests[rng.randrange(len(requests))]
+        out.append(Request(id=f"{r.id}#{k}", prompt=r.prompt, messages=r.messages, category=r.category,
+                           difficulty=r.difficulty, expected=r.expected, metadata=r.metadata,
+                           arrived_at=r.arrived_at))
+    return out
+
+
+def arrival_times(requests: Sequence[Request], arrival, seed: int,
+                  source: str | Path | None = None) -> tuple[list[Request], list[float]]:
+    """Order requests by arrival and give each its arrival time in seconds from the run's start."""
+    rng = random.Random(stream_seed(seed, "traffic.arrival"))
+    if isinstance(arrival, RecordedArrival):
+        stamped = []
+        for r in requests:
+            ts = r.arrived_at if arrival.field == "arrived_at" else r.metadata.get(arrival.field)
+            if ts is None:
+                raise TrafficError(f"arrival 'recorded' needs '{arrival.field}' on every request; "
+                                   f"request '{r.id}' has none", file=source, field=arrival.field)
+            if not isinstance(ts, float):
+                ts = _timestamp(ts, lambda m, f: TrafficError(m, file=source, field=f), arrival.field)
+            stamped.append((ts, r))
+        if not stamped:
+            return [], []
+        stamped.sort(key=lambda x: x[0])
+        t0 = stamped[0][0]
+        return [r for _, r in stamped], [(ts - t0) / arrival.speedup for ts, _ in stamped]
+    if isinstance(arrival, PoissonArrival):
+        t, times = 0.0, []
+        for _ in requests:
+            t += rng.expovariate(arrival.rate_per_s)
+            times.append(t)
+        return list(requests), times
+    if isinstance(arrival, BurstArrival):
+        return list(requests), _burst_times(len(requests), arrival, rng)
+    raise TypeError(f"unknown arrival process {arrival!r}")
+
+
+def _burst_times(n: int, arrival: BurstArrival, rng: random.Random) -> list[float]:
+    # Thinning (Lewis & Shedler): candidates at the peak rate, kept with probability rate(t) / peak.
+    peak = max([arrival.rate_per_s, *(b.rate_per_s for b in arrival.bursts)])
+
+    def rate(t: float) -> float:
+        for b in arrival.bursts:
+            if b.at_s <= t < b.at_s + b.duration_s:
+                return b.rate_per_s
+        return arrival.rate_per_s
+
+    t, times = 0.0, []
+    while len(times) < n:
+        t += rng.expovariate(peak)
+        if rng.random() * peak < rate(t):
+            times.append(t)
+    return times
