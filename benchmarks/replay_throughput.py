@@ -15,11 +15,12 @@ What it measures, in one run:
   ``--requests`` tickets sampled with replacement from ``scenarios/traffic/support_tickets.jsonl`` and
   arriving as a Poisson process at ``--rate`` per second (default 5: a load the fleet keeps up
   with, so the run models a busy day rather than an ever-growing queue), plus a gpt-4o outage over
-  40-45% of the arrival span so that retries and fallbacks really happen. ``runner.prepare`` (load, sample, arrival
-  times, tokenizing every distinct prompt with litellm's tokenizer) and ``runner.execute`` (the
-  discrete-event replay: routing, provider simulation, retries, fallbacks, cost, grading, and every
-  request and attempt row written to DuckDB) are timed separately. The trace file is then checked with
-  SQL: N request rows for the run, and the attempts' cost adding up to the requests' cost.
+  40-45% of the arrival span so that retries and fallbacks really happen. ``runner.prepare`` (load,
+  sample, arrival times, tokenizing every distinct prompt with litellm's tokenizer) and
+  ``runner.execute`` (the discrete-event replay: routing, provider simulation, retries, fallbacks,
+  cost, grading, and every request and attempt row written to DuckDB) are timed separately. The
+  trace file is then checked with SQL: N request rows for the run, and the attempts' cost adding up
+  to the requests' cost.
 * litellm: a plain synchronous loop of ``router.completion`` over a two-deployment ``litellm.Router``
   with ``mock_response``, the model group drawn by the same 75/25 split over the same ticket prompts,
   and ``litellm.completion_cost`` of every response (so both sides route and price). Results are

@@ -20,6 +20,13 @@ SCENARIOS = ROOT / "scenarios"
 DATASETS = ROOT.parent / "shared" / "datasets"
 
 
+def routellm_dir() -> Path:
+    """The RouteLLM outcome files beside the project (never copied into it); a clear failure if absent."""
+    path = DATASETS / "routellm"
+    assert path.is_dir(), f"{path} is missing: these tests read ../shared/datasets from the project root"
+    return path
+
+
 def write_traffic(path: Path, n: int, *, difficulty: float | None = 0.5, category: str = "billing",
                   expected: str | None = "explain_charge", prompt: str = "Why was I charged twice in March?") -> Path:
     """Write ``n`` JSONL requests (ids r0000...) and return the path."""

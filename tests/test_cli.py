@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,8 @@ KEYS = {"run_id", "scenario", "mode", "requests", "completed", "failed", "cost_u
 
 def wb(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     cmd = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "workbench"]
-    return subprocess.run([*cmd, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_DB"}
+    return subprocess.run([*cmd, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_compare_json_matches_the_database(tmp_path):

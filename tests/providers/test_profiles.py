@@ -6,7 +6,7 @@ import csv
 import glob
 
 import pytest
-from conftest import DATASETS
+from conftest import routellm_dir
 
 from workbench.providers.simulated import family_defaults, profile_for
 from workbench.scenario import ModelSpec
@@ -35,7 +35,7 @@ def _share(rows: list[dict], column: str) -> float:
 
 
 def test_measured_quality_matches_routellm_gsm8k():
-    with open(DATASETS / "routellm" / "gsm8k" / "gsm8k_responses.csv", newline="") as f:
+    with open(routellm_dir() / "gsm8k" / "gsm8k_responses.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 1319
     fam = family_defaults()
@@ -46,7 +46,7 @@ def test_measured_quality_matches_routellm_gsm8k():
 
 def test_measured_mmlu_figures_quoted_in_profiles():
     rows = []
-    for path in sorted(glob.glob(str(DATASETS / "routellm" / "mmlu" / "mmlu_*.csv"))):
+    for path in sorted(glob.glob(str(routellm_dir() / "mmlu" / "mmlu_*.csv"))):
         with open(path, newline="") as f:
             rows.extend(csv.DictReader(f))
     assert len(rows) == 14042
