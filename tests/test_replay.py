@@ -46,6 +46,8 @@ def test_cost_identity_requests_attempts_summary(scenario_file, db):
         "large: {model: gpt-4o, sim: {error_rates: {server_error: 0.3}}}"), n=400)
     rid, s = run(path, db)
     req, att = table(db, "requests", rid), table(db, "attempts", rid)
+    assert req.request_id.is_unique and len(req) == 400  # each request written exactly once
+    assert not att.duplicated(["request_id", "attempt_no"]).any()
     assert s["cost_usd"] == pytest.approx(req.cost_usd.sum(), rel=1e-12)
     assert s["cost_usd"] == pytest.approx(att.cost_usd.sum(), rel=1e-12)
     per_request = att.groupby("request_id").cost_usd.sum()

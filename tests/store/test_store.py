@@ -39,8 +39,9 @@ def test_batches_are_atomic_and_earlier_batches_survive(db):
     with TraceStore(db) as st:
         st.begin_run(INFO)
         st.write([request_row("a", 0)], [attempt_row("a")])
-        with pytest.raises(StoreError):  # duplicate key: the whole second batch is rolled back
-            st.write([request_row("b", 1), request_row("a", 2)], [attempt_row("b")])
+        broken = request_row("c", 2)[:1] + ("not a number",) + request_row("c", 2)[2:]
+        with pytest.raises(StoreError):  # a bad row: the whole second batch is rolled back
+            st.write([request_row("b", 1), broken], [attempt_row("b")])
         st.finish_run("r1", "completed")
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT request_id FROM requests").fetchall() == [("a",)]
