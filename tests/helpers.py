@@ -1,7 +1,10 @@
-"""Run a scenario into a DuckDB file and read its tables back (used by several test modules)."""
+"""Run a scenario (in process, or as the ``workbench`` command) and read its tables back."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -25,3 +28,11 @@ def table(db: Path, name: str, run_id: str) -> pd.DataFrame:
     order = "seq" if name == "requests" else "request_id, attempt_no"
     with duckdb.connect(str(db), read_only=True) as con:
         return con.execute(f"SELECT * FROM {name} WHERE run_id = ? ORDER BY {order}", [run_id]).df()
+
+
+def wb(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run the installed ``workbench`` console script (as a user would), without $WORKBENCH_DB."""
+    script = Path(sys.executable).parent / "workbench"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "workbench"]
+    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_DB"}
+    return subprocess.run([*cmd, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 from conftest import SCENARIOS
+from helpers import wb
 
 BASELINE, TIERED = str(SCENARIOS / "support-baseline.yaml"), str(SCENARIOS / "support-tiered.yaml")
-SCRIPT = Path(sys.executable).parent / "workbench"
 KEYS = {"run_id", "scenario", "mode", "requests", "completed", "failed", "cost_usd", "cost_per_1k_usd",
         "quality", "p50_latency_s", "p95_latency_s", "error_rate", "fallback_rate", "retry_rate",
         "handoff_rate", "by_model"}
-
-
-def wb(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    cmd = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "workbench"]
-    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_DB"}
-    return subprocess.run([*cmd, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_compare_json_matches_the_database(tmp_path):

@@ -44,6 +44,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("runs", help="list the runs in a trace database")
     sp.add_argument("--db", default=os.environ.get("WORKBENCH_DB", "workbench.duckdb"), metavar="PATH")
     sp.add_argument("--json", action="store_true")
+    sp = sub.add_parser("policies", help="list the registered routing policies and their params")
+    sp.add_argument("--json", action="store_true")
+    sp = sub.add_parser("explain", help="show the route a request would take, and why, without calling "
+                        "any provider")
+    sp.add_argument("scenario", metavar="SCENARIO")
+    sp.add_argument("text", help="the request's text")
+    sp.add_argument("--category")
+    sp.add_argument("--difficulty", type=float)
+    sp.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE", help="request metadata")
+    sp.add_argument("--id", dest="request_id", metavar="ID", help="a traffic request id: with the run's "
+                    "seed, random policies draw exactly as in the replay")
+    sp.add_argument("--seed", type=int)
+    sp.add_argument("--json", action="store_true")
     sp = sub.add_parser("models", help="search litellm's model catalog (prices per million tokens)")
     sp.add_argument("search", nargs="?", default="", help="part of a model name")
     return p
@@ -126,6 +139,58 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_policies(args: argparse.Namespace) -> int:
+    from workbench.policies import get_policy, policy_names
+
+    listing = []
+    for name in policy_names():
+        cls = get_policy(name)
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        listing.append({"name": name, "description": doc, "params": cls.Params.model_json_schema()})
+    if args.json:
+        print(json.dumps(listing, indent=2))
+        return 0
+    for p in listing:
+        props = p["params"].get("properties", {})
+        required = set(p["params"].get("required", []))
+        params = ", ".join(f"{k}{'' if k in required else '?'}" for k in props)
+        print(f"{p['name']:<12} {p['description']}\n{'':<12} params: {params or '(none)'}")
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from workbench.errors import InputError
+    from workbench.explain import explain
+    from workbench.scenario import load_scenario
+
+    meta = {}
+    for item in args.meta:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--meta takes KEY=VALUE, got {item!r}")
+        meta[key] = value
+    out = explain(load_scenario(args.scenario), args.text, category=args.category,
+                  difficulty=args.difficulty, metadata=meta, seed=args.seed, request_id=args.request_id)
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    score = "" if out["score"] is None else f" (score {out['score']:.3f})"
+    print(f"{out['scenario']}: policy {out['policy']} -> {out['target']} [{out['target_model']}]{score}")
+    print(f"  why: {out['reason']}")
+    r = out["retries"]
+    print(f"  retries: up to {r['max_retries']} on {', '.join(r['errors']) or 'nothing'}")
+    if not out["fallbacks"]:
+        print("  fallbacks: none: a failure after retries fails the request")
+    for i, f in enumerate(out["fallbacks"], 1):
+        errors = f["errors"] if f["errors"] == "any" else ", ".join(f["errors"])
+        print(f"  fallback {i}: if {f['after']} fails ({errors}) -> {f['to']} [{f['kind']}]")
+    if out["budget"]:
+        b = out["budget"]
+        action = f"downgrade to {b['downgrade_to']}" if b["on_exceed"] == "downgrade" else "reject"
+        print(f"  budget: ${b['max_usd']:g}, then {action}")
+    return 0
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
     from workbench.catalog import known_models, model_info
 
@@ -153,6 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_runs(args)
         if args.command == "models":
             return _cmd_models(args)
+        if args.command == "policies":
+            return _cmd_policies(args)
+        if args.command == "explain":
+            return _cmd_explain(args)
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
