@@ -4,17 +4,17 @@ Why graders are separate from providers: the same answer can be scored several w
 a number, a judge), and quality must mean the same thing whichever provider produced the answer.
 A grader returns a score in [0, 1], or None when it cannot judge (no expected answer); a request's
 quality is the mean of the scores its final answer got. Every module in ``workbench/graders/`` is
-imported on first use, so a new grader is one new file with :func:`register`.
+imported on first use (``workbench.registry``), so a new grader is one new file with :func:`register`.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
+
+from workbench.registry import Registry, validate_params
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.scenario import Scenario
@@ -43,49 +43,29 @@ class Grader(ABC):
         """A score in [0, 1], or None when this grader cannot judge this request."""
 
 
-_REGISTRY: dict[str, type[Grader]] = {}
-_loaded = False
+_REGISTRY: Registry[Grader] = Registry("workbench.graders")
 
 
 def register(cls: type[Grader]) -> type[Grader]:
     """Class decorator: make a grader usable from YAML by its ``name``."""
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def _load() -> None:
-    global _loaded
-    if not _loaded:
-        import workbench.graders as pkg
-
-        for mod in pkgutil.iter_modules(pkg.__path__):
-            if mod.name != "base":
-                importlib.import_module(f"workbench.graders.{mod.name}")
-        _loaded = True
+    return _REGISTRY.register(cls)
 
 
 def grader_names() -> list[str]:
     """Registered grader types."""
-    _load()
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def build_graders(scenario: "Scenario") -> list[Grader]:
     """The scenario's graders with validated params; errors name ``graders[i]`` and its line."""
-    _load()
     out = []
     for i, spec in enumerate(scenario.graders):
-        if spec.type not in _REGISTRY:
+        cls = _REGISTRY.get(spec.type)
+        if cls is None:
             raise scenario.error_at(("graders", i, "type"), f"unknown grader '{spec.type}' "
-                                    f"(registered: {', '.join(sorted(_REGISTRY))})")
-        cls = _REGISTRY[spec.type]
-        try:
-            params = cls.Params.model_validate(spec.params)
-        except ValidationError as exc:
-            err = exc.errors(include_url=False)[0]
-            msg = "unknown param" if err["type"] == "extra_forbidden" else err["msg"]
-            raise scenario.error_at(("graders", i, "params", *err["loc"]), msg) from None
-        out.append(cls(params))
+                                    f"(registered: {', '.join(_REGISTRY.names())})")
+        out.append(cls(validate_params(scenario, cls.Params, spec.params, ("graders", i, "params"),
+                                       f"grader '{cls.name}'")))
     return out
 
 

@@ -3,7 +3,8 @@
 Why a registry of one-file policies with typed params: an architect's toolbox grows (rules,
 classifiers, cascades, thresholds...) and each policy must be usable from YAML by name with its
 params checked like the rest of the scenario. Every module in ``workbench/policies/`` is imported when
-the registry is first used, so a new policy is one new file with :func:`register`, no central edit.
+the registry is first used (``workbench.registry``), so a new policy is one new file with
+:func:`register`, no central edit.
 
 A policy decides; it never calls a provider. Its decision (target, reason, score) is stored with the
 request so every route can be explained after the fact.
@@ -11,14 +12,13 @@ request so every route can be explained after the fact.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
+from workbench.registry import Registry, validate_params
 from workbench.seeds import unit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,54 +76,35 @@ class Policy(ABC):
         """Choose the first target for ``req``."""
 
 
-_REGISTRY: dict[str, type[Policy]] = {}
-_loaded = False
+_REGISTRY: Registry[Policy] = Registry("workbench.policies")
 
 
 def register(cls: type[Policy]) -> type[Policy]:
     """Class decorator: make a policy usable from YAML by its ``name``."""
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def _load() -> None:
-    global _loaded
-    if _loaded:
-        return
-    import workbench.policies as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        if mod.name != "base":
-            importlib.import_module(f"workbench.policies.{mod.name}")
-    _loaded = True
+    return _REGISTRY.register(cls)
 
 
 def policy_names() -> list[str]:
     """Registered policy names."""
-    _load()
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def get_policy(name: str) -> type[Policy]:
     """The policy class registered as ``name`` (KeyError if none)."""
-    _load()
-    return _REGISTRY[name]
+    cls = _REGISTRY.get(name)
+    if cls is None:
+        raise KeyError(name)
+    return cls
 
 
 def build_policy(scenario: "Scenario") -> Policy:
     """The scenario's router with validated params; errors name ``router.params.<field>`` and its line."""
-    _load()
     spec = scenario.router
-    if spec.policy not in _REGISTRY:
+    cls = _REGISTRY.get(spec.policy)
+    if cls is None:
         raise scenario.error_at(("router", "policy"), f"unknown policy '{spec.policy}' "
-                                f"(registered: {', '.join(sorted(_REGISTRY))})")
-    cls = _REGISTRY[spec.policy]
-    try:
-        params = cls.Params.model_validate(spec.params)
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        msg = "unknown param" if err["type"] == "extra_forbidden" else err["msg"]
-        raise scenario.error_at(("router", "params", *err["loc"]), f"{msg} (policy '{cls.name}')") from None
+                                f"(registered: {', '.join(_REGISTRY.names())})")
+    params = validate_params(scenario, cls.Params, spec.params, ("router", "params"), f"policy '{cls.name}'")
     policy = cls(params, scenario)
     known = set(scenario.targets)
     for loc, target in policy.referenced_targets().items():

@@ -1,0 +1,64 @@
+"""Plug-in registries: policies and graders are found by name, one module each, no central list.
+
+Why one small class: both registries must behave the same way (import every module of their package
+on first use, so a new policy or grader is one new file; list names; validate typed params with an
+error that names the scenario's file, line and field), and writing that twice let them drift.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.scenario import Scenario
+
+__all__ = ["Registry", "validate_params"]
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Classes registered by their ``name``, from the modules of one package."""
+
+    def __init__(self, package: str):
+        self.package = package
+        self._items: dict[str, type[T]] = {}
+        self._loaded = False
+
+    def register(self, cls: type[T]) -> type[T]:
+        """Class decorator: make ``cls`` available under ``cls.name``."""
+        self._items[cls.name] = cls  # type: ignore[attr-defined]
+        return cls
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            pkg = importlib.import_module(self.package)
+            for mod in pkgutil.iter_modules(pkg.__path__):
+                if mod.name != "base":
+                    importlib.import_module(f"{self.package}.{mod.name}")
+
+    def names(self) -> list[str]:
+        """Registered names, sorted."""
+        self._load()
+        return sorted(self._items)
+
+    def get(self, name: str) -> type[T] | None:
+        """The class registered as ``name``, or None."""
+        self._load()
+        return self._items.get(name)
+
+
+def validate_params(scenario: "Scenario", params_cls: type[BaseModel], raw: dict[str, Any], loc: tuple,
+                    what: str) -> BaseModel:
+    """``raw`` validated as ``params_cls``; a :class:`ScenarioError` at ``loc + field`` otherwise."""
+    try:
+        return params_cls.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        msg = "unknown param" if err["type"] == "extra_forbidden" else err["msg"]
+        raise scenario.error_at((*loc, *err["loc"]), f"{msg} ({what})") from None
