@@ -68,3 +68,9 @@ def test_malformed_traffic_leaves_an_existing_database_untouched(tmp_path):
     assert res.stderr.strip().startswith(f"error: {traffic}:2, field 'difficulty': difficulty must be")
     assert "Traceback" not in res.stderr
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+
+
+def test_requests_must_be_positive(tmp_path):
+    res = wb("run", BASELINE, "--requests", "0", cwd=tmp_path)
+    assert res.returncode == 2 and "--requests: must be a whole number of at least 1" in res.stderr
+    assert not (tmp_path / "workbench.duckdb").exists()

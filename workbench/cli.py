@@ -18,6 +18,16 @@ from typing import Iterator, Sequence
 __all__ = ["main", "build_parser"]
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     p = argparse.ArgumentParser(prog="workbench", description="Replay traffic through routing "
@@ -28,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     def run_options(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--traffic", metavar="FILE", help="traffic file (JSONL, CSV, Parquet) instead of "
                         "the scenario's own")
-        sp.add_argument("--requests", type=int, metavar="N", help="sample N requests (with the seed)")
+        sp.add_argument("--requests", type=_positive, metavar="N", help="sample N requests (with the seed)")
         sp.add_argument("--seed", type=int, metavar="S", help="seed (default: the scenario's)")
         sp.add_argument("--db", metavar="PATH", default=os.environ.get("WORKBENCH_DB", "workbench.duckdb"),
                         help="trace database (default: $WORKBENCH_DB or ./workbench.duckdb)")
