@@ -34,7 +34,7 @@ from workbench.traffic import Request
 __all__ = ["SimulatedProvider", "profile_for", "family_defaults"]
 
 _QUICK_FAIL_S = 0.05  # a 429 or a context-window rejection returns at once
-_SALT_Q, _SALT_ERR, _SALT_LAT1, _SALT_LAT2, _SALT_LEN1, _SALT_LEN2, _SALT_WRONG = range(7)
+_SALT_Q, _SALT_ERR, _SALT_LAT, _SALT_LEN, _SALT_WRONG = 0, 1, 2, 4, 6  # fixed: changing one changes every draw
 _ERR_ORDER = (ErrorKind.SERVER_ERROR, ErrorKind.TIMEOUT, ErrorKind.RATE_LIMIT, ErrorKind.CONTEXT_WINDOW,
               ErrorKind.CONTENT_POLICY)
 
@@ -114,8 +114,8 @@ class _SimModel:
                     return Outcome(False, latency, kind, prompt_tokens=ptok)
                 u -= rate
         d = 0.5 if req.difficulty is None else req.difficulty
-        out = max(1, round(self.out_mean * (0.6 + 0.8 * d) * _lognormal(k, a + _SALT_LEN1, 0.4)))
-        latency = self.ttft * _lognormal(k, a + _SALT_LAT1, self.sigma) + out / self.tps
+        out = max(1, round(self.out_mean * (0.6 + 0.8 * d) * _lognormal(k, a + _SALT_LEN, 0.4)))
+        latency = self.ttft * _lognormal(k, a + _SALT_LAT, self.sigma) + out / self.tps
         p = self.q_easy + (self.q_hard - self.q_easy) * d + self.cat_q.get(req.category, 0.0)
         correct = unit(k, _SALT_Q) < p
         return Outcome(True, latency, None, ptok, out, ptok * self.in_tok + out * self.out_tok,
