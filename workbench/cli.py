@@ -155,7 +155,7 @@ def _cmd_policies(args: argparse.Namespace) -> int:
     listing = []
     for name in policy_names():
         cls = get_policy(name)
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        doc = cls.__doc__.strip().splitlines()[0] if cls.__doc__ else ""
         listing.append({"name": name, "description": doc, "params": cls.Params.model_json_schema()})
     if args.json:
         print(json.dumps(listing, indent=2))
