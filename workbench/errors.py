@@ -22,7 +22,9 @@ Two families that must never be confused:
     ├── server_error               HTTP 5xx, including outage windows (503)
     ├── timeout                    the call outlived the scenario's timeout
     ├── context_window             prompt + answer longer than the model's window; never retried
-    └── content_policy             the provider refused the content; never retried
+    ├── content_policy             the provider refused the content; never retried
+    └── circuit_open               not a provider answer: the client skipped a target whose circuit
+                                   breaker is open (no attempt is made, so none is recorded)
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class ErrorKind(str, Enum):
     TIMEOUT = "timeout"
     CONTEXT_WINDOW = "context_window"
     CONTENT_POLICY = "content_policy"
+    CIRCUIT_OPEN = "circuit_open"
 
     def __str__(self) -> str:  # so f-strings and YAML dumps show the plain value
         return self.value

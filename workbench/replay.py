@@ -29,7 +29,7 @@ from typing import Callable, Protocol, Sequence
 
 from workbench.errors import ErrorKind
 from workbench.graders import Grader, grade
-from workbench.policies import Decision, Policy, RouteContext
+from workbench.policies import Decision, FleetState, Policy, RouteContext
 from workbench.providers.base import Outcome
 from workbench.scenario import FallbackRule, Scenario
 from workbench.seeds import key64, request_key, unit
@@ -39,6 +39,7 @@ __all__ = ["replay", "ReplayStats", "Sink", "Progress"]
 
 _END, _RETRY, _HUMAN_END = 0, 1, 2
 _SALT_JITTER, _SALT_HANDLE, _SALT_HUMAN_Q = 0x7177E2, 0x4A4D, 0x4855
+_CONSULT_KEY = 0x5C0FFEE5C0FFEE  # a consulted model's draws differ from its draws when answering
 
 
 class Sink(Protocol):
@@ -71,16 +72,43 @@ class _Req:
     __slots__ = ("seq", "req", "rkey", "arrival", "start", "route", "reason", "dscore", "target",
                  "chain", "visited", "attempt_no", "retries_here", "retries", "fallbacks", "next_retry",
                  "next_fallback", "cost", "ptok", "ctok", "rows", "out", "att_start", "last_error",
-                 "slot", "human")
+                 "slot", "human", "purpose", "escalations", "skips")
 
     def __init__(self, seq: int, req: Request, rkey: int, arrival: float):
         self.seq, self.req, self.rkey, self.arrival = seq, req, rkey, arrival
+        self.purpose = "answer"
+        self.escalations = self.skips = 0
         self.attempt_no = self.retries_here = self.retries = self.fallbacks = 0
         self.next_retry = self.next_fallback = self.slot = False
         self.cost = 0.0
         self.ptok = self.ctok = 0
         self.rows: list[tuple] = []
         self.last_error = self.human = self.out = None
+
+
+class _Breaker:
+    """Per-target circuit breakers: more than ``allowed_fails`` failures within ``window_s`` opens the
+    circuit for ``cooldown_s``; ``kind`` remembers the failure that opened it, for fallback choice."""
+
+    __slots__ = ("allowed", "window", "cooldown", "errors", "fails", "open_until", "kind")
+
+    def __init__(self, spec, targets):
+        self.allowed, self.window, self.cooldown = spec.allowed_fails, spec.window_s, spec.cooldown_s
+        self.errors = frozenset(spec.errors)
+        self.fails: dict[str, deque] = {t: deque() for t in targets}
+        self.open_until: dict[str, float] = {t: -math.inf for t in targets}
+        self.kind: dict[str, ErrorKind] = {}
+
+    def failed(self, target: str, kind: ErrorKind, now: float) -> None:
+        if kind not in self.errors:
+            return
+        q = self.fails[target]
+        q.append(now)
+        while q and q[0] <= now - self.window:
+            q.popleft()
+        if len(q) > self.allowed:
+            self.open_until[target], self.kind[target] = now + self.cooldown, kind
+            q.clear()
 
 
 class _Engine:
@@ -104,6 +132,9 @@ class _Engine:
         self.budget = scenario.budget
         self.concurrency = scenario.concurrency
         self.policy_name = scenario.router.policy
+        self.fleet = FleetState(scenario.targets)
+        self.reviews = type(policy).review is not Policy.review
+        self.breaker = _Breaker(scenario.circuit_breaker, scenario.fleet) if scenario.circuit_breaker else None
         self.heap: list = []
         self.counter = 0
         self.inflight = 0
@@ -161,8 +192,19 @@ class _Engine:
                 return
             d = Decision(b.downgrade_to, f"budget of ${b.max_usd:g} spent: downgraded")
         else:
-            d = self.policy.decide(st.req, RouteContext(now, self.stats.cost_usd, st.rkey))
+            d = self.policy.decide(st.req, self.ctx(now, st))
+            if d.consult is not None:  # ask a model first (an LLM as router): a paid, timed attempt
+                st.purpose, st.target, st.reason = "route", d.consult.model, d.reason
+                self.call(st, now, d.consult.request, st.rkey ^ _CONSULT_KEY)
+                return
+        self.route(st, d, now)
+
+    def ctx(self, now: float, st: _Req) -> RouteContext:
+        return RouteContext(now, self.stats.cost_usd, st.rkey, self.fleet)
+
+    def route(self, st: _Req, d: Decision, now: float) -> None:
         st.route, st.reason, st.dscore, st.target = d.target, d.reason, d.score, d.target
+        st.purpose = "answer"
         st.chain = list(self.fallbacks.get(d.target, ()))
         st.visited = {d.target}
         self.attempt(st, now)
@@ -172,25 +214,56 @@ class _Engine:
         if target in self.humans:
             self.handoff(st, now)
             return
+        if self.breaker is not None and self.breaker.open_until[target] > now:
+            st.skips += 1  # circuit open: go straight to the fallback the failures call for
+            nxt = self.next_fallback(st, self.breaker.kind[target])
+            if nxt is None:
+                st.last_error = ErrorKind.CIRCUIT_OPEN
+                self.finish(st, now, "failed")
+                return
+            self.switch(st, nxt)
+            self.attempt(st, now)
+            return
+        self.call(st, now, st.req, st.rkey)
+
+    def call(self, st: _Req, now: float, req: Request, rkey: int) -> None:
+        target = st.target
         st.attempt_no += 1
-        out: Outcome = self.answer[target](st.req, st.rkey, now, st.attempt_no)
+        out: Outcome = self.answer[target](req, rkey, now, st.attempt_no)
         limit = self.timeouts[target]
         if out.latency_s > limit:
             out = Outcome(False, limit, ErrorKind.TIMEOUT, prompt_tokens=out.prompt_tokens)
         st.out, st.att_start = out, now
+        self.fleet.in_flight[target] += 1
         self.push(now + out.latency_s, _END, st)
+
+    def switch(self, st: _Req, target: str) -> None:
+        st.target, st.retries_here = target, 0
+        st.fallbacks += 1
+        st.next_fallback = True
 
     def on_end(self, st: _Req, now: float) -> None:
         out: Outcome = st.out
-        score = None
-        if out.ok and self.graders:
-            score = grade(self.graders, st.req, out.text, out.score)
-        self.record(st, now, out, score, st.target, self.models[st.target], self.modes.get(st.target, "?"), 0.0)
+        target = st.target
+        self.fleet.in_flight[target] -= 1
         if out.ok:
-            self.finish(st, now, "ok", st.target, score, out.text)
+            self.fleet.observe(target, out.latency_s)
+        score = None
+        if out.ok and self.graders and st.purpose != "route":
+            score = grade(self.graders, st.req, out.text, out.score)
+        self.record(st, now, out, score, target, self.models[target], self.modes.get(target, "?"), 0.0)
+        if st.purpose == "route":
+            self.route(st, self.policy.after_consult(st.req, self.ctx(now, st), out.text if out.ok else None), now)
+            return
+        if out.ok:
+            if self.reviews and self.escalate(st, now, out.text, score):
+                return
+            self.finish(st, now, "ok", target, score, out.text)
             return
         kind = out.error
         st.last_error = kind
+        if self.breaker is not None:
+            self.breaker.failed(target, kind, now)
         if kind in self.retry_on and st.retries_here < self.max_retries:
             st.retries_here += 1
             st.retries += 1
@@ -201,10 +274,22 @@ class _Engine:
         if nxt is None:
             self.finish(st, now, "failed")
             return
-        st.target, st.retries_here = nxt, 0
-        st.fallbacks += 1
-        st.next_fallback = True
+        self.switch(st, nxt)
         self.attempt(st, now)
+
+    def escalate(self, st: _Req, now: float, text: str | None, score: float | None) -> bool:
+        """Ask the policy whether the answer passes; if not, start the next model (both are paid)."""
+        verdict = self.policy.review(st.req, self.ctx(now, st), st.target, text, score)
+        if verdict is None or verdict[0] in st.visited:
+            return False
+        target, why = verdict
+        st.visited.add(target)
+        st.chain.extend(r for r in self.fallbacks.get(target, ()) if r.to not in st.visited)
+        st.target, st.retries_here, st.purpose = target, 0, "escalation"
+        st.escalations += 1
+        st.reason = f"{st.reason}; escalated to {target}: {why}"
+        self.attempt(st, now)
+        return True
 
     def backoff_delay(self, st: _Req, out: Outcome) -> float:
         base = min(self.max_backoff, self.backoff * self.mult ** (st.retries_here - 1))
@@ -261,7 +346,8 @@ class _Engine:
         err = out.error
         st.rows.append((self.run_id, st.req.id, st.attempt_no, target, model, provider, st.next_retry,
                         st.next_fallback, st.att_start, now, wait, out.ok, None if err is None else err.value,
-                        out.retry_after_s, out.prompt_tokens, out.completion_tokens, out.cost_usd, score))
+                        out.retry_after_s, out.prompt_tokens, out.completion_tokens, out.cost_usd, score,
+                        st.purpose))
         st.next_retry = st.next_fallback = False
 
     def finish(self, st: _Req, now: float, status: str, final: str | None = None, quality=None,
@@ -275,7 +361,7 @@ class _Engine:
             self.run_id, st.seq, req.id, req.category, req.difficulty, st.arrival, st.start, now,
             now - st.arrival, self.policy_name, st.route, st.reason, st.dscore, final, status,
             None if err is None else err.value, st.attempt_no, st.retries, st.fallbacks, handoff, st.ptok,
-            st.ctok, st.cost, quality, text))
+            st.ctok, st.cost, quality, text, st.escalations, st.skips))
         self.att_rows.extend(st.rows)
         s = self.stats
         s.requests += 1

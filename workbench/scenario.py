@@ -26,7 +26,7 @@ from workbench.errors import RETRYABLE_DEFAULT, ErrorKind, ScenarioError
 
 __all__ = [
     "Price", "Limits", "Outage", "SimProfile", "ModelSpec", "HumanSpec", "RouterSpec", "FallbackRule",
-    "RetrySpec", "Timeouts", "Budget", "GraderSpec", "PoissonArrival", "RecordedArrival",
+    "RetrySpec", "Timeouts", "CircuitBreaker", "Budget", "GraderSpec", "PoissonArrival", "RecordedArrival",
     "BurstArrival", "Burst", "TrafficSpec", "Scenario", "load_scenario", "parse_scenario",
 ]
 
@@ -141,6 +141,19 @@ class Timeouts(_Model):
     attempt_s: PosFloat = 60.0
 
 
+class CircuitBreaker(_Model):
+    """Cooldown after repeated failures (litellm's ``allowed_fails`` / ``cooldown_time``).
+
+    When a target fails more than ``allowed_fails`` times with one of ``errors`` within ``window_s``,
+    it is skipped for ``cooldown_s``: requests go straight to their fallbacks, and no call is wasted.
+    """
+
+    allowed_fails: Annotated[int, Field(ge=0)] = 3
+    window_s: PosFloat = 60.0
+    cooldown_s: PosFloat = 30.0
+    errors: list[ErrorKind] = list(RETRYABLE_DEFAULT)
+
+
 class Budget(_Model):
     """Spending cap for the run; when spent, reject new requests or send them to a cheaper model."""
 
@@ -218,6 +231,7 @@ class Scenario(_Model):
     fallbacks: dict[str, list[FallbackRule]] = {}
     retries: RetrySpec = RetrySpec()
     timeouts: Timeouts = Timeouts()
+    circuit_breaker: CircuitBreaker | None = None
     budget: Budget | None = None
     graders: list[GraderSpec] = []
     traffic: TrafficSpec

@@ -17,19 +17,19 @@ INFO = RunInfo("r1", "s", "name: s\n", "h", None, "t.jsonl", "th", 2, 1, "simula
 
 def request_row(rid: str, seq: int) -> tuple:
     return ("r1", seq, rid, "billing", 0.5, 0.0, 0.0, 1.0, 1.0, "static", "m", "static route", None, "m", "ok",
-            None, 1, 0, 0, False, 10, 20, 0.001, 1.0, "answer")
+            None, 1, 0, 0, False, 10, 20, 0.001, 1.0, "answer", 0, 0)
 
 
 def attempt_row(rid: str) -> tuple:
     return ("r1", rid, 1, "m", "gpt-4o", "simulated", False, False, 0.0, 1.0, 0.0, True, None, None, 10, 20,
-            0.001, 1.0)
+            0.001, 1.0, "answer")
 
 
 def test_migrations_apply_once(db):
     with TraceStore(db) as st:
-        assert st.schema_version() == 1
+        assert st.schema_version() == 2
     with TraceStore(db) as st:
-        assert st.con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (1,)
+        assert st.con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (2,)
         cols = [r[0] for r in st.con.execute("DESCRIBE requests").fetchall()]
         assert tuple(cols) == REQUEST_COLUMNS
         assert tuple(r[0] for r in st.con.execute("DESCRIBE attempts").fetchall()) == ATTEMPT_COLUMNS
@@ -80,3 +80,19 @@ def test_database_held_by_another_process(db):
         code = holder.wait(timeout=30)
         holder.stdout.close()
     assert code == 0
+
+
+def test_a_version_1_file_is_upgraded_and_keeps_its_rows(db):
+    from workbench.store import _migrations
+
+    first = next(sql for version, _, sql in _migrations() if version == 1)
+    with duckdb.connect(str(db)) as con:  # a trace file written by workbench 0.1 (migration 001 only)
+        con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
+                    "applied_at TIMESTAMP)")
+        con.execute(first)
+        con.execute("INSERT INTO schema_migrations VALUES (1, '001_initial.sql', now())")
+        con.execute("INSERT INTO attempts VALUES ('r0', 'a', 1, 'm', 'gpt-4o', 'simulated', false, false, "
+                    "0, 1, 0, true, NULL, NULL, 1, 2, 0.5, 1.0)")
+    with TraceStore(db) as st:
+        assert st.schema_version() == 2
+        assert st.con.execute("SELECT purpose, cost_usd FROM attempts").fetchall() == [("answer", 0.5)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -25,26 +25,60 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.scenario import Scenario
     from workbench.traffic import Request
 
-__all__ = ["Decision", "RouteContext", "Policy", "PolicyParams", "register", "policy_names", "get_policy",
-           "build_policy"]
+__all__ = ["Decision", "Consult", "FleetState", "RouteContext", "Policy", "PolicyParams", "register",
+           "policy_names", "get_policy", "build_policy"]
+
+
+@dataclass(slots=True)
+class Consult:
+    """Ask fleet model ``model`` about ``request`` before deciding (an LLM as router).
+
+    The replay makes the call as an attempt with purpose ``route`` (its cost and latency count in the
+    run), then hands the answer's text to :meth:`Policy.after_consult`.
+    """
+
+    model: str
+    request: "Request"
 
 
 @dataclass(slots=True)
 class Decision:
-    """Where a request goes first, and why."""
+    """Where a request goes first, and why; or, with ``consult``, whom to ask first."""
 
-    target: str
+    target: str | None
     reason: str
     score: float | None = None
+    consult: Consult | None = None
+
+
+class FleetState:
+    """What the replay knows of the fleet right now: calls in flight and recent latency per target.
+
+    Kept by the replay (policies only read it), for load-balancing strategies that litellm's Router
+    also offers: least busy, lowest latency.
+    """
+
+    __slots__ = ("in_flight", "latency_ewma", "alpha")
+
+    def __init__(self, targets, alpha: float = 0.2):
+        self.in_flight: dict[str, int] = {t: 0 for t in targets}
+        self.latency_ewma: dict[str, float | None] = {t: None for t in targets}
+        self.alpha = alpha
+
+    def observe(self, target: str, latency_s: float) -> None:
+        """Fold one successful call's latency into the target's moving average."""
+        old = self.latency_ewma[target]
+        self.latency_ewma[target] = latency_s if old is None else old + self.alpha * (latency_s - old)
 
 
 @dataclass(slots=True)
 class RouteContext:
-    """What a policy may look at besides the request: time, money spent, a fixed random draw."""
+    """What a policy may look at besides the request: time, money spent, the fleet, a fixed draw."""
 
     now: float
     spent_usd: float
     rkey: int
+    fleet: FleetState | None = None
 
     def uniform(self, salt: int) -> float:
         """A draw in [0, 1) fixed by the request and ``salt``: the same in every scenario of a seed."""
@@ -71,9 +105,21 @@ class Policy(ABC):
         """Targets named in the params, by their location under ``router.params`` (for validation)."""
         return {}
 
+    def fit(self, requests: Sequence["Request"]) -> None:
+        """Look at the replay's requests before it starts (calibration); most policies need not."""
+
     @abstractmethod
     def decide(self, req: "Request", ctx: RouteContext) -> Decision:
-        """Choose the first target for ``req``."""
+        """Choose the first target for ``req`` (or a model to consult first)."""
+
+    def after_consult(self, req: "Request", ctx: RouteContext, answer: str | None) -> Decision:
+        """Choose the target once the consulted model answered (``answer`` None if the call failed)."""
+        raise NotImplementedError(f"policy '{self.name}' asked for a consult but cannot use the answer")
+
+    def review(self, req: "Request", ctx: RouteContext, target: str, answer: str | None,
+               score: float | None) -> tuple[str, str] | None:
+        """After ``target`` answered: ``(next target, why)`` to escalate (both calls are paid), or None."""
+        return None
 
 
 _REGISTRY: Registry[Policy] = Registry("workbench.policies")

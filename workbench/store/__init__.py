@@ -33,12 +33,12 @@ REQUEST_COLUMNS = (
     "run_id", "seq", "request_id", "category", "difficulty", "arrival_s", "start_s", "end_s", "latency_s",
     "policy", "route", "reason", "decision_score", "final_target", "status", "error_kind", "attempts",
     "retries", "fallbacks", "handoff", "prompt_tokens", "completion_tokens", "cost_usd", "quality",
-    "response",
+    "response", "escalations", "skips",
 )
 ATTEMPT_COLUMNS = (
     "run_id", "request_id", "attempt_no", "target", "model", "provider", "is_retry", "is_fallback",
     "start_s", "end_s", "wait_s", "ok", "error_kind", "retry_after_s", "prompt_tokens",
-    "completion_tokens", "cost_usd", "score",
+    "completion_tokens", "cost_usd", "score", "purpose",
 )
 
 
