@@ -60,6 +60,7 @@ def prepare(scenario: Scenario | str | Path, *, traffic: str | Path | None = Non
     sample = sample_requests(loaded.requests, spec.sample, run_seed, replace=spec.replace, source=path)
     ordered, times = arrival_times(sample, spec.arrival, run_seed, source=path)
     policy = build_policy(scn)
+    policy.fit(ordered)  # calibration (e.g. a threshold for a target share) sees the replayed requests
     graders = build_graders(scn)
     provider = make_provider(scn, ordered, run_seed)
     resolved = spec.model_copy(update={"source": str(path)})
