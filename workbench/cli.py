@@ -185,11 +185,15 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
         return 0
     score = "" if out["score"] is None else f" (score {out['score']:.3f})"
-    print(f"{out['scenario']}: policy {out['policy']} -> {out['target']} [{out['target_model']}]{score}")
+    if out["consult"]:
+        print(f"{out['scenario']}: policy {out['policy']} asks {out['consult']} first; the route depends on "
+              "its answer (explain calls no model)")
+    else:
+        print(f"{out['scenario']}: policy {out['policy']} -> {out['target']} [{out['target_model']}]{score}")
     print(f"  why: {out['reason']}")
     r = out["retries"]
     print(f"  retries: up to {r['max_retries']} on {', '.join(r['errors']) or 'nothing'}")
-    if not out["fallbacks"]:
+    if not out["fallbacks"] and out["target"]:
         print("  fallbacks: none: a failure after retries fails the request")
     for i, f in enumerate(out["fallbacks"], 1):
         errors = f["errors"] if f["errors"] == "any" else ", ".join(f["errors"])

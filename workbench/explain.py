@@ -49,14 +49,16 @@ def explain(scenario: Scenario, text: str, *, category: str | None = None, diffi
     req = Request(id=request_id, prompt=text, category=category, difficulty=difficulty,
                   metadata=dict(metadata or {}))
     decision = policy.decide(req, RouteContext(0.0, 0.0, request_key(run_seed, request_id)))
+    consult = decision.consult.model if decision.consult else None
     target = decision.target
-    spec = scenario.fleet.get(target)
+    spec = scenario.fleet.get(target) if target else None
     retry = scenario.retries
     return {
         "scenario": scenario.name, "policy": scenario.router.policy, "seed": run_seed, "request_id": request_id,
-        "target": target, "target_model": spec.model if spec else "human",
+        "consult": consult,  # a model the policy asks first (explain makes no call, so no target yet)
+        "target": target, "target_model": spec.model if spec else ("human" if target else None),
         "reason": decision.reason, "score": decision.score,
         "retries": {"max_retries": retry.max_retries, "errors": [e.value for e in retry.errors]},
-        "fallbacks": fallback_chain(scenario, target),
+        "fallbacks": fallback_chain(scenario, target) if target else [],
         "budget": None if scenario.budget is None else scenario.budget.model_dump(mode="json"),
     }

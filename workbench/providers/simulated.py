@@ -146,7 +146,10 @@ class _SimModel:
             return f"[simulated answer of {self.model}: {'correct' if correct else 'wrong'}]"
         if correct:
             return req.expected
-        wrong = [x for x in self.labels.get(req.category, ()) if x != req.expected]
+        # A request may list its own `choices` (multiple choice, a classifier's labels); otherwise a
+        # wrong answer is another label seen for its category in the traffic.
+        pool = req.metadata.get("choices") or self.labels.get(req.category, ())
+        wrong = [x for x in pool if x != req.expected]
         return wrong[int(unit(k, _SALT_WRONG) * len(wrong))] if wrong else "unresolved"
 
 
