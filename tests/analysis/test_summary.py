@@ -48,6 +48,9 @@ def test_summary_matches_the_tables(scenario_file, db):
         assert m["answered"] == (req.final_target == target).sum()
         assert sum(m["error_kinds"].values()) == m["errors"]
     assert s["by_model"]["desk"]["provider"] == "human"
+    assert s["escalation_rate"] == pytest.approx((req.escalations > 0).mean())
+    assert s["circuit_skips"] == req.skips.sum()
+    assert s["routing_cost_usd"] == att[att.purpose == "route"].cost_usd.sum() == 0
 
 
 def test_quality_is_null_without_graders(scenario_file, db):

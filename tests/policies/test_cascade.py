@@ -49,6 +49,9 @@ def test_escalation_pays_twice_and_lifts_quality(tmp_path):
     assert (att[att.purpose == "escalation"].groupby("request_id").size() == 1).all()
     assert (escalated.final_target == "large").all() and escalated.reason.str.contains("escalated to large").all()
     assert s["cost_usd"] == pytest.approx(att.cost_usd.sum())
+    escalation_cost = att[att.purpose == "escalation"].cost_usd.sum()
+    assert escalation_cost > 0 and s["escalation_cost_usd"] == pytest.approx(escalation_cost)
+    assert s["escalation_rate"] == pytest.approx(len(escalated) / len(req))
     small, large = results["small"][1], results["large"][1]
     assert small["cost_usd"] < s["cost_usd"] < large["cost_usd"]
     # with a perfect check the cascade is right whenever either model is

@@ -59,6 +59,7 @@ def test_router_cost_is_in_the_run_and_labels_follow_the_router_quality(tmp_path
     assert s["cost_usd"] == pytest.approx(att.cost_usd.sum()) == pytest.approx(req.cost_usd.sum())
     assert s["by_model"]["router"]["cost_usd"] == pytest.approx(routing.cost_usd.sum())
     assert s["by_model"]["router"]["answered"] == 0
+    assert s["routing_cost_usd"] == pytest.approx(routing.cost_usd.sum())
     # the simulated router (gpt-4o-mini: 0.93 easy .. 0.346 hard) labels most requests right
     truth = (req.difficulty > 0.5).map({True: "large", False: "small"})
     agreement = (req.route == truth).mean()

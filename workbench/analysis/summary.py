@@ -13,7 +13,11 @@ Definitions (a user should be able to recompute each from the tables):
 * latency percentiles: over requests that were not rejected; a request's latency is from arrival to
   its final answer or failure, so queueing, backoff and fallbacks count.
 * ``error_rate``: share of requests that ended without an answer. ``fallback_rate``, ``retry_rate``,
-  ``handoff_rate``: share of requests with at least one fallback, one retry, or a human answer.
+  ``handoff_rate``, ``escalation_rate``: share of requests with at least one fallback, one retry, a
+  human answer, or a cascade escalation.
+* ``routing_cost_usd`` / ``escalation_cost_usd``: the part of ``cost_usd`` spent on calls the policy
+  made to decide (a classifier) and on escalated second answers; ``circuit_skips``: targets skipped
+  because their circuit breaker was open (no call made).
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ SELECT
     count(*) FILTER (WHERE fallbacks > 0)                 AS with_fallback,
     count(*) FILTER (WHERE retries > 0)                   AS with_retry,
     count(*) FILTER (WHERE handoff)                       AS handoffs,
+    count(*) FILTER (WHERE escalations > 0)               AS with_escalation,
+    coalesce(sum(skips), 0)                               AS skips,
     coalesce(sum(prompt_tokens), 0)                       AS prompt_tokens,
     coalesce(sum(completion_tokens), 0)                   AS completion_tokens,
     coalesce(max(end_s), 0)                               AS virtual_s
@@ -56,6 +62,10 @@ SELECT a.target, any_value(a.model) AS model, any_value(a.provider) AS provider,
        (SELECT count(*) FROM requests r WHERE r.run_id = ? AND r.final_target = a.target) AS answered
 FROM attempts a WHERE a.run_id = ?
 GROUP BY a.target ORDER BY cost_usd DESC, a.target
+"""
+
+_PURPOSE_SQL = """
+SELECT purpose, coalesce(sum(cost_usd), 0) FROM attempts WHERE run_id = ? GROUP BY purpose
 """
 
 _KINDS_SQL = """
@@ -81,6 +91,7 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
     kinds: dict[str, dict[str, int]] = {}
     for target, kind, count in con.execute(_KINDS_SQL, [run_id]).fetchall():
         kinds.setdefault(target, {})[kind] = count
+    cost_by_purpose = dict(con.execute(_PURPOSE_SQL, [run_id]).fetchall())
     by_model = {}
     attempts = errors = 0
     for t, model, provider, att, reqs, errs, cost, ptok, ctok, answered in con.execute(
@@ -101,6 +112,9 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
         "p99_latency_s": row["p99_latency_s"],
         "error_rate": _rate(row["failed"], n), "fallback_rate": _rate(row["with_fallback"], n),
         "retry_rate": _rate(row["with_retry"], n), "handoff_rate": _rate(row["handoffs"], n),
+        "escalation_rate": _rate(row["with_escalation"], n), "circuit_skips": row["skips"],
+        "routing_cost_usd": cost_by_purpose.get("route", 0.0),
+        "escalation_cost_usd": cost_by_purpose.get("escalation", 0.0),
         "attempts": attempts, "attempt_error_rate": _rate(errors, attempts),
         "prompt_tokens": row["prompt_tokens"], "completion_tokens": row["completion_tokens"],
         "virtual_s": row["virtual_s"], "by_model": by_model,
@@ -123,6 +137,9 @@ METRIC_LABELS = [
     ("fallback_rate", "fallback rate", "{:.2%}"),
     ("retry_rate", "retry rate", "{:.2%}"),
     ("handoff_rate", "hand-off rate", "{:.2%}"),
+    ("escalation_rate", "escalation rate", "{:.2%}"),
+    ("routing_cost_usd", "router calls (USD)", "${:,.4f}"),
+    ("circuit_skips", "circuit-open skips", "{:,}"),
     ("attempts", "provider attempts", "{:,}"),
     ("attempt_error_rate", "failed attempts", "{:.2%}"),
 ]
