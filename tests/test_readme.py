@@ -1,0 +1,30 @@
+"""The README's YAML examples are real: the scenario reference loads, every policy example builds."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import ROOT
+
+from workbench.policies import build_policy
+from workbench.scenario import parse_scenario
+
+BLOCKS = re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+FLEET = """name: readme
+fleet: {small: {model: gpt-4o-mini}, large: {model: gpt-4o}, router: {model: gpt-4o-mini}}
+humans: {tier2: {agents: 1, handling_time_s: 60, cost_per_request_usd: 1}}
+graders: [{type: exact}]
+traffic: {source: t.jsonl}
+"""
+
+
+def test_the_scenario_reference_is_a_valid_scenario():
+    reference = next(b for b in BLOCKS if b.startswith("name:"))
+    scn = parse_scenario(reference, source="README.md")
+    assert scn.circuit_breaker is not None and scn.budget is not None and scn.humans
+
+
+@pytest.mark.parametrize("block", [b for b in BLOCKS if b.startswith("router:")])
+def test_every_policy_example_builds(block):
+    assert build_policy(parse_scenario(FLEET + block, source="README.md")).name in block
