@@ -246,8 +246,9 @@ class _Engine:
         out: Outcome = st.out
         target = st.target
         self.fleet.in_flight[target] -= 1
-        if out.ok:
-            self.fleet.observe(target, out.latency_s)
+        # A failed call counts as slow as the timeout (as litellm's latency routing penalises
+        # failures): otherwise a target that fails fast would look like the fastest one.
+        self.fleet.observe(target, out.latency_s if out.ok else self.timeouts[target])
         score = None
         if out.ok and self.graders and st.purpose != "route":
             score = grade(self.graders, st.req, out.text, out.score)
