@@ -1,0 +1,237 @@
+"""``threshold``: score each request, send it to the strong model when the score passes a threshold.
+
+Why this shape (RouteLLM's): every learned router in the RouteLLM paper reduces to "a score per request,
+and one cut". The scorer says which requests look hard; the cut says how many strong calls the architect
+can afford. Keeping the two apart lets the same cut be tried with different scorers over the same traffic.
+
+Scorers (``scorer.type``), all cheap and offline:
+
+* ``length``: the prompt's length in characters.
+* ``difficulty``: the request's ``difficulty`` field. With simulated traffic that field is the ground
+  truth the simulator grades against, so this scorer is an *upper bound* on what any scorer could
+  reach, not a deployable router; the decision's reason says "difficulty field" to keep that visible.
+* ``keywords``: the sum of the weights of the keywords found in the prompt (whole words or phrases,
+  case-insensitive, as in ``rules``). Each keyword counts once however often it appears: a ticket
+  repeating "refund" five times is not harder than one saying it once.
+* ``metadata``: ``float(request.metadata[field])``; a missing key scores 0.
+
+The cut is either ``threshold`` (fixed: score >= threshold goes strong) or ``strong_share``
+(calibrated). Calibration follows RouteLLM's ``calibrate_threshold``: the threshold is the
+``1 - strong_share`` quantile of the scores of the requests given to :meth:`Threshold.fit`, which the
+runner calls with the very requests it is about to replay. That is *in-sample*: the share is hit on
+this traffic by construction, and a deployment calibrated on last month's traffic would see some drift.
+The decision's reason says so.
+
+Why ties get a draw: RouteLLM routes ``score >= quantile`` strong, which overshoots the share whenever
+many requests share the quantile's score (``difficulty`` has a few dozen distinct values; a keyword
+scorer gives most requests 0). Here the quantile is an observed score and requests exactly at it go
+strong with the probability that makes the *expected* share exact, drawn with
+``RouteContext.uniform`` so it is fixed per request and seed (see :meth:`Threshold.fit`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import TYPE_CHECKING, Annotated, Callable, Literal, Sequence, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from workbench.errors import TrafficError
+from workbench.policies.base import Decision, Policy, PolicyParams, RouteContext, register
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.traffic import Request
+
+__all__ = ["Threshold", "calibrate", "Scorer", "LengthScorer", "DifficultyScorer", "KeywordsScorer",
+           "MetadataScorer"]
+
+_SALT = 0x7E5E  # tie-break draws; not weighted's salt, so the two policies' draws are independent
+_NonEmpty = Annotated[str, Field(min_length=1)]
+_Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+#: A compiled scorer: the request's score (a finite float).
+ScoreFn = Callable[["Request"], float]
+
+
+class _ScorerBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LengthScorer(_ScorerBase):
+    """Score = the prompt's length in characters."""
+
+    type: Literal["length"]
+
+    def build(self) -> tuple[str, ScoreFn]:
+        """The reason's label and the score function."""
+        return "length", lambda req: float(len(req.prompt))
+
+
+class DifficultyScorer(_ScorerBase):
+    """Score = the request's ``difficulty`` field (ground truth with simulated traffic: an upper bound)."""
+
+    type: Literal["difficulty"]
+
+    def build(self) -> tuple[str, ScoreFn]:
+        """The reason's label and the score function."""
+        def score(req: "Request") -> float:
+            d = req.difficulty
+            if d is None:
+                raise TrafficError(f"scorer 'difficulty' needs a difficulty on every request; "
+                                   f"request '{req.id}' has none", field="difficulty")
+            return d
+        return "difficulty field", score
+
+
+class KeywordsScorer(_ScorerBase):
+    """Score = sum of the weights of the keywords found (whole words, case-insensitive, each once)."""
+
+    type: Literal["keywords"]
+    keywords: Annotated[dict[str, _Finite], Field(min_length=1)]
+
+    @field_validator("keywords")
+    @classmethod
+    def _distinct_words(cls, v: dict[str, float]) -> dict[str, float]:
+        seen: set[str] = set()
+        for word in v:
+            key = " ".join(word.split()).casefold()
+            if not key:
+                raise ValueError("a keyword cannot be blank")
+            if key in seen:
+                raise ValueError(f"keyword {word!r} is listed twice (matching ignores case and spacing)")
+            seen.add(key)
+        return v
+
+    def build(self) -> tuple[str, ScoreFn]:
+        """The reason's label and the score function (one regex for all keywords, compiled once)."""
+        weights = {" ".join(w.split()).casefold(): wt for w, wt in self.keywords.items()}
+        # Longest first, so "credit card" wins over "credit" where both start; lookarounds rather than
+        # \b so keywords ending in punctuation ("c++") work, as in ``rules``.
+        phrases = sorted((w.split() for w in self.keywords), key=lambda p: -len(" ".join(p)))
+        alternatives = "|".join(r"\s+".join(map(re.escape, p)) for p in phrases)
+        pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+
+        def score(req: "Request") -> float:
+            found = {" ".join(m.split()).casefold() for m in pattern.findall(req.prompt)}
+            return float(sum(weights.get(f, 0.0) for f in found))
+        return "keywords", score
+
+
+class MetadataScorer(_ScorerBase):
+    """Score = ``float(request.metadata[field])``; a missing key scores 0."""
+
+    type: Literal["metadata"]
+    field: _NonEmpty
+
+    def build(self) -> tuple[str, ScoreFn]:
+        """The reason's label and the score function."""
+        key = self.field
+
+        def score(req: "Request") -> float:
+            value = req.metadata.get(key) if req.metadata else None
+            if value is None:
+                return 0.0
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = math.nan
+            if not math.isfinite(number):
+                raise TrafficError(f"scorer 'metadata' needs a number in metadata '{key}'; "
+                                   f"request '{req.id}' has {value!r}", field=key)
+            return number
+        return f"metadata {key}", score
+
+
+Scorer = Annotated[Union[LengthScorer, DifficultyScorer, KeywordsScorer, MetadataScorer],
+                   Field(discriminator="type")]
+
+
+def calibrate(scores: Sequence[float], strong_share: float) -> tuple[float, float]:
+    """``(cut, p)`` so that sending ``score > cut``, and ``score == cut`` with probability ``p``, to
+    strong sends exactly ``strong_share`` of ``scores`` there in expectation."""
+    if not scores:
+        raise ValueError("cannot calibrate a threshold on no requests")
+    desc = sorted(scores, reverse=True)
+    k = strong_share * len(desc)  # strong calls wanted (not necessarily whole)
+    # The (1 - share) quantile as an observed score: the ceil(k)-th highest. Then fewer than k scores
+    # are above it and at least k are at or above it, so 0 <= p <= 1 below.
+    cut = desc[max(math.ceil(k) - 1, 0)]
+    above = sum(1 for s in desc if s > cut)
+    tied = sum(1 for s in desc if s == cut)
+    return cut, min(max((k - above) / tied, 0.0), 1.0)
+
+
+@register
+class Threshold(Policy):
+    """Send a request to ``strong`` when its score passes a fixed or calibrated threshold, else ``weak``."""
+
+    name = "threshold"
+
+    class Params(PolicyParams):
+        """``strong``/``weak`` targets, a ``scorer``, and exactly one of ``threshold`` and ``strong_share``.
+
+        ``threshold``: score >= threshold goes strong. ``strong_share`` (0-1): the threshold is
+        calibrated so that this share of the replayed requests goes strong (in-sample).
+        """
+
+        strong: _NonEmpty
+        weak: _NonEmpty
+        scorer: Scorer
+        threshold: _Finite | None = None
+        strong_share: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+
+        @field_validator("strong_share")
+        @classmethod
+        def _not_both(cls, v: float | None, info: ValidationInfo) -> float | None:
+            # A field validator (not only the model validator) so the error points at this line.
+            if v is not None and info.data.get("threshold") is not None:
+                raise ValueError("give either threshold (fixed) or strong_share (calibrated), not both")
+            return v
+
+        @model_validator(mode="after")
+        def _one_cut(self) -> "Threshold.Params":
+            if (self.threshold is None) == (self.strong_share is None):
+                raise ValueError("give exactly one of threshold (a fixed score) and strong_share "
+                                 "(a share of strong calls to calibrate for)")
+            return self
+
+    def __init__(self, params, scenario):
+        super().__init__(params, scenario)
+        self._label, self._score = params.scorer.build()
+        self._cut: float | None = params.threshold
+        self._tie_p = 1.0  # a fixed threshold sends score == threshold strong
+        share = params.strong_share
+        self._how = ("fixed threshold" if share is None else
+                     f"calibrated to {share:.0%} strong on the replayed traffic, in-sample")
+
+    def referenced_targets(self) -> dict[tuple, str]:
+        return {("strong",): self.params.strong, ("weak",): self.params.weak}
+
+    def fit(self, requests: Sequence["Request"]) -> None:
+        """Score every request (so a bad one fails before the clock starts); calibrate if asked to."""
+        scores = [self._score(r) for r in requests]
+        if self.params.strong_share is not None:
+            self._cut, self._tie_p = calibrate(scores, self.params.strong_share)
+
+    def decide(self, req, ctx: RouteContext) -> Decision:
+        cut = self._cut
+        if cut is None:
+            raise RuntimeError("policy 'threshold' with strong_share must be fitted first: call "
+                               "fit(requests) with the requests to calibrate on (the runner does)")
+        s = self._score(req)
+        p, label, how = self.params, self._label, self._how
+        if s > cut:
+            return Decision(p.strong, f"{label} score {s:.6g} > {cut:.6g} ({how}) -> {p.strong}", s)
+        if s < cut:
+            return Decision(p.weak, f"{label} score {s:.6g} < {cut:.6g} ({how}) -> {p.weak}", s)
+        if self._tie_p >= 1.0:
+            return Decision(p.strong, f"{label} score {s:.6g} >= {cut:.6g} ({how}) -> {p.strong}", s)
+        # A tie at a calibrated cut: strong with probability tie_p, which fit() chose so that the
+        # expected number of strong calls is exactly strong_share * n. The draw is fixed by the request
+        # and the seed, so every replay of this scenario routes each tied request the same way.
+        u = ctx.uniform(_SALT)
+        strong = u < self._tie_p
+        target = p.strong if strong else p.weak
+        return Decision(target, f"{label} score {s:.6g} = {cut:.6g}, tie draw {u:.3f} "
+                        f"{'<' if strong else '>='} {self._tie_p:.3f} ({how}) -> {target}", s)
