@@ -26,17 +26,20 @@ import json
 
 import duckdb
 
-__all__ = ["run_summary", "format_comparison", "METRIC_LABELS"]
+__all__ = ["run_summary", "format_comparison", "METRIC_LABELS", "REQUEST_QUALITY"]
 
-_RUN_SQL = """
+#: A request's quality, as a SQL expression over ``requests`` (alias prefix ``{p}``, e.g. ``r.``):
+#: a failed or rejected request scores 0, an answer no grader judged is NULL (left out of averages).
+REQUEST_QUALITY = "CASE WHEN {p}status <> 'ok' THEN 0.0 ELSE {p}quality END"
+
+_RUN_SQL = f"""
 SELECT
     count(*)                                              AS requests,
     count(*) FILTER (WHERE status = 'ok')                 AS completed,
     count(*) FILTER (WHERE status = 'failed')             AS failed,
     count(*) FILTER (WHERE status = 'rejected')           AS rejected,
     coalesce(sum(cost_usd), 0)                            AS cost_usd,
-    sum(coalesce(quality, 0)) FILTER (WHERE quality IS NOT NULL OR status <> 'ok')
-        / nullif(count(*) FILTER (WHERE quality IS NOT NULL OR status <> 'ok'), 0) AS quality_raw,
+    avg({REQUEST_QUALITY.format(p="")})                   AS quality_raw,
     count(quality)                                        AS graded,
     quantile_cont(latency_s, 0.50) FILTER (WHERE status <> 'rejected') AS p50_latency_s,
     quantile_cont(latency_s, 0.95) FILTER (WHERE status <> 'rejected') AS p95_latency_s,
