@@ -60,3 +60,25 @@ def scenario_file(tmp_path):
 def db(tmp_path) -> Path:
     """Path of a fresh trace database (not created yet)."""
     return tmp_path / "traces.duckdb"
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+@pytest.fixture
+def page(tmp_path):
+    """A Playwright page in Debian's headless Chromium (skipped outside CI when it is not installed)."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: the README's test command installs it with apt-get")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1300, "height": 900})
+        finally:
+            browser.close()

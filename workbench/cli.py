@@ -45,12 +45,26 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="print results as JSON on stdout")
         sp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
+    def report_options(sp: argparse.ArgumentParser, required: bool) -> None:
+        sp.add_argument("--out" if required else "--report", dest="report", required=required, metavar="HTML",
+                        help="write the standalone HTML report here")
+        sp.add_argument("--volume", type=float, metavar="N", help="requests per day for the monthly "
+                        "projection (default 10,000)")
+        sp.add_argument("--growth", type=float, default=0.0, metavar="G", help="monthly growth, e.g. 0.05")
+        sp.add_argument("--budget", type=float, metavar="USD", help="monthly budget line")
+
     sp = sub.add_parser("run", help="replay one scenario and print its figures")
     sp.add_argument("scenario", metavar="SCENARIO")
     run_options(sp)
     sp = sub.add_parser("compare", help="replay several scenarios over the same traffic and seed")
     sp.add_argument("scenarios", nargs="+", metavar="SCENARIO")
     run_options(sp)
+    report_options(sp, required=False)
+    sp = sub.add_parser("report", help="write the leader's HTML report for stored runs")
+    sp.add_argument("run_ids", nargs="+", metavar="RUN_ID")
+    sp.add_argument("--baseline", metavar="RUN_ID", help="the run the others are compared with (default: first)")
+    sp.add_argument("--db", metavar="PATH", default=os.environ.get("WORKBENCH_DB", "workbench.duckdb"))
+    report_options(sp, required=True)
     sp = sub.add_parser("runs", help="list the runs in a trace database")
     sp.add_argument("--db", default=os.environ.get("WORKBENCH_DB", "workbench.duckdb"), metavar="PATH")
     sp.add_argument("--json", action="store_true")
@@ -117,6 +131,8 @@ def _cmd_run(args: argparse.Namespace, paths: Sequence[str]) -> int:
             with _progress(p.scenario.name, not args.no_progress) as progress:
                 run_id, _ = execute(p, store, progress=progress)
             summaries.append(run_summary(store.con, run_id))
+        if getattr(args, "report", None):
+            _write_report(store.con, [s["run_id"] for s in summaries], args, baseline=None)
     if args.json:
         print(json.dumps(summaries[0] if args.command == "run" else summaries, indent=2))
     else:
@@ -132,6 +148,28 @@ def _arrival_text(p) -> str:
     if a.process == "recorded":
         return f"recorded timestamps x{a.speedup:g}"
     return f"{a.process} arrivals at {a.rate_per_s:g}/s"
+
+
+def _write_report(con, run_ids: list[str], args: argparse.Namespace, baseline: str | None) -> None:
+    from workbench.analysis.report import build_report
+    from workbench.errors import InputError
+
+    try:
+        path = build_report(con, run_ids, args.report, baseline=baseline, volume=args.volume,
+                            growth=args.growth, budget=args.budget)
+    except ValueError as exc:  # e.g. runs over different traffic: not comparable
+        raise InputError(str(exc)) from None
+    print(f"report: {path}", file=sys.stderr)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from workbench.store import TraceStore
+
+    with TraceStore(args.db, read_only=True) as store:
+        for rid in [*args.run_ids, *([args.baseline] if args.baseline else [])]:
+            store.run_info(rid)  # a clear error naming an unknown run
+        _write_report(store.con, args.run_ids, args, baseline=args.baseline)
+    return 0
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
@@ -232,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_runs(args)
         if args.command == "models":
             return _cmd_models(args)
+        if args.command == "report":
+            return _cmd_report(args)
         if args.command == "policies":
             return _cmd_policies(args)
         if args.command == "explain":
