@@ -33,6 +33,13 @@ def test_compare_json_matches_the_database(tmp_path):
         seeds = con.execute("SELECT DISTINCT seed, traffic_hash, requests_planned FROM runs").fetchall()
     assert len(seeds) == 1  # same traffic, sample and seed for both
     assert runs[1]["cost_usd"] < runs[0]["cost_usd"] / 2  # the tiered design is the cheaper one
+    assert runs[0]["vs_baseline"] is None
+    d = runs[1]["vs_baseline"]
+    assert d["d_quality"] == pytest.approx(runs[1]["quality"] - runs[0]["quality"])
+    assert d["d_quality_lo"] <= d["d_quality"] <= d["d_quality_hi"]
+    assert d["d_cost_per_1k_usd"] == pytest.approx(runs[1]["cost_per_1k_usd"] - runs[0]["cost_per_1k_usd"])
+    assert d["d_cost_per_1k_hi"] < 0  # cheaper, beyond noise
+    assert runs[0]["strong_share"] == 1.0 and 0 < runs[1]["strong_share"] < 0.5
 
 
 def test_run_text_output_and_runs_listing(tmp_path):

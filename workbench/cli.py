@@ -131,6 +131,8 @@ def _cmd_run(args: argparse.Namespace, paths: Sequence[str]) -> int:
             with _progress(p.scenario.name, not args.no_progress) as progress:
                 run_id, _ = execute(p, store, progress=progress)
             summaries.append(run_summary(store.con, run_id))
+        if len(summaries) > 1:
+            _add_deltas(store.con, summaries)
         if getattr(args, "report", None):
             _write_report(store.con, [s["run_id"] for s in summaries], args, baseline=None)
     if args.json:
@@ -141,6 +143,20 @@ def _cmd_run(args: argparse.Namespace, paths: Sequence[str]) -> int:
               f"{_arrival_text(first)}), seed {first.seed}, trace database: {args.db}")
         print(format_comparison(summaries))
     return 0
+
+
+def _add_deltas(con, summaries: list[dict]) -> None:
+    """Each run's strong-model share and its paired deltas against the first run, with 95% intervals."""
+    from workbench.analysis.compare import compare_runs
+
+    table = compare_runs(con, [s["run_id"] for s in summaries]).set_index("run_id")
+    keys = ["d_cost_per_1k_usd", "d_cost_per_1k_lo", "d_cost_per_1k_hi", "d_quality", "d_quality_lo",
+            "d_quality_hi"]
+    for i, s in enumerate(summaries):
+        row = table.loc[s["run_id"]]
+        s["strong_share"] = None if row.strong_share != row.strong_share else float(row.strong_share)
+        s["vs_baseline"] = None if i == 0 else {
+            k: (None if row[k] != row[k] else float(row[k])) for k in keys}
 
 
 def _arrival_text(p) -> str:

@@ -152,19 +152,32 @@ def _fmt(fmt: str, v) -> str:
     return "n/a" if v is None else fmt.format(v)
 
 
+def _delta(d: dict | None, key: str, fmt: str) -> str:
+    if not d or d.get(key) is None:
+        return "-"
+    stem = key.removesuffix("_usd")
+    return f"{fmt.format(d[key])} [{fmt.format(d[stem + '_lo'])}, {fmt.format(d[stem + '_hi'])}]"
+
+
 def format_comparison(summaries: list[dict]) -> str:
-    """Runs side by side as a plain-text table (first run = reference for the cost change)."""
-    names = [s["scenario"] for s in summaries]
-    width = max(14, *(len(n) for n in names)) + 2
-    lab = max(len(lbl) for _, lbl, _ in METRIC_LABELS) + 2
-    lines = ["".ljust(lab) + "".join(n.rjust(width) for n in names)]
-    lines.append("".ljust(lab) + "".join(f"[{s['mode']}]".rjust(width) for s in summaries))
-    for key, label, fmt in METRIC_LABELS:
-        lines.append(label.ljust(lab) + "".join(_fmt(fmt, s[key]).rjust(width) for s in summaries))
+    """Runs side by side as a plain-text table (first run = reference for the changes)."""
+    rows: list[tuple[str, list[str]]] = [("", [s["scenario"] for s in summaries]),
+                                         ("", [f"[{s['mode']}]" for s in summaries])]
+    rows += [(label, [_fmt(fmt, s[key]) for s in summaries]) for key, label, fmt in METRIC_LABELS]
     base = summaries[0]["cost_usd"]
     if len(summaries) > 1 and base:
-        lines.append("cost vs first".ljust(lab) + "".join(
-            f"{(s['cost_usd'] - base) / base:+.1%}".rjust(width) for s in summaries))
+        rows.append(("cost vs first", [f"{(s['cost_usd'] - base) / base:+.1%}" for s in summaries]))
+    paired = any(s.get("vs_baseline") for s in summaries)  # added by compare.compare_runs
+    if paired:
+        rows.append(("strong-model share", [_fmt("{:.1%}", s.get("strong_share")) for s in summaries]))
+        for key, label, fmt in (("d_cost_per_1k_usd", "Δ cost/1k vs first", "{:+.3f}"),
+                                ("d_quality", "Δ quality vs first", "{:+.3f}")):
+            rows.append((label, [_delta(s.get("vs_baseline"), key, fmt) for s in summaries]))
+    width = max(14, *(len(c) for _, cells in rows for c in cells)) + 2
+    lab = max(len(label) for label, _ in rows) + 2
+    lines = [label.ljust(lab) + "".join(c.rjust(width) for c in cells) for label, cells in rows]
+    if paired:
+        lines.append("  (Δ: run minus first run [95% paired bootstrap interval])")
     lines.append("")
     for s in summaries:
         lines.append(f"{s['scenario']} ({s['run_id']}) by target:")
