@@ -15,11 +15,12 @@ human node is a queue of agents (first come, first served; exponential handling 
 handed to a human frees its concurrency slot. Every provider call becomes one attempt row, failed
 ones included; a request row is written together with its attempts, in batches.
 
-The live path (wall clock, asyncio) reuses the same decisions; see ``workbench/providers/live.py``.
+The live path (wall clock, asyncio) is this engine with other clocks: ``workbench/replay_live.py``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import heapq
 import math
@@ -394,6 +395,12 @@ def replay(scenario: Scenario, requests: Sequence[Request], arrivals: Sequence[f
     """
     if len(requests) != len(arrivals):
         raise ValueError("one arrival time per request")
+    from workbench.replay_live import LiveEngine, is_live
+
+    if is_live(provider, scenario):  # wall clock: see workbench/replay_live.py
+        engine = LiveEngine(scenario, provider, policy, graders, seed, run_id, sink, progress, flush_every,
+                            cancel, len(requests))
+        return asyncio.run(engine.run_async(requests, arrivals))
     engine = _Engine(scenario, provider, policy, graders, seed, run_id, sink, progress, flush_every,
                      cancel, len(requests))
     # The loop allocates millions of short-lived, acyclic objects (events, outcomes, rows); the cyclic

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, model_validator
 
 from workbench.errors import RETRYABLE_DEFAULT, ErrorKind, ScenarioError
 
@@ -94,6 +94,8 @@ class ModelSpec(_Model):
     context_window: Annotated[int, Field(gt=0)] | None = None
     api_base: str | None = None
     api_key_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")] | None = None
+    # Discouraged (use api_key_env): kept only in memory; stored, dumped and hashed as '**********'.
+    api_key: SecretStr | None = None
     sim: SimProfile = SimProfile()
 
 
@@ -257,7 +259,9 @@ class Scenario(_Model):
 
     @property
     def yaml_text(self) -> str:
-        """The scenario as written by the user (or as dumped, when built in code)."""
+        """The scenario as written (as dumped, with keys masked, when it holds an ``api_key``)."""
+        if any(m.api_key is not None for m in self.fleet.values()):
+            return self.to_yaml()  # never store or show a key the user pasted into the file
         return self._text or self.to_yaml()
 
     @property

@@ -68,7 +68,7 @@ def provider_kinds() -> list[str]:
 
 
 def _load_builtin() -> None:
-    from workbench.providers import simulated  # noqa: F401  (registers itself)
+    from workbench.providers import live, simulated  # noqa: F401  (they register themselves)
 
 
 class FleetProvider:

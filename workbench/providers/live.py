@@ -1,0 +1,135 @@
+"""The live provider: real calls through ``litellm.acompletion``, timed on the wall clock.
+
+Why litellm: it speaks to every provider (OpenAI, Anthropic, Azure, Bedrock, Ollama, vLLM, a LiteLLM
+Proxy, the workbench's own ``sim-server``) with one call and one exception hierarchy. This module is
+the only importer of litellm's call API. It makes exactly one call per attempt (``num_retries=0``):
+retries, fallbacks and timeouts belong to the scenario and the replay engine, so that they are the
+same on every provider kind and recorded as attempts.
+
+Secrets: a key comes from the environment variable named by ``api_key_env`` (or, discouraged, the
+scenario's ``api_key``); it is handed to litellm and nowhere else. ``api_base`` may use
+``${VAR}`` or ``${VAR:-default}`` so one scenario can point at different servers.
+
+Failures map to the engine's error kinds: 429 -> ``rate_limit`` (with the server's retry-after),
+timeouts -> ``timeout``, context-window and content-policy errors -> their kinds, everything else
+(5xx, connection errors, other 4xx) -> ``server_error``. Cost is priced from the answer's usage with
+the same prices as the simulated provider (litellm's map, or the scenario's override).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import re
+import time
+from typing import Sequence
+
+from workbench.catalog import model_info
+from workbench.errors import ErrorKind
+from workbench.providers.base import Outcome, register_provider, unknown_price_error
+from workbench.scenario import Scenario
+from workbench.traffic import Request
+
+__all__ = ["LiveProvider", "expand_env", "error_kind"]
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(text: str) -> str:
+    """``${VAR}`` and ``${VAR:-default}`` replaced from the environment (unset without default: '')."""
+    return _VAR.sub(lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""), text)
+
+
+def error_kind(exc: BaseException) -> tuple[ErrorKind, float | None]:
+    """The engine's error kind for a litellm exception, and a retry-after in seconds if one was sent."""
+    import litellm
+
+    ex = litellm.exceptions
+    if isinstance(exc, (asyncio.TimeoutError, ex.Timeout)):
+        return ErrorKind.TIMEOUT, None
+    if isinstance(exc, ex.RateLimitError):
+        return ErrorKind.RATE_LIMIT, _retry_after(exc)
+    if isinstance(exc, ex.ContextWindowExceededError):
+        return ErrorKind.CONTEXT_WINDOW, None
+    if isinstance(exc, ex.ContentPolicyViolationError):
+        return ErrorKind.CONTENT_POLICY, None
+    return ErrorKind.SERVER_ERROR, None
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or getattr(exc, "headers", None) or {}
+    value = headers.get("retry-after") or headers.get("Retry-After")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+class _LiveModel:
+    """One live fleet member: its litellm name, endpoint, key source, prices and timeout."""
+
+    def __init__(self, scenario: Scenario, name: str):
+        spec = scenario.fleet[name]
+        info = model_info(spec.model, spec.price, spec.context_window)
+        if info is None:
+            raise unknown_price_error(scenario, name)
+        self.model = spec.model
+        self.in_tok, self.out_tok = info.input_per_token, info.output_per_token
+        self.api_base = expand_env(spec.api_base) if spec.api_base else None
+        self.timeout = spec.timeout_s or scenario.timeouts.attempt_s
+        if spec.api_key_env and spec.api_key_env not in os.environ:
+            raise scenario.error_at(("fleet", name, "api_key_env"),
+                                    f"environment variable {spec.api_key_env} is not set")
+        self._key_env = spec.api_key_env
+        self._key = spec.api_key.get_secret_value() if spec.api_key is not None else None
+
+    async def call(self, req: Request, rkey: int, now: float, attempt: int) -> Outcome:
+        import litellm
+
+        key = os.environ[self._key_env] if self._key_env else self._key
+        started = time.monotonic()
+        try:
+            response = await litellm.acompletion(
+                model=self.model, messages=req.chat(), api_base=self.api_base, api_key=key,
+                timeout=self.timeout, num_retries=0, max_retries=0)
+        except Exception as exc:  # noqa: BLE001  (every provider failure becomes an attempt row)
+            kind, retry_after = error_kind(exc)
+            return Outcome(False, time.monotonic() - started, kind, retry_after_s=retry_after)
+        latency = time.monotonic() - started
+        usage = getattr(response, "usage", None)
+        ptok = int(getattr(usage, "prompt_tokens", 0) or 0)
+        ctok = int(getattr(usage, "completion_tokens", 0) or 0)
+        text = response.choices[0].message.content if response.choices else None
+        return Outcome(True, latency, None, ptok, ctok, ptok * self.in_tok + ctok * self.out_tok, text)
+
+
+def _quiet_litellm() -> None:
+    # A failed call is data (an attempt row), not news: litellm's own banners and logs on errors would
+    # flood stderr and, for some messages, stdout, which carries --json.
+    import logging
+
+    import litellm
+
+    litellm.suppress_debug_info = True
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+class LiveProvider:
+    """Answers for every ``provider: live`` fleet model, through litellm, on the wall clock."""
+
+    mode = "live"
+
+    def __init__(self, scenario: Scenario, names: Sequence[str], requests: Sequence[Request], seed: int):
+        self.models = {n: _LiveModel(scenario, n) for n in names}
+        _quiet_litellm()
+
+    def bind(self, model: str):
+        """The live ``model``'s answering coroutine function."""
+        return self.models[model].call
+
+
+register_provider("live", LiveProvider)
