@@ -55,7 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("run", help="replay one scenario and print its figures")
     sp.add_argument("scenario", metavar="SCENARIO")
+    sp.add_argument("--run-id", metavar="ID", help="name the run (to resume it by name if it stops)")
     run_options(sp)
+    sp = sub.add_parser("resume", help="finish a run that stopped part way (each request recorded once)")
+    sp.add_argument("run_id", metavar="RUN_ID")
+    sp.add_argument("--db", metavar="PATH", default=os.environ.get("WORKBENCH_DB", "workbench.duckdb"))
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--no-progress", action="store_true")
     sp = sub.add_parser("compare", help="replay several scenarios over the same traffic and seed")
     sp.add_argument("scenarios", nargs="+", metavar="SCENARIO")
     run_options(sp)
@@ -129,7 +135,7 @@ def _cmd_run(args: argparse.Namespace, paths: Sequence[str]) -> int:
     with TraceStore(args.db) as store:
         for p in prepared:
             with _progress(p.scenario.name, not args.no_progress) as progress:
-                run_id, _ = execute(p, store, progress=progress)
+                run_id, _ = execute(p, store, progress=progress, run_id=getattr(args, "run_id", None))
             summaries.append(run_summary(store.con, run_id))
         if len(summaries) > 1:
             _add_deltas(store.con, summaries)
@@ -176,6 +182,20 @@ def _write_report(con, run_ids: list[str], args: argparse.Namespace, baseline: s
     except ValueError as exc:  # e.g. runs over different traffic: not comparable
         raise InputError(str(exc)) from None
     print(f"report: {path}", file=sys.stderr)
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from workbench.analysis import format_comparison, run_summary
+    from workbench.runner import resume
+    from workbench.store import TraceStore
+
+    with TraceStore(args.db) as store:
+        with _progress(f"resume {args.run_id}", not args.no_progress) as progress:
+            left, _ = resume(store, args.run_id, progress=progress)
+        summary = run_summary(store.con, args.run_id)
+    print(f"resumed {args.run_id}: {left:,} requests were left", file=sys.stderr)
+    print(json.dumps(summary, indent=2) if args.json else format_comparison([summary]))
+    return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -286,6 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_runs(args)
         if args.command == "models":
             return _cmd_models(args)
+        if args.command == "resume":
+            return _cmd_resume(args)
         if args.command == "report":
             return _cmd_report(args)
         if args.command == "policies":

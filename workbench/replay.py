@@ -150,7 +150,7 @@ class _Engine:
         self.counter += 1
         heapq.heappush(self.heap, (t, self.counter, code, st))
 
-    def run(self, requests: Sequence[Request], arrivals: Sequence[float]) -> ReplayStats:
+    def run(self, requests: Sequence[Request], arrivals: Sequence[float], seqs: Sequence[int]) -> ReplayStats:
         heap, n, i, now = self.heap, len(requests), 0, 0.0
         seed = self.seed
         checks = 0
@@ -158,7 +158,7 @@ class _Engine:
             if i < n and (not heap or arrivals[i] <= heap[0][0]):
                 now = arrivals[i]
                 req = requests[i]
-                self.waitq.append(_Req(i, req, request_key(seed, req.id), now))
+                self.waitq.append(_Req(seqs[i], req, request_key(seed, req.id), now))
                 i += 1
             else:
                 now, _, code, st = heapq.heappop(heap)
@@ -387,20 +387,22 @@ class _Engine:
 def replay(scenario: Scenario, requests: Sequence[Request], arrivals: Sequence[float], *, provider,
            policy: Policy, graders: list[Grader], seed: int, run_id: str, sink: Sink,
            progress: Progress | None = None, flush_every: int = 5000,
-           cancel: Callable[[], bool] | None = None) -> ReplayStats:
+           cancel: Callable[[], bool] | None = None, seqs: Sequence[int] | None = None) -> ReplayStats:
     """Replay ``requests`` arriving at ``arrivals`` (seconds, ascending) through ``scenario``.
 
     Rows go to ``sink`` in batches of ``flush_every`` finished requests, each request with all its
     attempts. ``cancel`` is polled now and then; a cancelled replay flushes what finished and stops.
+    ``seqs`` are the requests' positions in the full run (a resumed run replays only some of them).
     """
     if len(requests) != len(arrivals):
         raise ValueError("one arrival time per request")
+    seqs = range(len(requests)) if seqs is None else seqs
     from workbench.replay_live import LiveEngine, is_live
 
     if is_live(provider, scenario):  # wall clock: see workbench/replay_live.py
         engine = LiveEngine(scenario, provider, policy, graders, seed, run_id, sink, progress, flush_every,
                             cancel, len(requests))
-        return asyncio.run(engine.run_async(requests, arrivals))
+        return asyncio.run(engine.run_async(requests, arrivals, seqs))
     engine = _Engine(scenario, provider, policy, graders, seed, run_id, sink, progress, flush_every,
                      cancel, len(requests))
     # The loop allocates millions of short-lived, acyclic objects (events, outcomes, rows); the cyclic
@@ -409,7 +411,7 @@ def replay(scenario: Scenario, requests: Sequence[Request], arrivals: Sequence[f
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return engine.run(requests, arrivals)
+        return engine.run(requests, arrivals, seqs)
     finally:
         if was_enabled:
             gc.enable()

@@ -58,9 +58,9 @@ class LiveEngine(_Engine):
             self.on_human_end(st, now)
         self._pump(now)
 
-    def _arrive(self, i: int, req: Request) -> None:
+    def _arrive(self, seq: int, req: Request) -> None:
         now = self.now()
-        self.waitq.append(_Req(i, req, request_key(self.seed, req.id), now))
+        self.waitq.append(_Req(seq, req, request_key(self.seed, req.id), now))
         self._pump(now)
 
     def _pump(self, now: float) -> None:
@@ -99,14 +99,17 @@ class LiveEngine(_Engine):
         self._pump(now)
 
     # --- the run ----------------------------------------------------------------------------
-    async def run_async(self, requests: Sequence[Request], arrivals: Sequence[float]) -> ReplayStats:
+    async def run_async(self, requests: Sequence[Request], arrivals: Sequence[float],
+                        seqs: Sequence[int]) -> ReplayStats:
         self.loop = asyncio.get_running_loop()
         self.done = asyncio.Event()
-        self.t0 = self.loop.time()
         if not requests:
             return self.stats
-        for i, (req, t) in enumerate(zip(requests, arrivals)):
-            self.loop.call_at(self.t0 + t, self._arrive, i, req)
+        # The clock reads the first arrival's time now: no idle wait before it, and a resumed run
+        # keeps its requests' original arrival times.
+        self.t0 = self.loop.time() - arrivals[0]
+        for seq, req, t in zip(seqs, requests, arrivals):
+            self.loop.call_at(self.t0 + t, self._arrive, seq, req)
         watch = self.loop.create_task(self._watch_cancel()) if self.cancel is not None else None
         try:
             await self.done.wait()

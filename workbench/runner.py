@@ -22,11 +22,12 @@ from workbench.graders import Grader, build_graders
 from workbench.policies import Policy, build_policy
 from workbench.providers import FleetProvider, make_provider
 from workbench.replay import Progress, ReplayStats, replay
-from workbench.scenario import Scenario, TrafficSpec, load_scenario
+from workbench.errors import InputError
+from workbench.scenario import Scenario, TrafficSpec, load_scenario, parse_scenario
 from workbench.store import RunInfo, TraceStore
 from workbench.traffic import Request, arrival_times, load_traffic, sample_requests
 
-__all__ = ["Prepared", "prepare", "prepare_many", "execute", "new_run_id"]
+__all__ = ["Prepared", "prepare", "prepare_many", "execute", "resume", "new_run_id"]
 
 
 @dataclass
@@ -108,15 +109,53 @@ def execute(prep: Prepared, store: TraceStore, *, run_id: str | None = None,
     rid = run_id or new_run_id(scn.name)
     store.begin_run(RunInfo(
         run_id=rid, scenario=scn.name, scenario_yaml=scn.yaml_text, scenario_hash=scn.content_hash,
-        scenario_path=str(scn.path) if scn.path else None, traffic_path=str(prep.traffic_path),
-        traffic_hash=prep.traffic_hash, requests_planned=len(prep.requests), seed=prep.seed,
-        mode=prep.provider.mode, model_modes=prep.provider.modes, workbench_version=workbench.__version__))
+        scenario_path=str(scn.path.resolve()) if scn.path else None,
+        traffic_path=str(prep.traffic_path.resolve()), traffic_hash=prep.traffic_hash,
+        requests_planned=len(prep.requests), seed=prep.seed, mode=prep.provider.mode,
+        model_modes=prep.provider.modes, workbench_version=workbench.__version__,
+        traffic_spec=prep.traffic_spec.model_dump_json()))
+    return rid, _replay_into(store, prep, rid, range(len(prep.requests)), progress, cancel, flush_every)
+
+
+def _replay_into(store: TraceStore, prep: Prepared, rid: str, picked: Sequence[int], progress, cancel,
+                 flush_every: int) -> ReplayStats:
     try:
-        stats = replay(scn, prep.requests, prep.arrivals, provider=prep.provider, policy=prep.policy,
-                       graders=prep.graders, seed=prep.seed, run_id=rid, sink=store, progress=progress,
-                       cancel=cancel, flush_every=flush_every)
+        stats = replay(prep.scenario, [prep.requests[i] for i in picked], [prep.arrivals[i] for i in picked],
+                       provider=prep.provider, policy=prep.policy, graders=prep.graders, seed=prep.seed,
+                       run_id=rid, sink=store, progress=progress, cancel=cancel, flush_every=flush_every,
+                       seqs=picked)
     except BaseException as exc:
         store.finish_run(rid, "failed", f"{type(exc).__name__}: {exc}")
         raise
     store.finish_run(rid, "cancelled" if stats.cancelled else "completed")
-    return rid, stats
+    return stats
+
+
+def resume(store: TraceStore, run_id: str, *, progress: Progress | None = None,
+           cancel: Callable[[], bool] | None = None, flush_every: int = 5000) -> tuple[int, ReplayStats | None]:
+    """Finish a run that stopped part way: replay only its requests not yet recorded.
+
+    The scenario comes from the stored YAML, the traffic from the stored spec (whose file must be
+    unchanged), the seed from the run; each request is therefore the same request at the same arrival
+    time, and ends up recorded exactly once. What cannot be restored is the fleet's state at the
+    stop (rate-limit windows, queues): the resumed part starts with a fresh fleet.
+    Returns how many requests were left and the replay's counters (None if nothing was left).
+    """
+    info = store.run_info(run_id)
+    if info["traffic_spec"] is None:
+        raise InputError(f"run '{run_id}' was written by a version that did not store its traffic spec")
+    if "'**********'" in info["scenario_yaml"]:
+        raise InputError(f"run '{run_id}' had an api_key in its scenario, which is never stored: it cannot "
+                         "be resumed (use api_key_env)")
+    scn = parse_scenario(info["scenario_yaml"], source=info["scenario_path"])
+    prep = prepare(scn, seed=info["seed"], traffic_spec=TrafficSpec.model_validate_json(info["traffic_spec"]))
+    if prep.traffic_hash != info["traffic_hash"]:
+        raise InputError(f"{prep.traffic_path} changed since run '{run_id}' (SHA-256 differs): resuming would "
+                         "replay other requests")
+    done = store.recorded_request_ids(run_id)
+    picked = [i for i, r in enumerate(prep.requests) if r.id not in done]
+    if not picked:
+        store.finish_run(run_id, "completed", info["note"])
+        return 0, None
+    store.reopen_run(run_id)
+    return len(picked), _replay_into(store, prep, run_id, picked, progress, cancel, flush_every)

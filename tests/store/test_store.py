@@ -27,9 +27,9 @@ def attempt_row(rid: str) -> tuple:
 
 def test_migrations_apply_once(db):
     with TraceStore(db) as st:
-        assert st.schema_version() == 2
+        assert st.schema_version() == 3
     with TraceStore(db) as st:
-        assert st.con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (2,)
+        assert st.con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (3,)
         cols = [r[0] for r in st.con.execute("DESCRIBE requests").fetchall()]
         assert tuple(cols) == REQUEST_COLUMNS
         assert tuple(r[0] for r in st.con.execute("DESCRIBE attempts").fetchall()) == ATTEMPT_COLUMNS
@@ -94,5 +94,5 @@ def test_a_version_1_file_is_upgraded_and_keeps_its_rows(db):
         con.execute("INSERT INTO attempts VALUES ('r0', 'a', 1, 'm', 'gpt-4o', 'simulated', false, false, "
                     "0, 1, 0, true, NULL, NULL, 1, 2, 0.5, 1.0)")
     with TraceStore(db) as st:
-        assert st.schema_version() == 2
+        assert st.schema_version() == 3
         assert st.con.execute("SELECT purpose, cost_usd FROM attempts").fetchall() == [("answer", 0.5)]

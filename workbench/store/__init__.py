@@ -58,6 +58,7 @@ class RunInfo:
     mode: str
     model_modes: dict[str, str]
     workbench_version: str
+    traffic_spec: str = ""  # JSON of the TrafficSpec, for resume
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -127,10 +128,26 @@ class TraceStore:
     # --- writing ----------------------------------------------------------------------------
     def begin_run(self, run: RunInfo) -> None:
         """Record a run as started."""
-        self._exec("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, NULL, NULL)",
+        exists = self.con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run.run_id]).fetchone()
+        if exists:
+            raise StoreError(f"{self.path}: run '{run.run_id}' already exists (to finish it: "
+                             f"workbench resume {run.run_id})")
+        self._exec("INSERT INTO runs (run_id, scenario, scenario_yaml, scenario_hash, scenario_path, "
+                   "traffic_path, traffic_hash, requests_planned, seed, mode, model_modes, workbench_version, "
+                   "status, started_at, traffic_spec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
                    [run.run_id, run.scenario, run.scenario_yaml, run.scenario_hash, run.scenario_path,
                     run.traffic_path, run.traffic_hash, run.requests_planned, run.seed, run.mode,
-                    json.dumps(run.model_modes, sort_keys=True), run.workbench_version, _now()])
+                    json.dumps(run.model_modes, sort_keys=True), run.workbench_version, _now(),
+                    run.traffic_spec])
+
+    def reopen_run(self, run_id: str) -> None:
+        """Mark a run as running again (resume)."""
+        self._exec("UPDATE runs SET status = 'running', finished_at = NULL WHERE run_id = ?", [run_id])
+
+    def recorded_request_ids(self, run_id: str) -> set[str]:
+        """Ids of the requests of ``run_id`` already written (each with all its attempts)."""
+        return {r for (r,) in self.con.execute("SELECT request_id FROM requests WHERE run_id = ?",
+                                                [run_id]).fetchall()}
 
     def write(self, requests: Sequence[tuple], attempts: Sequence[tuple]) -> None:
         """Append request rows and their attempt rows in one transaction."""
