@@ -78,6 +78,9 @@ class InputError(WorkbenchError):
         super().__init__(self._format())
 
     def _format(self) -> str:
+        return _one_line(self._where_and_reason())
+
+    def _where_and_reason(self) -> str:
         where = []
         if self.file:
             where.append(self.file + (f":{self.line}" if self.line else ""))
@@ -102,3 +105,9 @@ class StoreError(WorkbenchError):
 
 class UnavailableError(WorkbenchError):
     """A scenario asks for something this installation cannot run (for example a provider kind)."""
+
+
+def _one_line(text: str) -> str:
+    # Names and values from the user's file are echoed in messages: a newline or an escape code in
+    # them must not split the message or drive the terminal.
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -330,10 +330,20 @@ class _Loader(yaml.SafeLoader):
     duplicate keys are errors (a second ``seed:`` must not silently win)."""
 
     def construct_mapping(self, node, deep=False):
+        if not isinstance(node, yaml.MappingNode):
+            raise yaml.constructor.ConstructorError(None, None, f"expected a mapping, found {node.id}",
+                                                    node.start_mark)
         seen: set = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults` merges, it does not repeat
+                continue
             key = self.construct_object(key_node, deep=deep)
-            if key in seen:
+            try:
+                duplicate = key in seen
+            except TypeError:
+                raise yaml.constructor.ConstructorError(None, None, "a mapping key must be a plain value",
+                                                        key_node.start_mark) from None
+            if duplicate:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key '{key}'", key_node.start_mark)
             seen.add(key)
@@ -368,10 +378,16 @@ def parse_scenario(text: str, source: str | Path | None = None) -> Scenario:
         node = yaml.compose(text, Loader=_Loader)
         if node is not None:
             _map_lines(node, (), lines)
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506  (_Loader is a SafeLoader)
+        try:
+            data = yaml.load(text, Loader=_Loader)  # noqa: S506  (_Loader is a SafeLoader)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+            # PyYAML's scalar constructors raise these on values such as `seed: 2001-13-01`.
+            raise ScenarioError(f"invalid YAML value: {exc}", file=where) from None
+    except RecursionError:
+        raise ScenarioError("invalid YAML: nested too deeply", file=where) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc).splitlines()[0]
         line = mark.line + 1 if mark else None
         at_line = [p for p, n in lines.items() if n == line and p]
         raise ScenarioError(f"invalid YAML: {problem}", file=where, line=line,
@@ -416,17 +432,24 @@ def _clean_loc(loc: tuple) -> tuple:
     return tuple(out)
 
 
-def _map_lines(node: yaml.Node, path: tuple, out: dict[tuple, int]) -> None:
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            k = key.value
-            out[path + (k,)] = key.start_mark.line + 1
-            _map_lines(value, path + (k,), out)
-            out[path + (k,)] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _map_lines(item, path + (i,), out)
+def _map_lines(root: yaml.Node, path: tuple, out: dict[tuple, int]) -> None:
+    # Iterative, and each node once: an alias points at a node already mapped (so a self-referencing
+    # anchor or an alias bomb cannot recurse or explode); only plain keys have a path.
+    seen: set[int] = set()
+    stack = [(root, path)]
+    while stack:
+        node, at = stack.pop()
+        out.setdefault(at, node.start_mark.line + 1)
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    out[at + (key.value,)] = key.start_mark.line + 1
+                    stack.append((value, at + (key.value,)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, at + (i,)) for i, item in enumerate(node.value))
 
 
 def _line_for(lines: dict[tuple, int], loc: tuple) -> int | None:

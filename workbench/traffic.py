@@ -86,16 +86,20 @@ def load_traffic(path: str | Path) -> Traffic:
 
 def _read_jsonl(p: Path, data: bytes) -> Iterable[tuple[int, dict]]:
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise TrafficError(f"not UTF-8 text ({exc.reason})", file=p) from None
-    for n, raw in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: str.splitlines() would also split inside a JSON string holding a raw
+    # U+2028, U+2029 or U+0085, which json.dumps(ensure_ascii=False) writes as they are.
+    for n, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
         try:
             record = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise TrafficError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=p, line=n) from None
+        except (ValueError, RecursionError) as exc:  # a number of over 4,300 digits; nesting too deep
+            raise TrafficError(f"invalid JSON: {type(exc).__name__}: {str(exc)[:120]}", file=p, line=n) from None
         if not isinstance(record, dict):
             raise TrafficError("each line must be a JSON object", file=p, line=n)
         yield n, record
@@ -116,7 +120,7 @@ def _read_csv(p: Path, data: bytes) -> Iterable[tuple[int, dict]]:
                 if key in record:
                     try:
                         record[key] = json.loads(record[key])
-                    except json.JSONDecodeError:
+                    except (ValueError, RecursionError):
                         raise TrafficError(f"'{key}' must hold JSON", file=p, line=reader.line_num,
                                            field=key) from None
             yield reader.line_num, record
@@ -131,7 +135,7 @@ def _read_parquet(p: Path, data: bytes) -> Iterable[tuple[int, dict]]:
 
     try:
         cols, rows = read_parquet_rows(p)
-    except duckdb.Error as exc:
+    except (duckdb.Error, RuntimeError, UnicodeError) as exc:  # RuntimeError: a column name not UTF-8
         raise TrafficError(f"unreadable Parquet: {exc}", file=p) from None
     for n, row in enumerate(rows, start=1):
         record = {k: v for k, v in zip(cols, row) if v is not None}
@@ -139,7 +143,7 @@ def _read_parquet(p: Path, data: bytes) -> Iterable[tuple[int, dict]]:
             if isinstance(record.get(key), str):
                 try:
                     record[key] = json.loads(record[key])
-                except json.JSONDecodeError:
+                except (ValueError, RecursionError):
                     raise TrafficError(f"'{key}' must hold JSON", file=p, line=n, field=key) from None
         yield n, record
 
@@ -186,7 +190,7 @@ def _difficulty(value: Any, bad) -> float | None:
         return DIFFICULTY_LABELS[value.strip().lower()]
     try:
         d = math.nan if isinstance(value, bool) else float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         d = math.nan
     if not 0.0 <= d <= 1.0:
         raise bad(f"difficulty must be a number in [0, 1] or one of {', '.join(DIFFICULTY_LABELS)}; "
@@ -199,8 +203,13 @@ def _timestamp(value: Any, bad, fld: str = "arrived_at") -> float | None:
         return None
     if isinstance(value, datetime):
         return _utc(value).timestamp()
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if math.isfinite(number):
+            return number
     if isinstance(value, str):
         try:
             number = float(value)

@@ -70,7 +70,7 @@ class Rule(BaseModel):
         if v is not None:
             try:
                 re.compile(v)
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:
                 raise ValueError(f"invalid regex: {exc}") from None
         return v
 

@@ -25,7 +25,7 @@ class Weighted(Policy):
     class Params(PolicyParams):
         """``weights``: target -> positive weight (shares need not add up to 1)."""
 
-        weights: Annotated[dict[str, Annotated[float, Field(gt=0)]], Field(min_length=1)]
+        weights: Annotated[dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]], Field(min_length=1)]
 
     def __init__(self, params, scenario):
         super().__init__(params, scenario)
