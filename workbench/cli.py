@@ -74,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("runs", help="list the runs in a trace database")
     sp.add_argument("--db", default=os.environ.get("WORKBENCH_DB", "workbench.duckdb"), metavar="PATH")
     sp.add_argument("--json", action="store_true")
+    sp = sub.add_parser("sim-server", help="serve the simulated fleet as an OpenAI-compatible HTTP API "
+                        "(faults included) for live runs and fault drills")
+    sp.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    sp.add_argument("--port", type=int, default=8011)
+    sp.add_argument("--scenario", metavar="SCENARIO", help="serve this scenario's fleet (default: gpt-4o and "
+                    "gpt-4o-mini with default profiles)")
+    sp.add_argument("--speed", type=float, default=1.0, help="divide every latency and outage time by this")
+    sp.add_argument("--seed", type=int, default=0)
     sp = sub.add_parser("policies", help="list the registered routing policies and their params")
     sp.add_argument("--json", action="store_true")
     sp = sub.add_parser("explain", help="show the route a request would take, and why, without calling "
@@ -223,6 +231,26 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sim_server(args: argparse.Namespace) -> int:
+    from workbench.scenario import load_scenario
+    from workbench.simserver import serve
+
+    if args.speed <= 0:
+        raise _input_error("--speed must be positive")
+    scenario = load_scenario(args.scenario) if args.scenario else None
+    try:
+        serve(args.host, args.port, scenario, speed=args.speed, seed=args.seed)
+    except OSError as exc:  # port in use, address not available
+        raise _input_error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    return 0
+
+
+def _input_error(message: str):
+    from workbench.errors import InputError
+
+    return InputError(message)
+
+
 def _cmd_policies(args: argparse.Namespace) -> int:
     from workbench.policies import get_policy, policy_names
 
@@ -306,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_runs(args)
         if args.command == "models":
             return _cmd_models(args)
+        if args.command == "sim-server":
+            return _cmd_sim_server(args)
         if args.command == "resume":
             return _cmd_resume(args)
         if args.command == "report":

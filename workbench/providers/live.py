@@ -7,7 +7,9 @@ retries, fallbacks and timeouts belong to the scenario and the replay engine, so
 same on every provider kind and recorded as attempts.
 
 Secrets: a key comes from the environment variable named by ``api_key_env`` (or, discouraged, the
-scenario's ``api_key``); it is handed to litellm and nowhere else. ``api_base`` may use
+scenario's ``api_key``); it is handed to litellm and nowhere else. Without either, litellm's own
+environment variables apply (``OPENAI_API_KEY``...), and a model with an ``api_base`` (a local
+server) gets a placeholder key. ``api_base`` may use
 ``${VAR}`` or ``${VAR:-default}`` so one scenario can point at different servers.
 
 Failures map to the engine's error kinds: 429 -> ``rate_limit`` (with the server's retry-after),
@@ -90,6 +92,8 @@ class _LiveModel:
         import litellm
 
         key = os.environ[self._key_env] if self._key_env else self._key
+        if key is None and self.api_base:  # a local server (sim-server, Ollama, vLLM) wants no key,
+            key = "not-needed"             # but OpenAI's client insists on one
         started = time.monotonic()
         try:
             response = await litellm.acompletion(
