@@ -72,10 +72,14 @@ def test_no_key_reaches_the_database_report_or_output(tmp_path):
     env_key, file_key = "sk-envkeyenvkeyenvkey0123456789", "sk-filekeyfilekeyfilekey0123456"
     with running_server(server(), speed=50) as url:
         path = tmp_path / "secret.yaml"
-        path.write_text(CLIENT.replace("URL", url).replace("TARGET", "large")
-                        .replace("timeout_s: 10}}\n  small", f"timeout_s: 10, api_key_env: SECRET_KEY}}\n  small")
-                        .replace("openai/gpt-4o-mini, provider: live, api_base: " + url,
-                                 f"openai/gpt-4o-mini, provider: live, api_base: {url}, api_key: {file_key}"))
+        text = (CLIENT.replace("URL", url).replace("TARGET", "large")
+                .replace("timeout_s: 10}\n  small", "timeout_s: 10, api_key_env: SECRET_KEY}\n  small")
+                .replace("openai/gpt-4o-mini, provider: live, api_base: " + url,
+                         f"openai/gpt-4o-mini, provider: live, api_base: {url}, api_key: {file_key}"))
+        assert "api_key_env: SECRET_KEY" in text and file_key in text
+        text = text.replace("router: {policy: static, params: {target: large}}",
+                            "router: {policy: weighted, params: {weights: {large: 1, small: 1}}}")
+        path.write_text(text)
         db = tmp_path / "t.duckdb"
         os.environ["SECRET_KEY"] = env_key
         try:
