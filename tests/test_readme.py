@@ -28,3 +28,14 @@ def test_the_scenario_reference_is_a_valid_scenario():
 @pytest.mark.parametrize("block", [b for b in BLOCKS if b.startswith("router:")])
 def test_every_policy_example_builds(block):
     assert build_policy(parse_scenario(FLEET + block, source="README.md")).name in block
+
+
+@pytest.mark.parametrize("block", [b for b in BLOCKS if b.startswith("fleet:")])
+def test_every_fleet_example_loads(block, monkeypatch):
+    from workbench.providers import make_provider
+
+    scn = parse_scenario("name: f\n" + block + "router: {policy: static, params: {target: gpt4o}}\n"
+                         "traffic: {source: t.jsonl}\n", source="README.md")
+    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LITELLM_PROXY_KEY"):
+        monkeypatch.setenv(var, "sk-placeholder-for-the-test")
+    assert set(make_provider(scn, [], 0).modes.values()) == {"live"}  # every model is priced and built
