@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import workbench
+from workbench.errors import InputError, StoreError
 from workbench.graders import Grader, build_graders
 from workbench.policies import Policy, build_policy
 from workbench.providers import FleetProvider, make_provider
 from workbench.replay import Progress, ReplayStats, replay
-from workbench.errors import InputError
 from workbench.scenario import Scenario, TrafficSpec, load_scenario, parse_scenario
 from workbench.store import RunInfo, TraceStore
 from workbench.traffic import Request, arrival_times, load_traffic, sample_requests
@@ -125,7 +125,10 @@ def _replay_into(store: TraceStore, prep: Prepared, rid: str, picked: Sequence[i
                        run_id=rid, sink=store, progress=progress, cancel=cancel, flush_every=flush_every,
                        seqs=picked)
     except BaseException as exc:
-        store.finish_run(rid, "failed", f"{type(exc).__name__}: {exc}")
+        try:
+            store.finish_run(rid, "failed", f"{type(exc).__name__}: {exc}")
+        except StoreError:  # the store itself failed (full disk): the first error is the one to show
+            pass
         raise
     store.finish_run(rid, "cancelled" if stats.cancelled else "completed")
     return stats

@@ -96,3 +96,30 @@ def test_a_version_1_file_is_upgraded_and_keeps_its_rows(db):
     with TraceStore(db) as st:
         assert st.schema_version() == 3
         assert st.con.execute("SELECT purpose, cost_usd FROM attempts").fetchall() == [("answer", 0.5)]
+
+
+def test_full_disk_is_one_clear_error_and_earlier_runs_survive(tmp_path):
+    from conftest import SCENARIOS
+    from helpers import wb
+
+    fs = tmp_path / "small-disk"
+    fs.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(fs)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        big = tmp_path / "big.yaml"
+        big.write_text((SCENARIOS / "support-tiered.yaml").read_text().replace(
+            "  source: traffic/support_tickets.jsonl",
+            f"  source: {SCENARIOS / 'traffic' / 'support_tickets.jsonl'}\n  replace: true"))
+        db = fs / "t.duckdb"
+        assert wb("run", str(big), "--db", str(db), "--no-progress", "--run-id", "small", cwd=tmp_path).returncode == 0
+        res = wb("run", str(big), "--requests", "60000", "--db", str(db), "--no-progress", cwd=tmp_path)
+        assert res.returncode == 2 and "Traceback" not in res.stderr
+        assert res.stderr.startswith("error: ") and "No space left on device" in res.stderr
+        assert "rows written before are kept" in res.stderr
+        with duckdb.connect(str(db), read_only=True) as con:
+            assert con.execute("SELECT status, (SELECT count(*) FROM requests WHERE run_id = 'small') "
+                               "FROM runs WHERE run_id = 'small'").fetchone() == ("completed", 370)
+    finally:
+        assert subprocess.run(["umount", str(fs)]).returncode == 0

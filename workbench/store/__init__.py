@@ -164,8 +164,11 @@ class TraceStore:
                 con.execute(f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) SELECT * FROM att_df")
             con.commit()
         except duckdb.Error as exc:
-            con.rollback()
-            raise StoreError(f"{self.path}: writing traces failed: {exc}") from None
+            try:
+                con.rollback()
+            except duckdb.Error:  # a failed COMMIT (e.g. a full disk) has already ended the transaction
+                pass
+            raise StoreError(f"{self.path}: writing traces failed (rows written before are kept): {exc}") from None
 
     def finish_run(self, run_id: str, status: str, note: str | None = None) -> None:
         """Mark a run completed, failed or cancelled."""
