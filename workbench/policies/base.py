@@ -12,6 +12,7 @@ request so every route can be explained after the fact.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Sequence
@@ -25,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.scenario import Scenario
     from workbench.traffic import Request
 
-__all__ = ["Decision", "Consult", "FleetState", "RouteContext", "Policy", "PolicyParams", "register",
+__all__ = ["check_regex", "Decision", "Consult", "FleetState", "RouteContext", "Policy", "PolicyParams", "register",
            "policy_names", "get_policy", "build_policy"]
 
 
@@ -83,6 +84,16 @@ class RouteContext:
     def uniform(self, salt: int) -> float:
         """A draw in [0, 1) fixed by the request and ``salt``: the same in every scenario of a seed."""
         return unit(self.rkey, salt)
+
+
+def check_regex(value: str | None) -> str | None:
+    """Validator for a regex param: it must compile (a pattern that cannot is a params error)."""
+    if value is not None:
+        try:
+            re.compile(value)
+        except (re.error, OverflowError, RecursionError) as exc:  # OverflowError: a{4294967296}
+            raise ValueError(f"invalid regex: {exc}") from None
+    return value
 
 
 class PolicyParams(BaseModel):

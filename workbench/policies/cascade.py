@@ -21,18 +21,9 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from workbench.policies.base import Decision, Policy, PolicyParams, RouteContext, register
+from workbench.policies.base import Decision, Policy, PolicyParams, RouteContext, check_regex, register
 
 __all__ = ["Cascade"]
-
-
-def _regex(value: str | None) -> str | None:
-    if value is not None:
-        try:
-            re.compile(value)
-        except (re.error, OverflowError, RecursionError) as exc:
-            raise ValueError(f"invalid regex: {exc}") from None
-    return value
 
 
 class Cascade(Policy):
@@ -48,7 +39,7 @@ class Cascade(Policy):
         refusal: str | None = None
         format: str | None = None
 
-        _check_regex = field_validator("refusal", "format")(_regex)
+        _check_regex = field_validator("refusal", "format")(check_regex)
 
         @model_validator(mode="after")
         def _some_check(self) -> "Cascade.Params":

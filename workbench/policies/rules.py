@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Callable, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from workbench.policies.base import Decision, Policy, PolicyParams, RouteContext, register
+from workbench.policies.base import Decision, Policy, PolicyParams, RouteContext, check_regex, register
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.traffic import Request
@@ -64,15 +64,7 @@ class Rule(BaseModel):
             raise ValueError("a keyword cannot be blank")
         return v
 
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except (re.error, OverflowError, RecursionError) as exc:
-                raise ValueError(f"invalid regex: {exc}") from None
-        return v
+    _compiles = field_validator("regex")(check_regex)
 
     @model_validator(mode="after")
     def _has_condition(self) -> "Rule":
