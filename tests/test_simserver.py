@@ -287,9 +287,13 @@ def litellm_module():
     # garbage collection raises ResourceWarning in some later test.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        loop = asyncio.get_event_loop()
-    loop.close()
-    asyncio.set_event_loop(None)
+        try:
+            loop = asyncio.get_event_loop()
+        except RuntimeError:  # an asyncio.run() since then already unset it: nothing left to close
+            return
+    if not loop.is_running():
+        loop.close()
+        asyncio.set_event_loop(None)
 
 
 @pytest.fixture

@@ -59,6 +59,18 @@ def error_kind(exc: BaseException) -> tuple[ErrorKind, float | None]:
     return ErrorKind.SERVER_ERROR, None
 
 
+def _provider_errors() -> tuple[type[BaseException], ...]:
+    """What a provider call may legitimately raise: litellm's and openai's errors, timeouts, I/O.
+
+    Anything else (a TypeError, a warning turned into an error) is a bug and must not be recorded
+    as a server error of the provider."""
+    import litellm
+    import openai
+
+    ex = litellm.exceptions
+    return (openai.OpenAIError, ex.BudgetExceededError, ex.BlockedPiiEntityError, asyncio.TimeoutError, OSError)
+
+
 def _retry_after(exc: BaseException) -> float | None:
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None) or getattr(exc, "headers", None) or {}
@@ -99,7 +111,7 @@ class _LiveModel:
             response = await litellm.acompletion(
                 model=self.model, messages=req.chat(), api_base=self.api_base, api_key=key,
                 timeout=self.timeout, num_retries=0, max_retries=0)
-        except Exception as exc:  # noqa: BLE001  (every provider failure becomes an attempt row)
+        except _provider_errors() as exc:  # a provider failure is an attempt row; a bug is not
             kind, retry_after = error_kind(exc)
             return Outcome(False, time.monotonic() - started, kind, retry_after_s=retry_after)
         latency = time.monotonic() - started
