@@ -2,13 +2,15 @@
 
 Why one small class: both registries must behave the same way (import every module of their package
 on first use, so a new policy or grader is one new file; list names; validate typed params with an
-error that names the scenario's file, line and field), and writing that twice let them drift.
+error that names the scenario's file, line and field), and writing that twice let them drift. The
+regex-param validator lives here for the same reason: policies and graders both take patterns.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -16,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.scenario import Scenario
 
-__all__ = ["Registry", "validate_params"]
+__all__ = ["Registry", "validate_params", "check_regex"]
 
 T = TypeVar("T")
 
@@ -62,3 +64,13 @@ def validate_params(scenario: "Scenario", params_cls: type[BaseModel], raw: dict
         err = exc.errors(include_url=False)[0]
         msg = "unknown param" if err["type"] == "extra_forbidden" else err["msg"]
         raise scenario.error_at((*loc, *err["loc"]), f"{msg} ({what})") from None
+
+
+def check_regex(value: str | None) -> str | None:
+    """Validator for a regex param: it must compile (a pattern that cannot is a params error)."""
+    if value is not None:
+        try:
+            re.compile(value)
+        except (re.error, OverflowError, RecursionError) as exc:  # OverflowError: a{4294967296}
+            raise ValueError(f"invalid regex: {exc}") from None
+    return value

@@ -5,6 +5,12 @@ a number, a judge), and quality must mean the same thing whichever provider prod
 A grader returns a score in [0, 1], or None when it cannot judge (no expected answer); a request's
 quality is the mean of the scores its final answer got. Every module in ``workbench/graders/`` is
 imported on first use (``workbench.registry``), so a new grader is one new file with :func:`register`.
+
+Params are checked when a grader is constructed; what needs the scenario itself (a label file beside
+it, a fleet model's name) is checked in :meth:`Grader.bind`, which :func:`build_graders` calls with the
+grader's location so its errors name ``graders[i]``. A grader that needs a model call of its own (an
+LLM judge) sets ``needs_call``: the replay engine makes that call and scores it, so
+:func:`grade_all` leaves such graders out.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.scenario import Scenario
     from workbench.traffic import Request
 
-__all__ = ["Grader", "GraderParams", "register", "grader_names", "build_graders", "grade"]
+__all__ = ["Grader", "GraderParams", "register", "grader_names", "build_graders", "grade", "grade_all",
+           "grader_labels"]
 
 
 class GraderParams(BaseModel):
@@ -34,9 +41,14 @@ class Grader(ABC):
 
     name: ClassVar[str]
     Params: ClassVar[type[GraderParams]] = GraderParams
+    #: True when scoring needs a model call that the replay engine makes (see ``judge.py``).
+    needs_call: ClassVar[bool] = False
 
     def __init__(self, params: GraderParams):
         self.params = params
+
+    def bind(self, scenario: "Scenario", loc: tuple) -> None:
+        """Check or load what depends on the scenario; errors go to ``scenario.error_at((*loc, ...))``."""
 
     @abstractmethod
     def score(self, req: "Request", text: str | None, provider_score: float | None) -> float | None:
@@ -64,17 +76,37 @@ def build_graders(scenario: "Scenario") -> list[Grader]:
         if cls is None:
             raise scenario.error_at(("graders", i, "type"), f"unknown grader '{spec.type}' "
                                     f"(registered: {', '.join(_REGISTRY.names())})")
-        out.append(cls(validate_params(scenario, cls.Params, spec.params, ("graders", i, "params"),
-                                       f"grader '{cls.name}'")))
+        grader = cls(validate_params(scenario, cls.Params, spec.params, ("graders", i, "params"),
+                                     f"grader '{cls.name}'"))
+        grader.bind(scenario, ("graders", i))
+        out.append(grader)
     return out
+
+
+def grader_labels(graders: list[Grader]) -> list[str]:
+    """One label per grader: its name, then ``name#2``, ``name#3`` for repeats, in order."""
+    seen: dict[str, int] = {}
+    labels = []
+    for g in graders:
+        seen[g.name] = seen.get(g.name, 0) + 1
+        labels.append(g.name if seen[g.name] == 1 else f"{g.name}#{seen[g.name]}")
+    return labels
+
+
+def grade_all(graders: list[Grader], req: "Request", text: str | None,
+              provider_score: float | None) -> tuple[float | None, dict[str, float | None]]:
+    """The mean of the verdicts that are not None (None if none), and each grader's verdict by label.
+
+    Graders with ``needs_call`` are left out of both: the engine scores them from their own call.
+    """
+    verdicts: dict[str, float | None] = {}
+    for label, g in zip(grader_labels(graders), graders):
+        if not g.needs_call:
+            verdicts[label] = g.score(req, text, provider_score)
+    judged = [s for s in verdicts.values() if s is not None]
+    return (sum(judged) / len(judged) if judged else None), verdicts
 
 
 def grade(graders: list[Grader], req: "Request", text: str | None, provider_score: float | None) -> float | None:
     """Mean score of the graders that could judge, or None when none could (or there are none)."""
-    total, n = 0.0, 0
-    for g in graders:
-        s = g.score(req, text, provider_score)
-        if s is not None:
-            total += s
-            n += 1
-    return total / n if n else None
+    return grade_all(graders, req, text, provider_score)[0]

@@ -12,14 +12,13 @@ request so every route can be explained after the fact.
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from workbench.registry import Registry, validate_params
+from workbench.registry import Registry, check_regex, validate_params  # check_regex: re-exported
 from workbench.seeds import unit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -86,16 +85,6 @@ class RouteContext:
         return unit(self.rkey, salt)
 
 
-def check_regex(value: str | None) -> str | None:
-    """Validator for a regex param: it must compile (a pattern that cannot is a params error)."""
-    if value is not None:
-        try:
-            re.compile(value)
-        except (re.error, OverflowError, RecursionError) as exc:  # OverflowError: a{4294967296}
-            raise ValueError(f"invalid regex: {exc}") from None
-    return value
-
-
 class PolicyParams(BaseModel):
     """Base of every policy's params: unknown keys are errors."""
 
@@ -118,6 +107,10 @@ class Policy(ABC):
 
     def fit(self, requests: Sequence["Request"]) -> None:
         """Look at the replay's requests before it starts (calibration); most policies need not."""
+
+    def method_notes(self) -> list[str]:
+        """Caveats a report must state about this policy's results (in-sample, upper bound, ...)."""
+        return []
 
     @abstractmethod
     def decide(self, req: "Request", ctx: RouteContext) -> Decision:
