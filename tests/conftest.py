@@ -27,6 +27,29 @@ def routellm_dir() -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_user_data_dir(tmp_path_factory):
+    """No test reads or writes the user's own datasets: the default data directory is a fresh temp dir
+    (a test that needs datasets points WORKBENCH_DATA_DIR elsewhere with monkeypatch)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WORKBENCH_DATA_DIR", str(tmp_path_factory.mktemp("no-user-data")))
+        yield
+
+
+@pytest.fixture(scope="session")
+def routellm_data_dir(tmp_path_factory) -> Path:
+    """A data directory holding ``routellm-gsm8k`` and ``routellm-mmlu``, imported once per session from
+    ../shared/datasets/routellm. Tests point ``WORKBENCH_DATA_DIR`` at it (monkeypatch.setenv) and
+    only read it."""
+    from workbench.datasets import import_routellm
+
+    folder = tmp_path_factory.mktemp("routellm-data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WORKBENCH_DATA_DIR", str(folder))
+        import_routellm(routellm_dir())
+    return folder
+
+
 def write_traffic(path: Path, n: int, *, difficulty: float | None = 0.5, category: str = "billing",
                   expected: str | None = "explain_charge", prompt: str = "Why was I charged twice in March?") -> Path:
     """Write ``n`` JSONL requests (ids r0000...) and return the path."""

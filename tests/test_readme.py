@@ -34,6 +34,11 @@ def test_every_policy_example_builds(block):
 def test_every_fleet_example_loads(block, monkeypatch):
     from workbench.providers import make_provider
 
+    if "provider: recorded" in block:  # needs a dataset: its structure is checked here, its answers in
+        scn = parse_scenario("name: f\n" + block + "router: {policy: static, params: {target: strong}}\n",
+                             source="README.md")  # tests/providers/test_recorded.py
+        assert scn.mode == "recorded" and scn.traffic.dataset == "routellm-gsm8k"
+        return
     scn = parse_scenario("name: f\n" + block + "router: {policy: static, params: {target: gpt4o}}\n"
                          "traffic: {source: t.jsonl}\n", source="README.md")
     for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LITELLM_PROXY_KEY"):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["ModelInfo", "model_info", "count_tokens", "known_models"]
+__all__ = ["ModelInfo", "model_info", "count_tokens", "count_text_tokens", "known_models"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +76,12 @@ def count_tokens(model: str, messages: list[dict[str, Any]], key: str) -> int:
         n = int(_litellm().token_counter(model=model, messages=messages))
         _TOKENS[k] = n
     return n
+
+
+@lru_cache(maxsize=1 << 16)
+def count_text_tokens(model: str, text: str) -> int:
+    """Tokens of a bare ``text`` (an answer, say) for ``model`` by litellm's tokenizer, cached."""
+    return int(_litellm().token_counter(model=model, text=text)) if text else 0
 
 
 def known_models(mode: str = "chat") -> list[str]:

@@ -23,24 +23,27 @@ from __future__ import annotations
 import asyncio
 import gc
 import heapq
+import json
 import math
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
 from workbench.errors import ErrorKind
-from workbench.graders import Grader, grade
+from workbench.graders import Grader
+from workbench.graders.base import grade_all, grader_labels
 from workbench.policies import Decision, FleetState, Policy, RouteContext
 from workbench.providers.base import Outcome
 from workbench.scenario import FallbackRule, Scenario
 from workbench.seeds import key64, request_key, unit
-from workbench.traffic import Request
+from workbench.traffic import Request, prompt_key
 
 __all__ = ["replay", "ReplayStats", "Sink", "Progress"]
 
 _END, _RETRY, _HUMAN_END = 0, 1, 2
 _SALT_JITTER, _SALT_HANDLE, _SALT_HUMAN_Q = 0x7177E2, 0x4A4D, 0x4855
 _CONSULT_KEY = 0x5C0FFEE5C0FFEE  # a consulted model's draws differ from its draws when answering
+_JUDGE_KEY = 0x1D6E1D6E1D6E  # likewise for a judge model grading an answer
 
 
 class Sink(Protocol):
@@ -73,7 +76,7 @@ class _Req:
     __slots__ = ("seq", "req", "rkey", "arrival", "start", "route", "reason", "dscore", "target",
                  "chain", "visited", "attempt_no", "retries_here", "retries", "fallbacks", "next_retry",
                  "next_fallback", "cost", "ptok", "ctok", "rows", "out", "att_start", "last_error",
-                 "slot", "human", "purpose", "escalations", "skips")
+                 "slot", "human", "purpose", "escalations", "skips", "judged")
 
     def __init__(self, seq: int, req: Request, rkey: int, arrival: float):
         self.seq, self.req, self.rkey, self.arrival = seq, req, rkey, arrival
@@ -84,7 +87,7 @@ class _Req:
         self.cost = 0.0
         self.ptok = self.ctok = 0
         self.rows: list[tuple] = []
-        self.last_error = self.human = self.out = None
+        self.last_error = self.human = self.out = self.judged = None
 
 
 class _Breaker:
@@ -121,6 +124,10 @@ class _Engine:
         self.flush_every, self.cancel, self.total = flush_every, cancel, total
         self.modes: dict[str, str] = getattr(provider, "modes", {})
         self.answer = {n: provider.bind(n) for n in scenario.fleet}
+        # Graders that must call a model (an LLM judge) run after the others, as paid attempts.
+        self.judges = [g for g in graders if g.needs_call]
+        self.judge_labels = [lab for g, lab in zip(graders, grader_labels(graders)) if g.needs_call]
+        self.pkeys: dict[str, str] = {}
         self.models = {n: m.model for n, m in scenario.fleet.items()}
         self.timeouts = {n: m.timeout_s or scenario.timeouts.attempt_s for n, m in scenario.fleet.items()}
         r = scenario.retries
@@ -250,17 +257,23 @@ class _Engine:
         # A failed call counts as slow as the timeout (as litellm's latency routing penalises
         # failures): otherwise a target that fails fast would look like the fastest one.
         self.fleet.observe(target, out.latency_s if out.ok else self.timeouts[target])
-        score = None
+        if st.purpose == "judge":
+            self.on_judge_end(st, now, out)
+            return
+        score = verdicts = None
         if out.ok and self.graders and st.purpose != "route":
-            score = grade(self.graders, st.req, out.text, out.score)
-        self.record(st, now, out, score, target, self.models[target], self.modes.get(target, "?"), 0.0)
+            score, verdicts = grade_all(self.graders, st.req, out.text, out.score)
+        self.record(st, now, out, score, target, self.models[target], out.source or self.modes.get(target, "?"),
+                    0.0, verdicts)
         if st.purpose == "route":
             self.route(st, self.policy.after_consult(st.req, self.ctx(now, st), out.text if out.ok else None), now)
             return
         if out.ok:
-            if self.reviews and self.escalate(st, now, out.text, score):
+            if self.judges:
+                st.judged = [target, st.purpose, out, score, verdicts or {}, 0]
+                self.judge_next(st, now)
                 return
-            self.finish(st, now, "ok", target, score, out.text)
+            self.accept(st, now, target, out, score, verdicts)
             return
         kind = out.error
         st.last_error = kind
@@ -278,6 +291,35 @@ class _Engine:
             return
         self.switch(st, nxt)
         self.attempt(st, now)
+
+    def accept(self, st: _Req, now: float, target: str, out: Outcome, score, verdicts) -> None:
+        """A graded answer: the policy may escalate it (a cascade), else the request is done."""
+        if self.reviews and self.escalate(st, now, out.text, score):
+            return
+        self.finish(st, now, "ok", target, score, out.text, verdicts=verdicts)
+
+    # --- LLM judges: each one a paid, timed call after the answer ------------------------------
+    def judge_next(self, st: _Req, now: float) -> None:
+        target, purpose, out, score, verdicts, i = st.judged
+        if i < len(self.judges):
+            judge = self.judges[i]
+            st.target, st.purpose = judge.params.model, "judge"
+            self.call(st, now, judge.judge_request(st.req, out.text, out.score), st.rkey ^ _JUDGE_KEY ^ i)
+            return
+        scores = [v for v in verdicts.values() if v is not None]  # every grader's verdict, judges included
+        score = sum(scores) / len(scores) if scores else None
+        st.target, st.purpose, st.judged = target, purpose, None
+        self.accept(st, now, target, out, score, verdicts)
+
+    def on_judge_end(self, st: _Req, now: float, out: Outcome) -> None:
+        judge = self.judges[st.judged[5]]
+        verdict = judge.parse(out.text) if out.ok else None  # a failed judge call cannot judge
+        label = self.judge_labels[st.judged[5]]
+        st.judged[4][label] = verdict
+        self.record(st, now, out, verdict, st.target, self.models[st.target],
+                    out.source or self.modes.get(st.target, "?"), 0.0, {label: verdict})
+        st.judged[5] += 1
+        self.judge_next(st, now)
 
     def escalate(self, st: _Req, now: float, text: str | None, score: float | None) -> bool:
         """Ask the policy whether the answer passes; if not, start the next model (both are paid)."""
@@ -333,13 +375,13 @@ class _Engine:
         text = (req.expected if correct else "needs follow-up") if req.expected is not None else "[human answer]"
         out = Outcome(True, now - st.att_start, None, 0, 0, spec.cost_per_request_usd, text,
                       1.0 if correct else 0.0)
-        score = grade(self.graders, req, text, out.score) if self.graders else None
-        self.record(st, now, out, score, h, "human", "human", st.human - st.att_start)
-        self.finish(st, now, "ok", h, score, text, handoff=True)
+        score, verdicts = grade_all(self.graders, req, text, out.score) if self.graders else (None, None)
+        self.record(st, now, out, score, h, "human", "human", st.human - st.att_start, verdicts)
+        self.finish(st, now, "ok", h, score, text, handoff=True, verdicts=verdicts)
 
     # --- rows --------------------------------------------------------------------------------
     def record(self, st: _Req, now: float, out: Outcome, score, target: str, model: str, provider: str,
-               wait: float) -> None:
+               wait: float, verdicts: dict | None = None) -> None:
         st.cost += out.cost_usd
         st.ptok += out.prompt_tokens
         st.ctok += out.completion_tokens
@@ -349,21 +391,24 @@ class _Engine:
         st.rows.append((self.run_id, st.req.id, st.attempt_no, target, model, provider, st.next_retry,
                         st.next_fallback, st.att_start, now, wait, out.ok, None if err is None else err.value,
                         out.retry_after_s, out.prompt_tokens, out.completion_tokens, out.cost_usd, score,
-                        st.purpose))
+                        st.purpose, out.text, _json(verdicts)))
         st.next_retry = st.next_fallback = False
 
     def finish(self, st: _Req, now: float, status: str, final: str | None = None, quality=None,
-               text: str | None = None, handoff: bool = False) -> None:
+               text: str | None = None, handoff: bool = False, verdicts: dict | None = None) -> None:
         if st.slot:
             st.slot = False
             self.inflight -= 1
         req = st.req
         err = st.last_error if status == "failed" else None
+        pkey = self.pkeys.get(req.id)
+        if pkey is None:
+            pkey = self.pkeys[req.id] = prompt_key(req)
         self.req_rows.append((
             self.run_id, st.seq, req.id, req.category, req.difficulty, st.arrival, st.start, now,
             now - st.arrival, self.policy_name, st.route, st.reason, st.dscore, final, status,
             None if err is None else err.value, st.attempt_no, st.retries, st.fallbacks, handoff, st.ptok,
-            st.ctok, st.cost, quality, text, st.escalations, st.skips))
+            st.ctok, st.cost, quality, text, st.escalations, st.skips, _json(verdicts), pkey))
         self.att_rows.extend(st.rows)
         s = self.stats
         s.requests += 1
@@ -382,6 +427,22 @@ class _Engine:
         if self.req_rows:
             self.sink.write(self.req_rows, self.att_rows)
             self.req_rows, self.att_rows = [], []
+
+
+_JSON: dict[tuple, str] = {}
+
+
+def _json(verdicts: dict | None) -> str | None:
+    # Verdict sets repeat (a few graders, a few scores): serialise each distinct one once.
+    if not verdicts:
+        return None
+    key = tuple(verdicts.items())
+    text = _JSON.get(key)
+    if text is None:
+        text = json.dumps(verdicts, separators=(",", ":"))
+        if len(_JSON) < 65536:
+            _JSON[key] = text
+    return text
 
 
 def replay(scenario: Scenario, requests: Sequence[Request], arrivals: Sequence[float], *, provider,

@@ -25,9 +25,9 @@ from workbench.providers import FleetProvider, make_provider
 from workbench.replay import Progress, ReplayStats, replay
 from workbench.scenario import Scenario, TrafficSpec, load_scenario, parse_scenario
 from workbench.store import RunInfo, TraceStore
-from workbench.traffic import Request, arrival_times, load_traffic, sample_requests
+from workbench.traffic import Request, arrival_times, load_dataset_traffic, load_traffic, sample_requests
 
-__all__ = ["Prepared", "prepare", "prepare_many", "execute", "resume", "new_run_id"]
+__all__ = ["Prepared", "prepare", "prepare_many", "execute", "resume", "new_run_id", "method_notes"]
 
 
 @dataclass
@@ -55,16 +55,22 @@ def prepare(scenario: Scenario | str | Path, *, traffic: str | Path | None = Non
     spec = traffic_spec or scn.traffic
     if requests is not None:
         spec = spec.model_copy(update={"sample": requests})
-    path = scn.traffic_path(traffic) if traffic_spec is None else Path(spec.source)
     run_seed = scn.seed if seed is None else seed
-    loaded = load_traffic(path)
+    if traffic is None and spec.dataset is not None:
+        loaded = load_dataset_traffic(spec.dataset)
+        path = loaded.path
+    else:
+        path = scn.traffic_path(traffic) if traffic_spec is None else Path(spec.source)
+        loaded = load_traffic(path)
+        if traffic is not None:
+            spec = spec.model_copy(update={"dataset": None})
     sample = sample_requests(loaded.requests, spec.sample, run_seed, replace=spec.replace, source=path)
     ordered, times = arrival_times(sample, spec.arrival, run_seed, source=path)
     policy = build_policy(scn)
     policy.fit(ordered)  # calibration (e.g. a threshold for a target share) sees the replayed requests
     graders = build_graders(scn)
     provider = make_provider(scn, ordered, run_seed)
-    resolved = spec.model_copy(update={"source": str(path)})
+    resolved = spec if spec.dataset is not None else spec.model_copy(update={"source": str(path)})
     return Prepared(scn, resolved, path, loaded.sha256, run_seed, ordered, times, provider, policy,
                     graders, [])
 
@@ -82,13 +88,20 @@ def prepare_many(scenarios: Sequence[Scenario | str | Path], *, traffic: str | P
             p.notes.append(f"{scn.name}: replayed with seed {first.seed} (its own is {scn.seed}) "
                            "so that every scenario sees the same traffic")
         own = scn.traffic
-        if (scn.traffic_path(traffic).resolve() != first.traffic_path.resolve()
+        if (_source_id(scn, traffic) != _source_id(first.scenario, traffic)
                 or own.arrival != first.traffic_spec.arrival
                 or (requests is None and own.sample != first.traffic_spec.sample)):
             p.notes.append(f"{scn.name}: replayed over {first.scenario.name}'s traffic "
                            "(source, sample and arrival) so that the comparison is fair")
         out.append(p)
     return out
+
+
+def _source_id(scn: Scenario, traffic: str | Path | None) -> str:
+    """What a scenario's traffic comes from: a file's resolved path or a dataset's name."""
+    if traffic is None and scn.traffic.dataset is not None:
+        return f"dataset:{scn.traffic.dataset}"
+    return str(scn.traffic_path(traffic).resolve())
 
 
 def new_run_id(scenario_name: str) -> str:
@@ -113,8 +126,22 @@ def execute(prep: Prepared, store: TraceStore, *, run_id: str | None = None,
         traffic_path=str(prep.traffic_path.resolve()), traffic_hash=prep.traffic_hash,
         requests_planned=len(prep.requests), seed=prep.seed, mode=prep.provider.mode,
         model_modes=prep.provider.modes, workbench_version=workbench.__version__,
-        traffic_spec=prep.traffic_spec.model_dump_json()))
+        traffic_spec=prep.traffic_spec.model_dump_json(exclude_none=True), notes=tuple(method_notes(prep)),
+        audit=scn.audit))
     return rid, _replay_into(store, prep, rid, range(len(prep.requests)), progress, cancel, flush_every)
+
+
+def method_notes(prep: Prepared) -> list[str]:
+    """What a reader of the results must know about how they were made: the policy's caveats (an
+    in-sample calibration, an upper-bound scorer, out-of-sample learned scores) and the providers'
+    (answers recorded, imported or simulated on a miss), plus the runner's own notes."""
+    notes = list(prep.policy.method_notes())
+    for g in prep.graders:
+        if getattr(g, "sha256", None):  # a grader reading a file (human labels): which file, which version
+            notes.append(f"grader {g.name}: {g.path} (SHA-256 {g.sha256[:12]})")
+    for name, note in getattr(prep.provider, "notes", {}).items():
+        notes.append(f"{name}: {note}")
+    return notes + prep.notes
 
 
 def _replay_into(store: TraceStore, prep: Prepared, rid: str, picked: Sequence[int], progress, cancel,

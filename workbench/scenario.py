@@ -27,7 +27,7 @@ from workbench.errors import RETRYABLE_DEFAULT, ErrorKind, ScenarioError
 __all__ = [
     "Price", "Limits", "Outage", "SimProfile", "ModelSpec", "HumanSpec", "RouterSpec", "FallbackRule",
     "RetrySpec", "Timeouts", "CircuitBreaker", "Budget", "GraderSpec", "PoissonArrival", "RecordedArrival",
-    "BurstArrival", "Burst", "TrafficSpec", "Scenario", "load_scenario", "parse_scenario",
+    "BurstArrival", "Burst", "TrafficSpec", "RecordedSpec", "Scenario", "load_scenario", "parse_scenario",
 ]
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -83,6 +83,19 @@ class SimProfile(_Model):
     outages: list[Outage] = []
 
 
+class RecordedSpec(_Model):
+    """Where a ``provider: recorded`` model's answers come from, and what a missing answer does.
+
+    ``dataset`` defaults to the traffic's dataset; ``model`` is the model's name in the outcome matrix
+    when it differs from ``model:``. ``on_miss: error`` (default) stops before the run when an answer is
+    missing; ``simulate`` answers it with the simulated model instead, labelled ``simulated``.
+    """
+
+    dataset: Annotated[str, Field(min_length=1)] | None = None
+    model: Annotated[str, Field(min_length=1)] | None = None
+    on_miss: Literal["error", "simulate"] = "error"
+
+
 class ModelSpec(_Model):
     """One fleet member: a litellm model name behind a provider kind."""
 
@@ -97,6 +110,7 @@ class ModelSpec(_Model):
     # Discouraged (use api_key_env): kept only in memory; stored, dumped and hashed as '**********'.
     api_key: SecretStr | None = None
     sim: SimProfile = SimProfile()
+    recorded: RecordedSpec = RecordedSpec()
 
 
 class HumanSpec(_Model):
@@ -212,12 +226,23 @@ Arrival = Annotated[Union[PoissonArrival, RecordedArrival, BurstArrival], Field(
 
 
 class TrafficSpec(_Model):
-    """Which requests are replayed, how many, and when they arrive."""
+    """Which requests are replayed, how many, and when they arrive.
 
-    source: Annotated[str, Field(min_length=1)]
+    ``source`` is a traffic file (relative to the scenario's folder); ``dataset`` names an imported or
+    recorded dataset (``workbench datasets list``) whose prompts are the traffic. Exactly one is given.
+    """
+
+    source: Annotated[str, Field(min_length=1)] | None = None
+    dataset: Annotated[str, Field(min_length=1)] | None = None
     sample: Annotated[int, Field(ge=1)] | None = None
     replace: bool = False
     arrival: Arrival = PoissonArrival(process="poisson", rate_per_s=1.0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "TrafficSpec":
+        if (self.source is None) == (self.dataset is None):
+            raise ValueError("give exactly one of source (a traffic file) or dataset (an imported dataset)")
+        return self
 
 
 class Scenario(_Model):
@@ -237,6 +262,8 @@ class Scenario(_Model):
     budget: Budget | None = None
     graders: list[GraderSpec] = []
     traffic: TrafficSpec
+    audit: bool = False
+    """Seal every request into a tamper-evident hash chain (``workbench audit verify RUN_ID``)."""
 
     _path: Path | None = PrivateAttr(default=None)
     _text: str = PrivateAttr(default="")
@@ -287,9 +314,12 @@ class Scenario(_Model):
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
     def traffic_path(self, override: str | Path | None = None) -> Path:
-        """Traffic file: an override as given (relative to cwd), else relative to the scenario file."""
+        """Traffic file: an override as given (relative to cwd), else relative to the scenario file.
+        A ``dataset:`` traffic has no file of its own here: the runner resolves the dataset."""
         if override is not None:
             return Path(override)
+        if self.traffic.source is None:
+            raise ValueError(f"{self.name}: traffic is the dataset '{self.traffic.dataset}', not a file")
         src = Path(self.traffic.source)
         if not src.is_absolute() and self._path is not None:
             src = self._path.parent / src

@@ -26,7 +26,7 @@ from workbench.errors import TrafficError
 from workbench.scenario import BurstArrival, PoissonArrival, RecordedArrival
 from workbench.seeds import stream_seed
 
-__all__ = ["Request", "Traffic", "load_traffic", "sample_requests", "arrival_times", "DIFFICULTY_LABELS"]
+__all__ = ["Request", "Traffic", "prompt_key", "load_traffic", "load_dataset_traffic", "sample_requests", "arrival_times", "DIFFICULTY_LABELS"]
 
 #: Words accepted for ``difficulty`` besides a number in [0, 1].
 DIFFICULTY_LABELS = {"easy": 0.2, "simple": 0.2, "medium": 0.5, "hard": 0.8, "complex": 0.8}
@@ -49,6 +49,19 @@ class Request:
     def chat(self) -> list[dict[str, Any]]:
         """The request as chat messages (a bare prompt becomes one user message)."""
         return self.messages if self.messages else [{"role": "user", "content": self.prompt}]
+
+
+def prompt_key(req: Request) -> str:
+    """SHA-256 (hex) of what a model is asked: the chat messages when given, else the prompt.
+
+    The key of the outcome matrix (record once, re-route many times) and of the audit trail: two
+    requests that ask the same thing share it, whatever their ids.
+    """
+    if req.messages:
+        text = json.dumps(req.messages, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    else:
+        text = req.prompt
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(slots=True)
@@ -82,6 +95,33 @@ def load_traffic(path: str | Path) -> Traffic:
     if not requests:
         raise TrafficError("the traffic file holds no requests", file=p)
     return Traffic(path=p, requests=requests, sha256=hashlib.sha256(data).hexdigest())
+
+
+def load_dataset_traffic(name: str) -> Traffic:
+    """The prompts of an imported or recorded dataset as traffic (``traffic: {dataset: NAME}``).
+
+    The traffic's identity (``sha256``) is the dataset's fingerprint over its prompt keys and ids, so
+    a run over a dataset that changed since cannot be resumed as if it had not.
+    """
+    from workbench.store.outcomes import OutcomeStore
+
+    with OutcomeStore(name) as ds:
+        df = ds.prompts()
+        fingerprint = ds.fingerprint()
+        path = ds.path
+    if df.empty:
+        raise TrafficError(f"dataset '{name}' holds no prompts", file=path)
+    requests = []
+    for row in df.itertuples(index=False):
+        diff = row.difficulty
+        requests.append(Request(
+            id=row.prompt_id, prompt=row.prompt,
+            messages=json.loads(row.messages) if isinstance(row.messages, str) else None,
+            category=row.category if isinstance(row.category, str) else None,
+            difficulty=None if diff is None or diff != diff else float(diff),
+            expected=row.expected if isinstance(row.expected, str) else None,
+            metadata=json.loads(row.metadata) if isinstance(row.metadata, str) else {}))
+    return Traffic(path=path, requests=requests, sha256=fingerprint)
 
 
 def _read_jsonl(p: Path, data: bytes) -> Iterable[tuple[int, dict]]:

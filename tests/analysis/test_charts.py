@@ -340,3 +340,16 @@ def test_to_svg_refuses_external_data():
     chart = alt.Chart(alt.UrlData("https://example.com/data.csv")).mark_point().encode(x="a:Q")
     with pytest.raises(ValueError, match="not allowed"):
         charts.to_svg(chart)
+
+
+def test_routing_curve_chart_draws_both_routers_and_the_oracle_labelled_recorded():
+    x = [0.0, 0.5, 1.0]
+    curves = pd.DataFrame({"method": ["learned"] * 3 + ["random"] * 3, "strong_share": x * 2,
+                           "quality": [0.64, 0.77, 0.857, 0.64, 0.748, 0.857], "mode": "recorded"})
+    chart = charts.routing_curve_chart(curves, {"strong_share": 0.29, "quality": 0.929}, title="gsm8k")
+    spec = chart.to_dict()
+    assert spec["title"]["text"] == "Quality vs strong calls: gsm8k (recorded)"
+    svg = charts.to_svg(chart)
+    assert svg.count("<path") >= 2 and "oracle (the limit)" in svg and "learned" in svg
+    with pytest.raises(ValueError, match="missing columns: mode"):
+        charts.routing_curve_chart(curves.drop(columns="mode"))

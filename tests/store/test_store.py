@@ -9,6 +9,8 @@ import sys
 import duckdb
 import pytest
 
+from conftest import ROOT
+
 from workbench.errors import StoreError
 from workbench.store import ATTEMPT_COLUMNS, REQUEST_COLUMNS, RunInfo, TraceStore
 
@@ -17,19 +19,24 @@ INFO = RunInfo("r1", "s", "name: s\n", "h", None, "t.jsonl", "th", 2, 1, "simula
 
 def request_row(rid: str, seq: int) -> tuple:
     return ("r1", seq, rid, "billing", 0.5, 0.0, 0.0, 1.0, 1.0, "static", "m", "static route", None, "m", "ok",
-            None, 1, 0, 0, False, 10, 20, 0.001, 1.0, "answer", 0, 0)
+            None, 1, 0, 0, False, 10, 20, 0.001, 1.0, "answer", 0, 0, '{"exact":1.0}', "ab" * 32)
 
 
 def attempt_row(rid: str) -> tuple:
     return ("r1", rid, 1, "m", "gpt-4o", "simulated", False, False, 0.0, 1.0, 0.0, True, None, None, 10, 20,
-            0.001, 1.0, "answer")
+            0.001, 1.0, "answer", "answer", '{"exact":1.0}')
+
+
+MIGRATIONS = sorted((ROOT / "workbench" / "store" / "migrations").glob("*.sql"))
 
 
 def test_migrations_apply_once(db):
+    newest = int(MIGRATIONS[-1].name.split("_")[0])
+    assert newest == len(MIGRATIONS) >= 4  # numbered 001, 002, ... without gaps
     with TraceStore(db) as st:
-        assert st.schema_version() == 3
+        assert st.schema_version() == newest
     with TraceStore(db) as st:
-        assert st.con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (3,)
+        assert st.con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (newest,)
         cols = [r[0] for r in st.con.execute("DESCRIBE requests").fetchall()]
         assert tuple(cols) == REQUEST_COLUMNS
         assert tuple(r[0] for r in st.con.execute("DESCRIBE attempts").fetchall()) == ATTEMPT_COLUMNS
@@ -94,8 +101,8 @@ def test_a_version_1_file_is_upgraded_and_keeps_its_rows(db):
         con.execute("INSERT INTO attempts VALUES ('r0', 'a', 1, 'm', 'gpt-4o', 'simulated', false, false, "
                     "0, 1, 0, true, NULL, NULL, 1, 2, 0.5, 1.0)")
     with TraceStore(db) as st:
-        assert st.schema_version() == 3
-        assert st.con.execute("SELECT purpose, cost_usd FROM attempts").fetchall() == [("answer", 0.5)]
+        assert st.schema_version() == len(MIGRATIONS)
+        assert st.con.execute("SELECT purpose, cost_usd, response FROM attempts").fetchall() == [("answer", 0.5, None)]
 
 
 def test_full_disk_is_one_clear_error_and_earlier_runs_survive(tmp_path):

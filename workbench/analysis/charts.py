@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["data_label", "frontier_chart", "cost_chart", "latency_chart", "failure_timeline_chart",
-           "quality_chart", "projection_chart", "to_svg"]
+           "quality_chart", "projection_chart", "routing_curve_chart", "to_svg"]
 
 _MODES = ("simulated", "recorded", "live", "mixed")
-_PURPOSES = ("answer", "route", "escalation")
+_PURPOSES = ("answer", "route", "escalation", "judge")
 #: Sub-millisecond latencies are drawn at 1 ms on a log scale (log 0 is undefined); the subtitle says so.
 _LOG_FLOOR_S = 0.001
 #: Bucket width assumed for a failure timeline with a single bucket and no width given (stated on the chart).
@@ -312,6 +312,33 @@ def projection_chart(projection: pd.DataFrame, budget_usd_per_month: float | Non
             y="budget_usd:Q", x=alt.value(0), text=alt.value(f"budget ${budget:,.2f} / month")))
     sub = "from the runs' cost per request at the stated volume; a projection, not a measurement"
     return alt.layer(*layers).properties(title=_title("Monthly cost projection", df, sub), width=520, height=300)
+
+
+def routing_curve_chart(curves: pd.DataFrame, oracle: dict | None = None, *, title: str = "") -> alt.LayerChart:
+    """Quality against the share of strong calls, one line per router (``method``); the two models at
+    the ends and the oracle as a point. ``curves`` has method, strong_share, quality, mode."""
+    need = ("method", "strong_share", "quality", "mode")
+    missing = [c for c in need if c not in curves.columns]
+    if len(curves) == 0 or missing:
+        raise ValueError(f"routing_curve_chart: nothing to draw (missing columns: {', '.join(missing) or 'none'})")
+    df = curves.loc[:, list(need)].copy()
+    order = _order(df["method"])
+    colour = alt.Color("method:N", scale=alt.Scale(domain=order), sort=order, title="router")
+    line = alt.Chart(df).mark_line().encode(
+        x=alt.X("strong_share:Q", title="share of calls to the strong model", axis=alt.Axis(format="%")),
+        y=alt.Y("quality:Q", title="quality (0-1)", scale=alt.Scale(zero=False)), color=colour,
+        tooltip=[alt.Tooltip("method:N"), alt.Tooltip("strong_share:Q", format=".0%"),
+                 alt.Tooltip("quality:Q", format=".3f")])
+    layers = [line]
+    if oracle is not None:
+        pt = pd.DataFrame({"strong_share": [oracle["strong_share"]], "quality": [oracle["quality"]],
+                           "label": ["oracle (the limit)"]})
+        base = alt.Chart(pt).encode(x="strong_share:Q", y="quality:Q")
+        layers += [base.mark_point(shape="diamond", size=90, filled=True, color="black"),
+                   base.mark_text(align="left", dx=8, dy=-6).encode(text="label:N")]
+    sub = "each point routes the highest-scored share of prompts to the strong model; scores out of sample"
+    head = f"Quality vs strong calls{': ' + title if title else ''}"
+    return alt.layer(*layers).properties(title=_title(head, df, sub), width=480, height=300)
 
 
 def to_svg(chart: alt.TopLevelMixin) -> str:

@@ -40,7 +40,7 @@ def _vega_bundle() -> str:
 def _runs_info(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> pd.DataFrame:
     return con.execute(
         "SELECT run_id, scenario, mode, seed, scenario_hash, scenario_path, scenario_yaml, traffic_path, "
-        "traffic_hash, requests_planned, workbench_version, status, started_at, finished_at "
+        "traffic_hash, requests_planned, workbench_version, status, started_at, finished_at, traffic_spec, notes "
         "FROM runs WHERE list_contains(?, run_id)", [run_ids]).df().set_index("run_id").loc[run_ids]
 
 
@@ -130,7 +130,9 @@ def _diffs_html(info: pd.DataFrame, baseline: str) -> str:
 def _provenance_html(info: pd.DataFrame) -> str:
     rows = []
     for rid, r in info.iterrows():
-        repeat = (f"workbench run {r.scenario_path or '<scenario>.yaml'} --traffic {r.traffic_path} "
+        spec = json.loads(r.traffic_spec) if isinstance(r.traffic_spec, str) and r.traffic_spec else {}
+        source = "" if spec.get("dataset") else f" --traffic {r.traffic_path}"  # a dataset is named by the scenario
+        repeat = (f"workbench run {r.scenario_path or '<scenario>.yaml'}{source} "
                   f"--seed {r.seed} --requests {r.requests_planned}")
         rows.append(
             f"<tr><td>{html.escape(rid)}</td><td>{html.escape(r.scenario)}</td><td>{html.escape(r['mode'])}</td>"
@@ -139,7 +141,10 @@ def _provenance_html(info: pd.DataFrame) -> str:
             f"<td><code>{html.escape(repeat)}</code></td></tr>")
     head = ("<tr><th>run</th><th>scenario</th><th>data</th><th>seed</th><th>scenario hash</th><th>traffic</th>"
             "<th>version</th><th>status</th><th>repeat with</th></tr>")
-    return f"<table class=prov>{head}{''.join(rows)}</table>"
+    notes = [f"<li><b>{html.escape(r.scenario)}</b>: {html.escape(n)}</li>" for _, r in info.iterrows()
+             for n in (json.loads(r.notes) if isinstance(r.notes, str) and r.notes else [])]
+    method = f"<h3>Method notes</h3><ul>{''.join(notes)}</ul>" if notes else ""
+    return f"<table class=prov>{head}{''.join(rows)}</table>{method}"
 
 
 def _chart_specs(con, run_ids, modes, table, projection, budget) -> list[tuple[str, dict]]:

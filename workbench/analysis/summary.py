@@ -15,8 +15,9 @@ Definitions (a user should be able to recompute each from the tables):
 * ``error_rate``: share of requests that ended without an answer. ``fallback_rate``, ``retry_rate``,
   ``handoff_rate``, ``escalation_rate``: share of requests with at least one fallback, one retry, a
   human answer, or a cascade escalation.
-* ``routing_cost_usd`` / ``escalation_cost_usd``: the part of ``cost_usd`` spent on calls the policy
-  made to decide (a classifier) and on escalated second answers; ``circuit_skips``: targets skipped
+* ``routing_cost_usd`` / ``escalation_cost_usd`` / ``judging_cost_usd``: the part of ``cost_usd``
+  spent on calls the policy made to decide (a classifier), on escalated second answers, and on LLM
+  judges grading answers; ``circuit_skips``: targets skipped
   because their circuit breaker was open (no call made).
 """
 
@@ -118,6 +119,7 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
         "escalation_rate": _rate(row["with_escalation"], n), "circuit_skips": row["skips"],
         "routing_cost_usd": cost_by_purpose.get("route", 0.0),
         "escalation_cost_usd": cost_by_purpose.get("escalation", 0.0),
+        "judging_cost_usd": cost_by_purpose.get("judge", 0.0),
         "attempts": attempts, "attempt_error_rate": _rate(errors, attempts),
         "prompt_tokens": row["prompt_tokens"], "completion_tokens": row["completion_tokens"],
         "virtual_s": row["virtual_s"], "by_model": by_model,
@@ -164,6 +166,8 @@ def format_comparison(summaries: list[dict]) -> str:
     rows: list[tuple[str, list[str]]] = [("", [s["scenario"] for s in summaries]),
                                          ("", [f"[{s['mode']}]" for s in summaries])]
     rows += [(label, [_fmt(fmt, s[key]) for s in summaries]) for key, label, fmt in METRIC_LABELS]
+    if any(s.get("judging_cost_usd") for s in summaries):  # only designs with an LLM judge pay for one
+        rows.insert(-3, ("judge calls (USD)", [_fmt("${:,.4f}", s.get("judging_cost_usd")) for s in summaries]))
     base = summaries[0]["cost_usd"]
     if len(summaries) > 1 and base:
         rows.append(("cost vs first", [f"{(s['cost_usd'] - base) / base:+.1%}" for s in summaries]))

@@ -1,5 +1,5 @@
 """Graders score answers; see :mod:`workbench.graders.base` for the contract."""
 
-from workbench.graders.base import Grader, build_graders, grade, grader_names
+from workbench.graders.base import Grader, build_graders, grade, grade_all, grader_labels, grader_names
 
-__all__ = ["Grader", "build_graders", "grade", "grader_names"]
+__all__ = ["Grader", "build_graders", "grade", "grade_all", "grader_labels", "grader_names"]

@@ -60,6 +60,16 @@ class Cascade(Policy):
     def referenced_targets(self) -> dict[tuple, str]:
         return {("chain", i): t for i, t in enumerate(self.params.chain)}
 
+    def method_notes(self) -> list[str]:
+        if self.params.min_score is None:
+            return []
+        graders = sorted({g.type for g in self.scenario.graders} - {"llm_judge"})
+        if not graders:
+            return []
+        return [f"cascade: min_score checks answers with the graders {', '.join(graders)}, which know the expected "
+                "answer or the recorded verdict: a perfect verifier, the upper bound of a cascade, not a "
+                "deployable check"]
+
     def decide(self, req, ctx: RouteContext) -> Decision:
         return Decision(self.params.chain[0], "cascade: cheapest first")
 

@@ -35,7 +35,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Annotated, Callable, Literal, Sequence, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from workbench.errors import TrafficError
 from workbench.policies.base import Decision, Policy, PolicyParams, RouteContext, register
@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.traffic import Request
 
 __all__ = ["Threshold", "calibrate", "Scorer", "LengthScorer", "DifficultyScorer", "KeywordsScorer",
-           "MetadataScorer"]
+           "MetadataScorer", "LearnedScorer"]
 
 _SALT = 0x7E5E  # tie-break draws; not weighted's salt, so the two policies' draws are independent
 _NonEmpty = Annotated[str, Field(min_length=1)]
@@ -143,7 +143,58 @@ class MetadataScorer(_ScorerBase):
         return f"metadata {key}", score
 
 
-Scorer = Annotated[Union[LengthScorer, DifficultyScorer, KeywordsScorer, MetadataScorer],
+class LearnedScorer(_ScorerBase):
+    """Score = out-of-sample P(``model`` answers wrongly), learned from a dataset's recorded scores.
+
+    A TF-IDF + logistic-regression model per fold (``workbench.policies.learned``), cross-fitted over
+    the replayed requests: every request's score comes from a model trained on the other folds, never
+    on its own label, so the routing quality it reaches is what an unseen prompt would get.
+    """
+
+    type: Literal["learned"]
+    model: _NonEmpty  # the (weak) model whose failures are predicted, as named in the outcome matrix
+    dataset: _NonEmpty | None = None  # default: the scenario's traffic dataset
+    folds: Annotated[int, Field(ge=2, le=20)] = 5
+    seed: int = 0
+    _scores: dict[str, float] = PrivateAttr(default_factory=dict)
+
+    def build(self) -> tuple[str, ScoreFn]:
+        """The reason's label and the score function (a lookup filled by :meth:`fit_scores`)."""
+        table = self._scores
+
+        def score(req: "Request") -> float:
+            if req.id not in table:
+                raise RuntimeError("scorer 'learned' must be fitted first (the runner does)")
+            return table[req.id]
+        return f"learned P({self.model} wrong)", score
+
+    def fit_scores(self, requests: Sequence["Request"], scenario) -> None:
+        """Cross-fit over ``requests`` with their recorded scores from the dataset."""
+        from workbench.policies.learned import cross_fitted_scores
+        from workbench.store.outcomes import OutcomeStore
+        from workbench.traffic import prompt_key
+
+        name = self.dataset or scenario.traffic.dataset
+        if name is None:
+            raise scenario.error_at(("router", "params", "scorer", "dataset"),
+                                    "scorer 'learned' needs a dataset (the traffic's, or dataset: NAME)")
+        with OutcomeStore(name) as ds:
+            recorded = ds.answers(self.model, [prompt_key(r) for r in requests])
+        labels = []
+        for r in requests:
+            row = recorded.get(prompt_key(r))
+            if row is None or row[5] is None:
+                raise scenario.error_at(("router", "params", "scorer", "model"),
+                                        f"dataset '{name}' has no score of '{self.model}' for request '{r.id}'")
+            labels.append(float(row[5]))
+        try:
+            scores = cross_fitted_scores([r.prompt for r in requests], labels, folds=self.folds, seed=self.seed)
+        except ValueError as exc:  # e.g. fewer distinct prompts than folds
+            raise scenario.error_at(("router", "params", "scorer", "folds"), str(exc)) from None
+        self._scores.update({r.id: float(x) for r, x in zip(requests, scores)})
+
+
+Scorer = Annotated[Union[LengthScorer, DifficultyScorer, KeywordsScorer, MetadataScorer, LearnedScorer],
                    Field(discriminator="type")]
 
 
@@ -208,8 +259,26 @@ class Threshold(Policy):
     def referenced_targets(self) -> dict[tuple, str]:
         return {("strong",): self.params.strong, ("weak",): self.params.weak}
 
+    def method_notes(self) -> list[str]:
+        notes = []
+        scorer = self.params.scorer
+        if isinstance(scorer, LearnedScorer):
+            from workbench.policies.learned import learned_note
+
+            notes.append(f"threshold policy: {learned_note(scorer.folds)}; seed {scorer.seed}, trained on "
+                         f"{scorer.model}'s recorded scores")
+        elif isinstance(scorer, DifficultyScorer):
+            notes.append("threshold policy: the 'difficulty' scorer reads the field the simulator grades "
+                         "against: an upper bound, not a deployable router")
+        if self.params.strong_share is not None:
+            notes.append(f"threshold policy: cut calibrated to {self.params.strong_share:.0%} strong calls "
+                         "on the replayed traffic itself (in-sample)")
+        return notes
+
     def fit(self, requests: Sequence["Request"]) -> None:
         """Score every request (so a bad one fails before the clock starts); calibrate if asked to."""
+        if isinstance(self.params.scorer, LearnedScorer):
+            self.params.scorer.fit_scores(requests, self.scenario)
         scores = [self._score(r) for r in requests]
         if self.params.strong_share is not None:
             self._cut, self._tie_p = calibrate(scores, self.params.strong_share)

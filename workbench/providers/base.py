@@ -35,6 +35,10 @@ class Outcome:
     text: str | None = None
     score: float | None = None  # the provider's own verdict (simulated correctness, recorded score)
     retry_after_s: float | None = None
+    # Where the answer came from when it is not the provider's own kind: a recorded provider that
+    # falls back to the simulator on a miss labels that attempt "simulated" (honesty rule: never mixed
+    # without a label).
+    source: str | None = None
 
 
 #: ``answer(req, rkey, now, attempt) -> Outcome``: one call to one fleet model at time ``now``;
@@ -68,7 +72,7 @@ def provider_kinds() -> list[str]:
 
 
 def _load_builtin() -> None:
-    from workbench.providers import live, simulated  # noqa: F401  (they register themselves)
+    from workbench.providers import live, recorded, simulated  # noqa: F401  (they register themselves)
 
 
 class FleetProvider:
@@ -79,6 +83,10 @@ class FleetProvider:
         self.modes = {name: p.mode for name, p in by_model.items()}
         kinds = set(self.modes.values())
         self.mode = kinds.pop() if len(kinds) == 1 else "mixed"
+        #: fleet model -> what a reader must know about its answers (e.g. where recorded ones came from)
+        self.notes: dict[str, str] = {}
+        for p in {id(p): p for p in by_model.values()}.values():
+            self.notes.update(getattr(p, "notes", {}))
 
     def bind(self, model: str) -> Answer:
         """The answering callable of the provider that serves ``model``."""

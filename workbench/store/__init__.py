@@ -24,8 +24,9 @@ import duckdb
 import pandas as pd
 
 from workbench.errors import StoreError
+from workbench.store import audit as _audit
 
-__all__ = ["TraceStore", "RunInfo", "REQUEST_COLUMNS", "ATTEMPT_COLUMNS", "DEFAULT_DB"]
+__all__ = ["TraceStore", "RunInfo", "answers", "REQUEST_COLUMNS", "ATTEMPT_COLUMNS", "DEFAULT_DB"]
 
 DEFAULT_DB = "workbench.duckdb"
 
@@ -33,12 +34,12 @@ REQUEST_COLUMNS = (
     "run_id", "seq", "request_id", "category", "difficulty", "arrival_s", "start_s", "end_s", "latency_s",
     "policy", "route", "reason", "decision_score", "final_target", "status", "error_kind", "attempts",
     "retries", "fallbacks", "handoff", "prompt_tokens", "completion_tokens", "cost_usd", "quality",
-    "response", "escalations", "skips",
+    "response", "escalations", "skips", "verdicts", "prompt_hash",
 )
 ATTEMPT_COLUMNS = (
     "run_id", "request_id", "attempt_no", "target", "model", "provider", "is_retry", "is_fallback",
     "start_s", "end_s", "wait_s", "ok", "error_kind", "retry_after_s", "prompt_tokens",
-    "completion_tokens", "cost_usd", "score", "purpose",
+    "completion_tokens", "cost_usd", "score", "purpose", "response", "verdicts",
 )
 
 
@@ -59,6 +60,8 @@ class RunInfo:
     model_modes: dict[str, str]
     workbench_version: str
     traffic_spec: str = ""  # JSON of the TrafficSpec, for resume
+    notes: tuple[str, ...] = ()  # method notes the report shows (e.g. out-of-sample scoring)
+    audit: bool = False  # seal every request into the audit trail (workbench/store/audit.py)
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -88,6 +91,7 @@ class TraceStore:
             raise StoreError(f"{self.path}: cannot open the trace database: {exc}") from None
         except (duckdb.Error, OSError) as exc:
             raise StoreError(f"{self.path}: cannot open the trace database: {exc}") from None
+        self._audited: dict[str, bool] = {}  # run_id -> started with `audit: true`
         if not read_only:
             self._migrate()
 
@@ -134,11 +138,12 @@ class TraceStore:
                              f"workbench resume {run.run_id})")
         self._exec("INSERT INTO runs (run_id, scenario, scenario_yaml, scenario_hash, scenario_path, "
                    "traffic_path, traffic_hash, requests_planned, seed, mode, model_modes, workbench_version, "
-                   "status, started_at, traffic_spec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                   "status, started_at, traffic_spec, notes, audit) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
                    [run.run_id, run.scenario, run.scenario_yaml, run.scenario_hash, run.scenario_path,
                     run.traffic_path, run.traffic_hash, run.requests_planned, run.seed, run.mode,
                     json.dumps(run.model_modes, sort_keys=True), run.workbench_version, _now(),
-                    run.traffic_spec])
+                    run.traffic_spec, json.dumps(list(run.notes)), run.audit])
 
     def reopen_run(self, run_id: str) -> None:
         """Mark a run as running again (resume)."""
@@ -162,6 +167,8 @@ class TraceStore:
             if attempts:
                 att_df = pd.DataFrame.from_records(attempts, columns=ATTEMPT_COLUMNS)  # noqa: F841
                 con.execute(f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) SELECT * FROM att_df")
+            if requests:  # an audited run's chain grows in the same transaction as the rows it covers
+                _audit.seal(con, requests, attempts, REQUEST_COLUMNS, ATTEMPT_COLUMNS, self._audited)
             con.commit()
         except duckdb.Error as exc:
             try:
@@ -195,6 +202,18 @@ class TraceStore:
         if row is None:
             raise StoreError(f"{self.path}: no run '{run_id}' (see `workbench runs`)")
         return dict(zip([d[0] for d in cur.description], row))
+
+
+def answers(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
+    """Every successful answer of ``run_id`` (answers and escalations; not router or judge calls), with
+    its prompt hash, model, provider, text, tokens, latency, cost and score: what ``workbench record``
+    stores in the outcome matrix."""
+    return con.execute(
+        "SELECT r.prompt_hash, a.request_id, a.model, a.provider, a.response, a.prompt_tokens, "
+        "a.completion_tokens, a.end_s - a.start_s AS latency_s, a.cost_usd, a.score "
+        "FROM attempts a JOIN requests r USING (run_id, request_id) "
+        "WHERE a.run_id = ? AND a.ok AND coalesce(a.purpose, 'answer') IN ('answer', 'escalation') "
+        "AND a.provider <> 'human' ORDER BY r.seq, a.attempt_no", [run_id]).df()
 
 
 def _now() -> datetime:

@@ -1,0 +1,131 @@
+"""The recorded provider: answer every call from the outcome matrix (record once, re-route many times).
+
+Why: when every fleet model's answer to every prompt is known (recorded from a live run with
+``workbench record --all-models``, or imported from a public outcome set such as RouteLLM's), any
+routing policy can be scored offline, exactly and for free. A recorded replay returns the stored
+response, tokens, score and cost of the (prompt, model) pair; it never draws anything at random, so
+the quality of "always model M" over a dataset is exactly the share of M's recorded answers that were
+correct.
+
+What is not in the matrix is stated, not invented:
+
+* a missing answer stops the run before it starts (``recorded.on_miss: error``, the default) or is
+  answered by the simulated model and labelled ``simulated`` on its attempt (``on_miss: simulate``);
+* cost: the scenario's ``price`` when it gives one (what-if pricing over the same answers), else the
+  cost stored with the answer, else litellm's price map times the stored tokens;
+* latency: the stored latency, else (imported sets record none) the model family's simulated time to
+  first token plus completion tokens at its simulated speed, without random spread (ASSUMED figures
+  from ``profiles.yaml``); the run's notes say so.
+
+Recorded answers never fail: rate limits, errors and outages are the simulated provider's job.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from workbench.catalog import model_info
+from workbench.providers.base import Outcome, register_provider, unknown_price_error
+from workbench.providers.simulated import SimulatedProvider, profile_for
+from workbench.scenario import Scenario
+from workbench.store.outcomes import OutcomeStore
+from workbench.traffic import Request, prompt_key
+
+__all__ = ["RecordedProvider"]
+
+
+class _RecordedModel:
+    """One fleet model's recorded answers, keyed by prompt key."""
+
+    def __init__(self, name: str, answers: dict[str, tuple], price, prof: dict, fallback):
+        self.name, self.answers, self.fallback = name, answers, fallback
+        self.price = price  # (input, output) USD per token when the scenario overrides it, else None
+        self.ttft, self.tps = prof["ttft_s"], prof["tokens_per_s"]
+        self.keys: dict[str, str] = {}
+
+    def call(self, req: Request, rkey: int, now: float, attempt: int) -> Outcome:
+        key = self.keys.get(req.id)
+        if key is None:
+            key = self.keys[req.id] = prompt_key(req)
+        row = self.answers.get(key)
+        if row is None:
+            if self.fallback is None:
+                from workbench.errors import InputError
+
+                raise InputError(f"fleet model '{self.name}' has no recorded answer for request '{req.id}' "
+                                 "(a prompt built during the run, e.g. by a classifier or a judge); set "
+                                 f"fleet.{self.name}.recorded.on_miss: simulate")
+            out = self.fallback(req, rkey, now, attempt)
+            out.source = "simulated"
+            return out
+        text, ptok, ctok, latency, cost, score, source = row
+        ptok, ctok = int(ptok or 0), int(ctok or 0)
+        if self.price is not None:
+            cost = ptok * self.price[0] + ctok * self.price[1]
+        if latency is None:
+            latency = self.ttft + ctok / self.tps
+        return Outcome(True, float(latency), None, ptok, ctok, float(cost), text,
+                       None if score is None else float(score),
+                       source="simulated" if source == "simulated" else None)
+
+
+class RecordedProvider:
+    """Answers for every ``provider: recorded`` fleet model of a scenario."""
+
+    mode = "recorded"
+
+    def __init__(self, scenario: Scenario, names: Sequence[str], requests: Sequence[Request], seed: int):
+        keys = {r.id: prompt_key(r) for r in requests}
+        self.models: dict[str, _RecordedModel] = {}
+        self.notes: dict[str, str] = {}
+        to_simulate = [n for n in names if scenario.fleet[n].recorded.on_miss == "simulate"]
+        sim = SimulatedProvider(scenario, to_simulate, requests, seed) if to_simulate else None
+        for name in names:
+            self.models[name] = self._load(scenario, name, requests, keys, sim)
+
+    def _load(self, scenario: Scenario, name: str, requests, keys, sim) -> _RecordedModel:
+        spec = scenario.fleet[name]
+        rec = spec.recorded
+        dataset = rec.dataset or scenario.traffic.dataset
+        if dataset is None:
+            raise scenario.error_at(("fleet", name, "provider"), "a recorded model needs a dataset: give "
+                                    f"fleet.{name}.recorded.dataset or traffic.dataset")
+        column = rec.model or spec.model
+        with OutcomeStore(dataset) as ds:
+            answers = ds.answers(column, keys.values())
+            meta = ds.meta()
+        missing = [r.id for r in requests if keys[r.id] not in answers]
+        if missing and rec.on_miss == "error":
+            raise scenario.error_at(
+                ("fleet", name, "model"),
+                f"dataset '{dataset}' has no answer of '{column}' for {len(missing):,} of {len(requests):,} "
+                f"requests (first: '{missing[0]}'); record them (`workbench record SCENARIO --all-models`) "
+                f"or set fleet.{name}.recorded.on_miss: simulate")
+        price = None
+        if spec.price is not None:
+            price = (spec.price.input_per_mtok / 1e6, spec.price.output_per_mtok / 1e6)
+        elif any(row[4] is None for row in answers.values()):
+            info = model_info(spec.model)
+            if info is None:
+                raise unknown_price_error(scenario, name)
+            answers = {k: (*row[:4], row[4] if row[4] is not None else
+                           (row[1] or 0) * info.input_per_token + (row[2] or 0) * info.output_per_token, *row[5:])
+                       for k, row in answers.items()}
+        note = f"answers of '{column}' from dataset '{dataset}' ({meta.get('source', 'unknown source')})"
+        if any(row[3] is None for row in answers.values()):
+            note += "; latencies not recorded: simulated time to first token + tokens at the family's speed"
+        if price is not None:
+            note += f"; priced at the scenario's price ({spec.price.input_per_mtok:g}/{spec.price.output_per_mtok:g} "\
+                    "USD per M tokens in/out)"
+        if missing:
+            note += f"; {len(missing):,} missing answers simulated and labelled so"
+        self.notes[name] = note
+        fallback = sim.bind(name) if sim is not None and name in sim.models else None
+        return _RecordedModel(name, answers, price, profile_for(spec), fallback)
+
+    def bind(self, model: str):
+        """The recorded ``model``'s answering callable."""
+        return self.models[model].call
+
+
+register_provider("recorded", RecordedProvider)

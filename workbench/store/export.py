@@ -1,0 +1,132 @@
+"""Reading one run's rows out of the store: export files (CSV, Parquet) and the app's audit view.
+
+Why DuckDB ``COPY`` and not pandas: a run can hold millions of attempts; ``COPY`` streams them
+straight from the table to the file without materialising a DataFrame, and needs no pyarrow.
+Why the audit queries live here too: SQL stays inside ``workbench/store`` and ``workbench/analysis``
+(the app never imports duckdb), and the audit table and the export show the same rows.
+
+Every exported or audited row carries the run's ``mode`` (simulated, recorded, live, mixed) as its
+first column: a file that leaves the workbench must still say where its figures came from. Nothing
+else of the run row is exported (the scenario YAML stays in the store), so no configuration, masked
+or not, travels with an export.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from workbench.errors import InputError, StoreError
+
+__all__ = ["export_run", "EXPORT_FORMATS", "request_rows", "attempt_rows", "audit_facets", "run_size"]
+
+#: Export format -> file extension.
+EXPORT_FORMATS = {"csv": "csv", "parquet": "parquet"}
+
+_REQUESTS = """SELECT ru.mode, r.* FROM requests r JOIN runs ru USING (run_id)
+WHERE r.run_id = ? ORDER BY r.seq"""
+_ATTEMPTS = """SELECT ru.mode, a.* FROM attempts a JOIN runs ru USING (run_id)
+WHERE a.run_id = ? ORDER BY a.request_id, a.attempt_no"""
+_TARGETED = ("EXISTS (SELECT 1 FROM attempts a WHERE a.run_id = r.run_id AND a.request_id = r.request_id "
+             "AND a.target = ?)")
+
+
+def _con(con_or_store) -> duckdb.DuckDBPyConnection:
+    return getattr(con_or_store, "con", con_or_store)
+
+
+def _check_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    if con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone() is None:
+        raise StoreError(f"no run '{run_id}' (see `workbench runs`)")
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def export_run(con_or_store, run_id: str, path: str | Path, fmt: str = "parquet") -> dict[str, Path]:
+    """Write ``run_id``'s requests and attempts into directory ``path`` as CSV or Parquet.
+
+    Files are ``<run_id>.requests.<ext>`` and ``<run_id>.attempts.<ext>`` (overwritten if present);
+    returns ``{"requests": path, "attempts": path}``. Unknown run: StoreError; unknown format:
+    InputError (nothing is written in either case).
+    """
+    fmt = fmt.lower()
+    if fmt not in EXPORT_FORMATS:
+        raise InputError(f"unknown export format '{fmt}' (use {' or '.join(EXPORT_FORMATS)})")
+    con = _con(con_or_store)
+    _check_run(con, run_id)
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{folder}: cannot create the export folder: {exc}") from None
+    options = "FORMAT csv, HEADER" if fmt == "csv" else "FORMAT parquet"
+    out = {}
+    for table, sql in (("requests", _REQUESTS), ("attempts", _ATTEMPTS)):
+        target = folder / f"{run_id}.{table}.{EXPORT_FORMATS[fmt]}"
+        try:
+            con.execute(f"COPY ({sql}) TO {_literal(target)} ({options})", [run_id])
+        except duckdb.Error as exc:
+            raise StoreError(f"{target}: export failed: {exc}") from None
+        out[table] = target
+    return out
+
+
+def request_rows(con_or_store, run_id: str, *, status: str | None = None, target: str | None = None,
+                 category: str | None = None, limit: int | None = None) -> pd.DataFrame:
+    """A run's requests in arrival order, optionally only those with ``status``, ``category``, or an
+    attempt on ``target``; ``limit`` keeps the first rows (the audit page shows a window)."""
+    con = _con(con_or_store)
+    _check_run(con, run_id)
+    where, params = ["r.run_id = ?"], [run_id]
+    if status:
+        where.append("r.status = ?")
+        params.append(status)
+    if category:
+        where.append("coalesce(r.category, '(none)') = ?")
+        params.append(category)
+    if target:
+        where.append(_TARGETED)
+        params.append(target)
+    sql = (f"SELECT ru.mode, r.* FROM requests r JOIN runs ru USING (run_id) WHERE {' AND '.join(where)} "
+           "ORDER BY r.seq")
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return con.execute(sql, params).df()
+
+
+def attempt_rows(con_or_store, run_id: str, request_id: str | None = None) -> pd.DataFrame:
+    """A run's attempts (one request's when ``request_id`` is given), failed ones and fallbacks too."""
+    con = _con(con_or_store)
+    _check_run(con, run_id)
+    if request_id is None:
+        return con.execute(_ATTEMPTS, [run_id]).df()
+    return con.execute("SELECT ru.mode, a.* FROM attempts a JOIN runs ru USING (run_id) "
+                       "WHERE a.run_id = ? AND a.request_id = ? ORDER BY a.attempt_no", [run_id, request_id]).df()
+
+
+def audit_facets(con_or_store, run_id: str) -> dict[str, list[str]]:
+    """The values a run's audit can be filtered by: statuses, targets (any attempt), categories."""
+    con = _con(con_or_store)
+    _check_run(con, run_id)
+
+    def distinct(sql: str) -> list[str]:
+        return [v for (v,) in con.execute(sql, [run_id]).fetchall()]
+
+    return {
+        "status": distinct("SELECT DISTINCT status FROM requests WHERE run_id = ? ORDER BY 1"),
+        "target": distinct("SELECT DISTINCT target FROM attempts WHERE run_id = ? ORDER BY 1"),
+        "category": distinct("SELECT DISTINCT coalesce(category, '(none)') FROM requests WHERE run_id = ? ORDER BY 1"),
+    }
+
+
+def run_size(con_or_store, run_id: str) -> dict[str, int]:
+    """How many requests and attempts a run has recorded."""
+    con = _con(con_or_store)
+    _check_run(con, run_id)
+    n_req, n_att = con.execute("SELECT (SELECT count(*) FROM requests WHERE run_id = ?), "
+                               "(SELECT count(*) FROM attempts WHERE run_id = ?)", [run_id, run_id]).fetchone()
+    return {"requests": n_req, "attempts": n_att}
