@@ -130,7 +130,10 @@ def build(path: Path, n_requests: int) -> list[str]:
     with TraceStore(path) as store:
         con = store.con
         for (no, name, policy), rid in zip(RUNS, run_ids):
-            con.execute("INSERT INTO runs VALUES (?, ?, '{}', ?, NULL, 'synthetic.jsonl', 'synthetic-traffic', "
+            con.execute("INSERT INTO runs (run_id, scenario, scenario_yaml, scenario_hash, scenario_path, "
+                        "traffic_path, traffic_hash, requests_planned, seed, mode, model_modes, workbench_version, "
+                        "status, started_at, finished_at, note) "
+                        "VALUES (?, ?, '{}', ?, NULL, 'synthetic.jsonl', 'synthetic-traffic', "
                         "?, 7, 'simulated', '{}', 'bench', 'completed', now(), now(), 'synthetic benchmark rows')",
                         [rid, name, f"hash-{name}", n_requests])
         values = ", ".join(f"({no}, '{rid}', '{policy}')" for (no, _, policy), rid in zip(RUNS, run_ids))
