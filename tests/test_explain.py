@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import SCENARIOS
 from helpers import run, table, wb
 
+from workbench.errors import InputError
 from workbench.explain import explain, fallback_chain
 from workbench.scenario import load_scenario, parse_scenario
 
@@ -52,3 +55,29 @@ def test_cli_explain_and_policies(tmp_path):
     names = {p["name"]: p for p in json.loads(listing.stdout)}
     assert {"static", "weighted"} <= names.keys()
     assert "weights" in names["weighted"]["params"]["properties"]
+
+
+def test_a_calibrated_threshold_is_calibrated_on_the_replayed_traffic_first(scenario_file):
+    # a bug: explain called decide() on a threshold policy that had never been fitted (a traceback)
+    path = scenario_file("""name: cut
+fleet: {big: {model: gpt-4o}, small: {model: gpt-4o-mini}}
+router:
+  policy: threshold
+  params: {strong: big, weak: small, strong_share: 0.5, scorer: {type: length}}
+traffic: {source: traffic.jsonl}
+""", n=40)
+    from workbench.runner import prepare
+
+    cut = prepare(path).policy._cut  # the cut a run uses
+    out = explain(load_scenario(path), "x" * 10_000)
+    assert out["target"] == "big" and f"> {cut:.6g}" in out["reason"] and "calibrated to 50%" in out["reason"]
+    assert explain(load_scenario(path), "x")["target"] == "small"
+
+
+def test_a_learned_scorer_explains_traffic_requests_and_says_why_not_free_text(routellm_data_dir, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(routellm_data_dir))
+    scn = load_scenario(SCENARIOS / "gsm8k-threshold.yaml")
+    out = explain(scn, "ignored", request_id="gsm8k-0003")
+    assert out["target"] in ("strong", "weak") and "learned P(" in out["reason"]
+    with pytest.raises(InputError, match="scores the replayed requests only"):
+        explain(scn, "What is 2 + 2?")

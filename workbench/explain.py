@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.policies import RouteContext, build_policy
+from workbench.policies import Policy, RouteContext, build_policy
 from workbench.scenario import Scenario
 from workbench.seeds import key64, request_key
 from workbench.traffic import Request
@@ -46,6 +46,10 @@ def explain(scenario: Scenario, text: str, *, category: str | None = None, diffi
     if request_id is None:
         request_id = f"explain-{key64(text):016x}"
     run_seed = scenario.seed if seed is None else seed
+    if type(policy).fit is not Policy.fit:  # calibrated on the replayed traffic, as in a run
+        from workbench.runner import replayed_requests
+
+        policy.fit(replayed_requests(scenario, run_seed))
     req = Request(id=request_id, prompt=text, category=category, difficulty=difficulty,
                   metadata=dict(metadata or {}))
     decision = policy.decide(req, RouteContext(0.0, 0.0, request_key(run_seed, request_id)))

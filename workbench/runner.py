@@ -27,7 +27,8 @@ from workbench.scenario import Scenario, TrafficSpec, load_scenario, parse_scena
 from workbench.store import RunInfo, TraceStore
 from workbench.traffic import Request, arrival_times, load_dataset_traffic, load_traffic, sample_requests
 
-__all__ = ["Prepared", "prepare", "prepare_many", "execute", "resume", "new_run_id", "method_notes"]
+__all__ = ["Prepared", "prepare", "prepare_many", "execute", "resume", "new_run_id", "method_notes",
+           "replayed_requests"]
 
 
 @dataclass
@@ -56,16 +57,7 @@ def prepare(scenario: Scenario | str | Path, *, traffic: str | Path | None = Non
     if requests is not None:
         spec = spec.model_copy(update={"sample": requests})
     run_seed = scn.seed if seed is None else seed
-    if traffic is None and spec.dataset is not None:
-        loaded = load_dataset_traffic(spec.dataset)
-        path = loaded.path
-    else:
-        path = scn.traffic_path(traffic) if traffic_spec is None else Path(spec.source)
-        loaded = load_traffic(path)
-        if traffic is not None:
-            spec = spec.model_copy(update={"dataset": None})
-    sample = sample_requests(loaded.requests, spec.sample, run_seed, replace=spec.replace, source=path)
-    ordered, times = arrival_times(sample, spec.arrival, run_seed, source=path)
+    spec, path, loaded, ordered, times = _replayed(scn, spec, traffic, traffic_spec is not None, run_seed)
     policy = build_policy(scn)
     policy.fit(ordered)  # calibration (e.g. a threshold for a target share) sees the replayed requests
     graders = build_graders(scn)
@@ -73,6 +65,28 @@ def prepare(scenario: Scenario | str | Path, *, traffic: str | Path | None = Non
     resolved = spec if spec.dataset is not None else spec.model_copy(update={"source": str(path)})
     return Prepared(scn, resolved, path, loaded.sha256, run_seed, ordered, times, provider, policy,
                     graders, [])
+
+
+def _replayed(scn: Scenario, spec: TrafficSpec, traffic, spec_given: bool, seed: int):
+    """The traffic a run replays: its spec (a file override drops the dataset), path, loaded file,
+    the sampled requests in arrival order, and their arrival times."""
+    if traffic is None and spec.dataset is not None:
+        loaded = load_dataset_traffic(spec.dataset)
+        path = loaded.path
+    else:
+        path = Path(spec.source) if spec_given else scn.traffic_path(traffic)
+        loaded = load_traffic(path)
+        if traffic is not None:
+            spec = spec.model_copy(update={"dataset": None})
+    sample = sample_requests(loaded.requests, spec.sample, seed, replace=spec.replace, source=path)
+    ordered, times = arrival_times(sample, spec.arrival, seed, source=path)
+    return spec, path, loaded, ordered, times
+
+
+def replayed_requests(scenario: Scenario, seed: int | None = None) -> list[Request]:
+    """The requests a run of ``scenario`` replays, in arrival order (no provider is built)."""
+    seed = scenario.seed if seed is None else seed
+    return _replayed(scenario, scenario.traffic, None, False, seed)[3]
 
 
 def prepare_many(scenarios: Sequence[Scenario | str | Path], *, traffic: str | Path | None = None,

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Annotated, Callable, Literal, Sequence, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from workbench.errors import TrafficError
+from workbench.errors import InputError, TrafficError
 from workbench.policies.base import Decision, Policy, PolicyParams, RouteContext, register
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -164,7 +164,8 @@ class LearnedScorer(_ScorerBase):
 
         def score(req: "Request") -> float:
             if req.id not in table:
-                raise RuntimeError("scorer 'learned' must be fitted first (the runner does)")
+                raise InputError(f"scorer 'learned' scores the replayed requests only (each out of sample); "
+                                 f"'{req.id}' is not one of them: give a traffic request id (explain --id)")
             return table[req.id]
         return f"learned P({self.model} wrong)", score
 
