@@ -29,6 +29,7 @@ import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import Iterable, Mapping, Sequence
 
 import duckdb
@@ -36,14 +37,15 @@ import pandas as pd
 
 from workbench.errors import InputError
 
-__all__ = ["GENESIS", "AUDIT_COLUMNS", "AuditResult", "canonical", "audit_record", "chain_hash", "seal", "is_audited",
-           "verify_run", "request_trail", "trail_frame", "trail_summary"]
+__all__ = ["GENESIS", "AUDIT_COLUMNS", "REQUEST_FIELDS", "ATTEMPT_FIELDS", "AuditResult", "canonical", "audit_record",
+           "chain_hash", "seal", "is_audited", "verify_run", "request_trail", "trail_frame", "trail_summary"]
 
 GENESIS = "0" * 64  # prev_hash of a chain's first row
 AUDIT_COLUMNS = ("run_id", "pos", "seq", "request_id", "prev_hash", "row_hash", "row_json")
-_REQ_FIELDS = ("seq", "request_id", "prompt_hash", "policy", "route", "reason", "decision_score", "status",
+#: The columns of ``requests`` and ``attempts`` an audit row is built from, in this order.
+REQUEST_FIELDS = ("seq", "request_id", "prompt_hash", "policy", "route", "reason", "decision_score", "status",
                "error_kind", "final_target", "handoff", "response", "quality", "verdicts")
-_ATT_FIELDS = ("request_id", "attempt_no", "target", "model", "provider", "purpose", "ok", "error_kind",
+ATTEMPT_FIELDS = ("request_id", "attempt_no", "target", "model", "provider", "purpose", "ok", "error_kind",
                "response", "score", "verdicts")
 _MODEL_ANSWER = frozenset({"answer", "escalation"})  # purposes whose text is the request's answer
 
@@ -87,13 +89,13 @@ def _norm_other(value):
     return str(value)
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_dumps = _ENCODER.encode  # for records already normalised; one encoder, not one per call
+
+
 def canonical(record: Mapping) -> str:
     """The canonical JSON text of an audit record (what is hashed)."""
     return _dumps(_norm(record))
-
-
-def _dumps(normalised: dict) -> str:
-    return json.dumps(normalised, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def chain_hash(prev_hash: str, canon: str) -> str:
@@ -116,27 +118,26 @@ def _parsed(text: str):
         return text  # not JSON (altered by hand): hashed as the text it is, so the change shows
 
 
-def audit_record(run_id: str, scenario_hash: str, req: Mapping, attempts: Iterable[Mapping]) -> dict:
-    """The audit row of one request, from its request row and attempt rows (dicts by column),
-    with every value already in canonical form."""
+def audit_record(run_id: str, scenario_hash: str, req: Sequence, attempts: Iterable[Sequence]) -> dict:
+    """The audit row of one request, with every value in canonical form, from its request row and
+    attempt rows as sequences of the :data:`REQUEST_FIELDS` and :data:`ATTEMPT_FIELDS` values."""
     n = _norm
-    calls = [{"attempt_no": n(a["attempt_no"]), "target": a["target"], "model": a["model"],
-              "provider": a["provider"], "purpose": a["purpose"], "ok": n(a["ok"]),
-              "error_kind": n(a["error_kind"]), "response": n(a["response"]), "score": n(a["score"]),
-              "verdicts": _verdicts(a["verdicts"])} for a in attempts]
+    (seq, request_id, prompt_hash, policy, route, reason, score, status, error_kind, final_target, handoff,
+     response, quality, verdicts) = req
+    calls = [{"attempt_no": n(a[1]), "target": a[2], "model": a[3], "provider": a[4], "purpose": a[5],
+              "ok": n(a[6]), "error_kind": n(a[7]), "response": n(a[8]), "score": n(a[9]),
+              "verdicts": _verdicts(a[10])} for a in attempts]
     calls.sort(key=lambda c: c["attempt_no"])
     answers = [c for c in calls if c["provider"] != "human" and c["purpose"] in _MODEL_ANSWER and c["ok"]]
-    by_human = bool(n(req["handoff"]))
-    output = n(req["response"])
+    by_human = bool(n(handoff))
+    output = n(response)
     return {
-        "run_id": run_id, "seq": n(req["seq"]), "request_id": req["request_id"], "scenario_hash": scenario_hash,
-        "prompt_hash": n(req["prompt_hash"]),
-        "decision": {"policy": req["policy"], "route": n(req["route"]), "reason": n(req["reason"]),
-                     "score": n(req["decision_score"])},
+        "run_id": run_id, "seq": n(seq), "request_id": request_id, "scenario_hash": scenario_hash,
+        "prompt_hash": n(prompt_hash),
+        "decision": {"policy": policy, "route": n(route), "reason": n(reason), "score": n(score)},
         "attempts": calls,
-        "final": {"status": req["status"], "error_kind": n(req["error_kind"]), "target": n(req["final_target"]),
-                  "by_human": by_human, "output": output, "quality": n(req["quality"]),
-                  "verdicts": _verdicts(req["verdicts"])},
+        "final": {"status": status, "error_kind": n(error_kind), "target": n(final_target), "by_human": by_human,
+                  "output": output, "quality": n(quality), "verdicts": _verdicts(verdicts)},
         # A person's answer that differs from the model's last answer (none if no model answered).
         "human_override": bool(by_human and answers and answers[-1]["response"] != output),
     }
@@ -162,11 +163,12 @@ def seal(con: duckdb.DuckDBPyConnection, requests: Sequence[tuple], attempts: Se
         flags[rid] = is_audited(con, rid)
     if not any(flags[r] for r in runs):
         return 0
-    ri = {c: i for i, c in enumerate(request_columns)}
-    ai = {c: i for i, c in enumerate(attempt_columns)}
-    by_request: dict[tuple, list[dict]] = {}
+    pick_req = itemgetter(*(list(request_columns).index(f) for f in REQUEST_FIELDS))
+    pick_att = itemgetter(*(list(attempt_columns).index(f) for f in ATTEMPT_FIELDS))
+    by_request: dict[tuple, list[tuple]] = {}
     for a in attempts:
-        by_request.setdefault((a[0], a[ai["request_id"]]), []).append({f: a[ai[f]] for f in _ATT_FIELDS})
+        row = pick_att(a)
+        by_request.setdefault((a[0], row[0]), []).append(row)
     out: list[tuple] = []
     heads: dict[str, tuple[int, str, str]] = {}
     for r in requests:
@@ -176,10 +178,10 @@ def seal(con: duckdb.DuckDBPyConnection, requests: Sequence[tuple], attempts: Se
         if rid not in heads:
             heads[rid] = _head(con, rid)
         pos, prev, scenario_hash = heads[rid]
-        req = {f: r[ri[f]] for f in _REQ_FIELDS}
-        canon = _dumps(audit_record(rid, scenario_hash, req, by_request.get((rid, req["request_id"]), ())))
+        req = pick_req(r)
+        canon = _dumps(audit_record(rid, scenario_hash, req, by_request.get((rid, req[1]), ())))
         h = chain_hash(prev, canon)
-        out.append((rid, pos, req["seq"], req["request_id"], prev, h, canon))
+        out.append((rid, pos, req[0], req[1], prev, h, canon))
         heads[rid] = (pos + 1, h, scenario_hash)
     frame = pd.DataFrame.from_records(out, columns=AUDIT_COLUMNS)  # noqa: F841  (read by DuckDB)
     con.execute(f"INSERT INTO audit_trail ({', '.join(AUDIT_COLUMNS)}) SELECT * FROM frame")
@@ -236,14 +238,14 @@ def _run_row(con: duckdb.DuckDBPyConnection, run_id: str):
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, run_id: str):
-    cols = ", ".join(_REQ_FIELDS)
-    reqs: dict[str, list[dict]] = {}
+    cols = ", ".join(REQUEST_FIELDS)
+    reqs: dict[str, list[tuple]] = {}
     for row in con.execute(f"SELECT {cols} FROM requests WHERE run_id = ?", [run_id]).fetchall():
-        reqs.setdefault(row[1], []).append(dict(zip(_REQ_FIELDS, row)))
-    atts: dict[str, list[dict]] = {}
-    for row in con.execute(f"SELECT {', '.join(_ATT_FIELDS)} FROM attempts WHERE run_id = ?",
+        reqs.setdefault(row[1], []).append(row)
+    atts: dict[str, list[tuple]] = {}
+    for row in con.execute(f"SELECT {', '.join(ATTEMPT_FIELDS)} FROM attempts WHERE run_id = ?",
                            [run_id]).fetchall():
-        atts.setdefault(row[0], []).append(dict(zip(_ATT_FIELDS, row)))
+        atts.setdefault(row[0], []).append(row)
     trail = con.execute("SELECT pos, seq, request_id, prev_hash, row_hash, row_json FROM audit_trail "
                         "WHERE run_id = ? ORDER BY pos", [run_id]).fetchall()
     return reqs, atts, trail
@@ -284,7 +286,7 @@ def verify_run(con: duckdb.DuckDBPyConnection, run_id: str, head: str | None = N
             return AuditResult(run_id, len(trail), False, prev, pos, seq, request_id, field, problem)
         seen.add(request_id)
         prev = row_hash
-    missing = sorted((rows[0]["seq"], rid) for rid, rows in reqs.items() if rid not in seen)
+    missing = sorted((rows[0][0], rid) for rid, rows in reqs.items() if rid not in seen)
     if missing:
         seq, rid = missing[0]
         return AuditResult(run_id, len(trail), False, prev, None, seq, rid, None,
