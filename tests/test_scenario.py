@@ -126,6 +126,11 @@ def test_demo_fallbacks_and_outage_are_read():
 def test_content_hash_is_stable_and_tracks_the_design(tmp_path):
     first = load_scenario(SCENARIOS / "support-tiered.yaml").content_hash
     assert load_scenario(SCENARIOS / "support-tiered.yaml").content_hash == first
+    # Pinned: a field added to the schema with a default (as `audit` and `recorded` were) must not change
+    # the hash of an existing design, or runs of the same design stop matching across versions.
+    assert first == "c0c00cf14a6b6128c043799570bed4a6361e5060f093ee0bfd9643aeca6bc56a"
+    explicit = (SCENARIOS / "support-tiered.yaml").read_text() + "audit: false\n"
+    assert load_scenario(write(tmp_path, explicit)).content_hash == first
     assert len(first) == 64 and int(first, 16) >= 0
     base = load_scenario(write(tmp_path, BASE)).content_hash
     assert load_scenario(write(tmp_path, edit(("seed: 7", "seed: 8")))).content_hash != base

@@ -293,8 +293,12 @@ class Scenario(_Model):
 
     @property
     def content_hash(self) -> str:
-        """SHA-256 of the canonical form: same design, same hash, whatever the comments or order."""
-        canon = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """SHA-256 of the canonical form: same design, same hash, whatever the comments or order.
+
+        Defaults are left out, so a field added to the schema later (with a default that keeps the old
+        behaviour) does not change the hash of every existing design; ``workbench_version`` is stored
+        beside the hash for when a default itself changes."""
+        canon = json.dumps(self.model_dump(mode="json", exclude_defaults=True), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canon.encode()).hexdigest()
 
     @property
