@@ -12,6 +12,8 @@ from helpers import run, table, wb
 
 from workbench.scenario import parse_scenario
 from workbench.simserver import running_server
+from workbench.store import TraceStore
+from workbench.store.export import export_run
 
 TRAFFIC = SCENARIOS / "traffic" / "support_tickets.jsonl"
 SERVER = """name: server
@@ -98,6 +100,19 @@ def test_no_key_reaches_the_database_report_or_output(tmp_path):
     with duckdb.connect(str(db), read_only=True) as con:
         stored = con.execute("SELECT scenario_yaml FROM runs").fetchall()
     assert all("'**********'" in y for (y,) in stored)
+    exported = []  # nor an export: CSV and Parquet of both runs, as files and as the values read back
+    with TraceStore(db) as store:
+        for rid in (r["run_id"] for r in json.loads(res.stdout)):
+            for fmt in ("csv", "parquet"):
+                exported += export_run(store, rid, tmp_path / "export", fmt).values()
+    assert len(exported) == 8
+    with duckdb.connect() as con:
+        for f in exported:
+            reader = "read_csv" if f.suffix == ".csv" else "read_parquet"
+            values = con.execute(f"SELECT * FROM {reader}(?)", [str(f)]).fetchall()
+            assert values and "live" in {row[0] for row in values}  # mode, the first column
+            for text in (f.read_bytes().decode("latin-1"), repr(values)):
+                assert env_key not in text and file_key not in text
 
 
 def test_live_sim_scenario_points_at_the_sim_server():

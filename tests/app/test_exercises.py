@@ -1,0 +1,47 @@
+"""The Exercises page's helpers: briefs found on disk, the scorer found if present, results shown per criterion."""
+
+from __future__ import annotations
+
+import importlib
+
+from workbench.app import exercises
+from workbench.exercises import CriterionResult, ExerciseResult
+
+
+def test_lists_folders_with_a_brief(tmp_path):
+    assert exercises.list_exercises(tmp_path) == {}
+    for name in ("b-drill", "a-overrun"):
+        (tmp_path / "exercises" / name).mkdir(parents=True)
+        (tmp_path / "exercises" / name / "brief.md").write_text(f"# {name}")
+    (tmp_path / "exercises" / "no-brief").mkdir()
+    found = exercises.list_exercises(tmp_path)
+    assert list(found) == ["a-overrun", "b-drill"] and found["b-drill"] == tmp_path / "exercises" / "b-drill"
+
+
+def test_scorer_is_the_exercise_module_or_none(monkeypatch):
+    assert exercises.scorer() is importlib.import_module("workbench.exercises").score_submission
+    real = importlib.import_module
+
+    def missing(name, *a):
+        if name == "workbench.exercises":
+            raise ImportError(name)
+        return real(name, *a)
+
+    monkeypatch.setattr(exercises.importlib, "import_module", missing)
+    assert exercises.scorer() is None
+
+
+def test_result_per_criterion():
+    result = ExerciseResult("cost-overrun", "design.yaml", "mine", "mine-1", "simulated", {}, [
+        CriterionResult("cost per 1k tickets", "metric", False, 9.0337, 3.0, "<=", 2, "cost_per_1k_usd"),
+        CriterionResult("quality (0-1)", "metric", True, 0.897, 0.85, ">=", 2, "quality"),
+        CriterionResult("daily budget guard", "element", False, "none", "a budget of at most $1.5", "=", 1,
+                        detail="no budget: section")])
+    html = exercises.result_html(result)
+    assert "<b>1/3 criteria passed</b>, 2/5 points (replayed on held-out traffic, simulated, run mine-1)" in html
+    assert html.count("data-pass='false'") == 2 and html.count("data-pass='true'") == 1
+    assert "FAIL <b>cost per 1k tickets</b>: measured 9.034, target &lt;= 3 </li>" in html
+    assert "no budget: section" in html
+    plain = exercises.result_html({"criteria": {"fallback for large": True, "budget": {"passed": False}}})
+    assert plain.count("<li") == 2 and "PASS <b>fallback for large</b>" in plain and "FAIL <b>budget</b>" in plain
+    assert exercises.result_html("42 points") == "<pre>42 points</pre>"

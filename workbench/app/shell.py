@@ -1,0 +1,90 @@
+"""The app's shell: one page of tabs over one browser session's state.
+
+Why plain tabs and no template: templates fetch fonts and styles from CDNs, and the app must work
+offline; Panel serves its own bundled JavaScript (Bokeh, Tabulator, Ace, Vega) from the server.
+Why dynamic tabs: only the tab on screen is sent to the browser, so the first page loads quickly;
+each tab's data is refreshed when it is shown (runs finished elsewhere appear).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import panel as pn
+
+from workbench.app import models
+from workbench.app.audit import AuditView
+from workbench.app.compare import CompareView
+from workbench.app.exercises import ExercisesView
+from workbench.app.run import RunView
+from workbench.app.scenarios import ScenariosView
+from workbench.app.state import AppState
+from workbench.app.traffic import TrafficView
+
+__all__ = ["build_app", "warm", "EXTENSIONS", "TITLE"]
+
+EXTENSIONS = ("tabulator", "codeeditor", "vega")
+TITLE = "AI Routing Workbench"
+_warmed = threading.Event()
+
+
+def _warm_report() -> None:
+    import vl_convert  # the report inlines Vega from vl-convert's bundle; the first call builds it
+
+    import workbench.analysis.report  # noqa: F401  (Altair and its schema checks: seconds to import)
+
+    vl_convert.javascript_bundle()
+
+
+def warm() -> None:
+    """Start the slow first-use loads in background threads, once per process: litellm's catalog,
+    Altair and the report's inline Vega bundle. Called once the first page is on screen, so that they
+    do not compete with it for the interpreter."""
+    if not _warmed.is_set():
+        _warmed.set()
+        models.warm()
+        threading.Thread(target=_warm_report, name="workbench-vega", daemon=True).start()
+
+
+def build_app(db: str | Path = "workbench.duckdb", scenarios_dir: str | Path = "scenarios") -> pn.Column:
+    """The whole page for one browser session."""
+    state = AppState(db=str(db), scenarios_dir=str(scenarios_dir))
+    scenarios = ScenariosView(state)
+    traffic = TrafficView(state)
+    compare = CompareView(state)
+    audit = AuditView(state)
+
+    def finished(run_ids: list[str]) -> None:
+        compare.show_runs(run_ids)
+        audit.refresh(select=run_ids[-1] if run_ids else None)
+
+    run = RunView(state, on_finished=finished)
+    exercises = ExercisesView(state)
+    views = [scenarios, traffic, run, compare, audit, exercises]
+    tabs = pn.Tabs(*((name, v.panel) for name, v in zip(
+        ["Scenarios", "Traffic", "Run", "Compare", "Audit", "Exercises"], views)), dynamic=True,
+        sizing_mode="stretch_width", css_classes=["wb-tabs"])
+    tabs.param.watch(lambda e: views[e.new].refresh(), "active")
+    if pn.state.curdoc is not None:
+        pn.state.onload(warm)
+        _when_catalog_ready(scenarios.form.catalog_loaded)
+    header = pn.pane.HTML(
+        f"<div style='display:flex;gap:2em;align-items:baseline'><h2 style='margin:6px 0'>{TITLE}</h2>"
+        f"<span>trace store <code>{db}</code> &middot; scenarios <code>{scenarios_dir}</code> &middot; every "
+        "figure shown is read from the trace store and labelled simulated, recorded or live</span></div>",
+        sizing_mode="stretch_width")
+    return pn.Column(header, tabs, sizing_mode="stretch_width")
+
+
+def _when_catalog_ready(callback) -> None:
+    if models.catalog_ready():
+        callback()
+        return
+
+    def poll() -> None:
+        if models.catalog_ready():
+            cb.stop()
+            callback()
+
+    cb = pn.state.add_periodic_callback(poll, period=500)

@@ -1,0 +1,84 @@
+"""Small shared pieces of the views: the message box, the error guard, the data-mode badge.
+
+Why one guard for every callback: the issue's rule is that errors show as messages in the page, never
+as a traceback. A workbench error (bad scenario, bad traffic, locked store) shows its own one-line
+message; anything unexpected shows its type and text, and the traceback goes to the server log.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import logging
+from typing import Callable
+
+import panel as pn
+
+from workbench.errors import WorkbenchError
+
+__all__ = ["Messages", "guarded", "mode_badge", "plain", "MODE_COLOURS"]
+
+_log = logging.getLogger("workbench.app")
+MODE_COLOURS = {"simulated": "#805ad5", "recorded": "#2b6cb0", "live": "#c53030", "mixed": "#dd6b20"}
+
+
+def plain(text: str) -> str:
+    """``text`` for a Markdown pane, shown as written (field names like ``max_usd`` stay intact)."""
+    return f"<div>{html.escape(text)}</div>" if text else ""
+
+
+class Messages:
+    """One alert box of a view: ``error``, ``ok``, ``info`` replace its text; ``clear`` hides it."""
+
+    def __init__(self, name: str):
+        self.pane = pn.pane.Alert("", alert_type="info", visible=False, css_classes=[f"wb-msg-{name}"],
+                                  sizing_mode="stretch_width", margin=(4, 10))
+
+    def _show(self, kind: str, text: str) -> None:
+        self.pane.param.update(object=plain(text), alert_type=kind, visible=bool(text))
+
+    def error(self, text: str) -> None:
+        """Show an error (red)."""
+        self._show("danger", text)
+
+    def ok(self, text: str) -> None:
+        """Show a success (green)."""
+        self._show("success", text)
+
+    def info(self, text: str) -> None:
+        """Show a neutral note (blue)."""
+        self._show("info", text)
+
+    def warn(self, text: str) -> None:
+        """Show a warning (yellow)."""
+        self._show("warning", text)
+
+    def clear(self) -> None:
+        """Hide the box."""
+        self._show("info", "")
+
+
+def guarded(messages: Messages) -> Callable:
+    """Decorator: run a callback; show any error it raises in ``messages`` instead of a traceback."""
+    def deco(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args, **kw):
+            try:
+                return fn(*args, **kw)
+            except WorkbenchError as exc:
+                messages.error(str(exc))
+            except (ValueError, KeyError, OSError) as exc:
+                messages.error(f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # noqa: BLE001  (the page shows one line; the log keeps the traceback)
+                _log.exception("callback %s failed", fn.__name__)
+                messages.error(f"unexpected error: {type(exc).__name__}: {exc}")
+            return None
+        return wrapper
+    return deco
+
+
+def mode_badge(mode: str) -> str:
+    """HTML badge saying where figures come from: simulated, recorded, live or mixed."""
+    colour = MODE_COLOURS.get(mode.split(":")[0], "#4a5568")
+    return (f"<span class='wb-mode' style='background:{colour};color:white;padding:1px 7px;border-radius:4px;"
+            f"font-size:12px'>{mode}</span>")
