@@ -25,12 +25,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from workbench.errors import ErrorKind, InputError
-from workbench.scenario import Arrival, Scenario, TrafficSpec, load_scenario, parse_scenario
-from workbench.scenario import _clean_loc, _dotted, _line_for, _Loader, _map_lines  # one YAML line map
+from workbench.scenario import (Arrival, Scenario, TrafficSpec, field_error, load_scenario, parse_scenario,
+                                read_yaml)
 
 __all__ = ["METRICS", "Rubric", "Exercise", "CriterionResult", "ExerciseResult", "exercises_dir",
            "list_exercises", "load_rubric", "score_submission", "format_result"]
@@ -247,25 +246,13 @@ def load_rubric(path: str | Path) -> Rubric:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the rubric: {exc.strerror if isinstance(exc, OSError) else exc}",
                          file=p) from None
-    lines: dict[tuple, int] = {}
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-        if node is not None:
-            _map_lines(node, (), lines)
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506  (_Loader is a SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", file=p,
-                         line=mark.line + 1 if mark else None) from None
+    data, lines = read_yaml(text, str(p), InputError)
     if not isinstance(data, dict):
         raise InputError("a rubric is a YAML mapping (title:, holdout:, criteria:, requires:)", file=p, line=1)
     try:
         return Rubric.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        loc = _clean_loc(err["loc"])
-        msg = {"extra_forbidden": "unknown field", "missing": "required field is missing"}.get(err["type"], err["msg"])
-        raise InputError(msg, file=p, line=_line_for(lines, loc), field=_dotted(loc)) from None
+        raise field_error(exc, str(p), lines, InputError, unknown="unknown field") from None
 
 
 def _find(name: str, root: str | Path | None) -> Exercise:

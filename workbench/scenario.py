@@ -22,12 +22,12 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, model_validator
 
-from workbench.errors import RETRYABLE_DEFAULT, ErrorKind, ScenarioError
+from workbench.errors import RETRYABLE_DEFAULT, ErrorKind, InputError, ScenarioError
 
 __all__ = [
     "Price", "Limits", "Outage", "SimProfile", "ModelSpec", "HumanSpec", "RouterSpec", "FallbackRule",
     "RetrySpec", "Timeouts", "CircuitBreaker", "Budget", "GraderSpec", "PoissonArrival", "RecordedArrival",
-    "BurstArrival", "Burst", "TrafficSpec", "RecordedSpec", "Scenario", "load_scenario", "parse_scenario",
+    "BurstArrival", "Burst", "TrafficSpec", "RecordedSpec", "read_yaml", "field_error", "YamlLoader", "Scenario", "load_scenario", "parse_scenario",
 ]
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -404,9 +404,15 @@ def load_scenario(path: str | Path) -> Scenario:
     return parse_scenario(text, source=p)
 
 
-def parse_scenario(text: str, source: str | Path | None = None) -> Scenario:
-    """Validate scenario YAML text; ``source`` is the file named in errors and used for relative paths."""
-    where = str(source) if source is not None else "<scenario>"
+#: The loader of every workbench YAML file (YAML 1.2 booleans, duplicate keys rejected), for code that
+#: needs the data only (the app's editor); :func:`read_yaml` adds the line map and the error.
+YamlLoader = _Loader
+
+
+def read_yaml(text: str, where: str, error: type[InputError] = ScenarioError) -> tuple[Any, dict[tuple, int]]:
+    """Parse YAML the workbench way (YAML 1.2 booleans, duplicate keys rejected) and map each path to
+    its line; a syntax error is one ``error`` naming ``where``, the line and the field. For every
+    workbench YAML file (scenarios, rubrics, the app's editor), so they all read alike."""
     lines: dict[tuple, int] = {}
     try:
         node = yaml.compose(text, Loader=_Loader)
@@ -416,43 +422,52 @@ def parse_scenario(text: str, source: str | Path | None = None) -> Scenario:
             data = yaml.load(text, Loader=_Loader)  # noqa: S506  (_Loader is a SafeLoader)
         except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
             # PyYAML's scalar constructors raise these on values such as `seed: 2001-13-01`.
-            raise ScenarioError(f"invalid YAML value: {exc}", file=where) from None
+            raise error(f"invalid YAML value: {exc}", file=where) from None
     except RecursionError:
-        raise ScenarioError("invalid YAML: nested too deeply", file=where) from None
+        raise error("invalid YAML: nested too deeply", file=where) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc).splitlines()[0]
         line = mark.line + 1 if mark else None
         at_line = [p for p, n in lines.items() if n == line and p]
-        raise ScenarioError(f"invalid YAML: {problem}", file=where, line=line,
-                            field=_dotted(max(at_line, key=len)) if at_line else None) from None
+        raise error(f"invalid YAML: {problem}", file=where, line=line,
+                    field=_dotted(max(at_line, key=len)) if at_line else None) from None
+    return data, lines
+
+
+def field_error(exc: ValidationError, where: str, lines: dict[tuple, int], error: type[InputError] = ScenarioError,
+                unknown: str = "unknown field (check the spelling; see the scenario reference in README.md)") -> InputError:
+    """The first problem of a pydantic error as one ``error`` naming the file, line and field."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = _clean_loc(first["loc"])
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = unknown
+    elif first["type"] == "missing":
+        msg = "required field is missing"
+    more = len(errors) - 1
+    if more:
+        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return error(msg, file=where, line=_line_for(lines, loc), field=_dotted(loc))
+
+
+def parse_scenario(text: str, source: str | Path | None = None) -> Scenario:
+    """Validate scenario YAML text; ``source`` is the file named in errors and used for relative paths."""
+    where = str(source) if source is not None else "<scenario>"
+    data, lines = read_yaml(text, where)
     if not isinstance(data, dict):
         raise ScenarioError("a scenario is a YAML mapping (name:, fleet:, router:, traffic: ...)",
                             file=where, line=1)
     try:
         scn = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise _first_error(exc, where, lines) from None
+        raise field_error(exc, where, lines) from None
     scn._path = Path(source) if source is not None else None
     scn._text = text
     scn._lines = lines
     scn.check_references()
     return scn
-
-
-def _first_error(exc: ValidationError, where: str, lines: dict[tuple, int]) -> ScenarioError:
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    loc = _clean_loc(first["loc"])
-    msg = first["msg"]
-    if first["type"] == "extra_forbidden":
-        msg = "unknown field (check the spelling; see the scenario reference in README.md)"
-    elif first["type"] == "missing":
-        msg = "required field is missing"
-    more = len(errors) - 1
-    if more:
-        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return ScenarioError(msg, file=where, line=_line_for(lines, loc), field=_dotted(loc))
 
 
 def _clean_loc(loc: tuple) -> tuple:

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from workbench.errors import ErrorKind, InputError
-from workbench.scenario import _Loader  # the scenario's own YAML 1.2 rules (on/no stay strings)
+from workbench.scenario import YamlLoader  # the scenario's own YAML 1.2 rules (on/no stay strings)
 
 __all__ = ["load_yaml_data", "dump_yaml", "set_field", "set_model", "add_model", "remove_model",
            "set_provider", "add_fallback", "remove_fallback", "set_policy", "parse_params", "set_human",
@@ -33,7 +33,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 def load_yaml_data(text: str) -> Any:
     """The data ``text`` parses to under the scenario's YAML rules (``yaml.YAMLError`` if it cannot)."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506  (_Loader is a SafeLoader)
+    return yaml.load(text, Loader=YamlLoader)  # noqa: S506  (a SafeLoader)
 
 
 def dump_yaml(data: dict) -> str:
