@@ -32,6 +32,7 @@ from typing import Callable, Protocol, Sequence
 from workbench.errors import ErrorKind
 from workbench.graders import Grader
 from workbench.graders.base import grade_all, grader_labels
+from workbench.replay_parts import _Breaker, _JudgeCalls
 from workbench.policies import Decision, FleetState, Policy, RouteContext
 from workbench.providers.base import Outcome
 from workbench.scenario import FallbackRule, Scenario
@@ -43,7 +44,6 @@ __all__ = ["replay", "ReplayStats", "Sink", "Progress"]
 _END, _RETRY, _HUMAN_END = 0, 1, 2
 _SALT_JITTER, _SALT_HANDLE, _SALT_HUMAN_Q = 0x7177E2, 0x4A4D, 0x4855
 _CONSULT_KEY = 0x5C0FFEE5C0FFEE  # a consulted model's draws differ from its draws when answering
-_JUDGE_KEY = 0x1D6E1D6E1D6E  # likewise for a judge model grading an answer
 
 
 class Sink(Protocol):
@@ -90,32 +90,7 @@ class _Req:
         self.last_error = self.human = self.out = self.judged = None
 
 
-class _Breaker:
-    """Per-target circuit breakers: more than ``allowed_fails`` failures within ``window_s`` opens the
-    circuit for ``cooldown_s``; ``kind`` remembers the failure that opened it, for fallback choice."""
-
-    __slots__ = ("allowed", "window", "cooldown", "errors", "fails", "open_until", "kind")
-
-    def __init__(self, spec, targets):
-        self.allowed, self.window, self.cooldown = spec.allowed_fails, spec.window_s, spec.cooldown_s
-        self.errors = frozenset(spec.errors)
-        self.fails: dict[str, deque] = {t: deque() for t in targets}
-        self.open_until: dict[str, float] = {t: -math.inf for t in targets}
-        self.kind: dict[str, ErrorKind] = {}
-
-    def failed(self, target: str, kind: ErrorKind, now: float) -> None:
-        if kind not in self.errors:
-            return
-        q = self.fails[target]
-        q.append(now)
-        while q and q[0] <= now - self.window:
-            q.popleft()
-        if len(q) > self.allowed:
-            self.open_until[target], self.kind[target] = now + self.cooldown, kind
-            q.clear()
-
-
-class _Engine:
+class _Engine(_JudgeCalls):
     def __init__(self, scenario: Scenario, provider, policy: Policy, graders: list[Grader], seed: int,
                  run_id: str, sink: Sink, progress: Progress | None, flush_every: int,
                  cancel: Callable[[], bool] | None, total: int):
@@ -297,29 +272,6 @@ class _Engine:
         if self.reviews and self.escalate(st, now, out.text, score):
             return
         self.finish(st, now, "ok", target, score, out.text, verdicts=verdicts)
-
-    # --- LLM judges: each one a paid, timed call after the answer ------------------------------
-    def judge_next(self, st: _Req, now: float) -> None:
-        target, purpose, out, score, verdicts, i = st.judged
-        if i < len(self.judges):
-            judge = self.judges[i]
-            st.target, st.purpose = judge.params.model, "judge"
-            self.call(st, now, judge.judge_request(st.req, out.text, out.score), st.rkey ^ _JUDGE_KEY ^ i)
-            return
-        scores = [v for v in verdicts.values() if v is not None]  # every grader's verdict, judges included
-        score = sum(scores) / len(scores) if scores else None
-        st.target, st.purpose, st.judged = target, purpose, None
-        self.accept(st, now, target, out, score, verdicts)
-
-    def on_judge_end(self, st: _Req, now: float, out: Outcome) -> None:
-        judge = self.judges[st.judged[5]]
-        verdict = judge.parse(out.text) if out.ok else None  # a failed judge call cannot judge
-        label = self.judge_labels[st.judged[5]]
-        st.judged[4][label] = verdict
-        self.record(st, now, out, verdict, st.target, self.models[st.target],
-                    out.source or self.modes.get(st.target, "?"), 0.0, {label: verdict})
-        st.judged[5] += 1
-        self.judge_next(st, now)
 
     def escalate(self, st: _Req, now: float, text: str | None, score: float | None) -> bool:
         """Ask the policy whether the answer passes; if not, start the next model (both are paid)."""
