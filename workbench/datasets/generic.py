@@ -221,10 +221,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict]]:
     elif suffix in (".parquet", ".pq"):
         from workbench.store.parquet import read_parquet_rows
 
-        try:
-            cols, rows = read_parquet_rows(path)
-        except Exception as exc:  # noqa: BLE001  duckdb.Error and kin: only the store imports duckdb
-            raise InputError(f"unreadable Parquet: {exc}", file=path) from None
+        cols, rows = read_parquet_rows(path)  # a TrafficError naming the file if unreadable
         _check_header(path, cols)
         for n, values in enumerate(rows, start=1):
             yield n, dict(zip(cols, values))

@@ -10,10 +10,15 @@ from pathlib import Path
 
 import duckdb
 
+from workbench.errors import TrafficError
+
 __all__ = ["read_parquet_rows"]
 
 
 def read_parquet_rows(path: str | Path) -> tuple[list[str], list[tuple]]:
-    """Column names and rows of a Parquet file; ``duckdb.Error`` if it cannot be read."""
-    rel = duckdb.sql("SELECT * FROM read_parquet(?)", params=[str(path)])
-    return list(rel.columns), rel.fetchall()
+    """Column names and rows of a Parquet file; one :class:`TrafficError` naming it if it cannot be read."""
+    try:
+        rel = duckdb.sql("SELECT * FROM read_parquet(?)", params=[str(path)])
+        return list(rel.columns), rel.fetchall()
+    except (duckdb.Error, RuntimeError, UnicodeError) as exc:  # RuntimeError: a column name not UTF-8
+        raise TrafficError(f"unreadable Parquet: {exc}", file=path) from None
