@@ -101,7 +101,8 @@ class _Engine(_JudgeCalls):
         self.answer = {n: provider.bind(n) for n in scenario.fleet}
         # Graders that must call a model (an LLM judge) run after the others, as paid attempts.
         self.judges = [g for g in graders if g.needs_call]
-        self.judge_labels = [lab for g, lab in zip(graders, grader_labels(graders)) if g.needs_call]
+        self.labels = grader_labels(graders)
+        self.judge_labels = [lab for g, lab in zip(graders, self.labels) if g.needs_call]
         self.pkeys: dict[str, str] = {}
         self.models = {n: m.model for n, m in scenario.fleet.items()}
         self.timeouts = {n: m.timeout_s or scenario.timeouts.attempt_s for n, m in scenario.fleet.items()}
@@ -237,7 +238,7 @@ class _Engine(_JudgeCalls):
             return
         score = verdicts = None
         if out.ok and self.graders and st.purpose != "route":
-            score, verdicts = grade_all(self.graders, st.req, out.text, out.score)
+            score, verdicts = grade_all(self.graders, st.req, out.text, out.score, self.labels)
         self.record(st, now, out, score, target, self.models[target], out.source or self.modes.get(target, "?"),
                     0.0, verdicts)
         if st.purpose == "route":
@@ -327,7 +328,7 @@ class _Engine(_JudgeCalls):
         text = (req.expected if correct else "needs follow-up") if req.expected is not None else "[human answer]"
         out = Outcome(True, now - st.att_start, None, 0, 0, spec.cost_per_request_usd, text,
                       1.0 if correct else 0.0)
-        score, verdicts = grade_all(self.graders, req, text, out.score) if self.graders else (None, None)
+        score, verdicts = grade_all(self.graders, req, text, out.score, self.labels) if self.graders else (None, None)
         self.record(st, now, out, score, h, "human", "human", st.human - st.att_start, verdicts)
         self.finish(st, now, "ok", h, score, text, handoff=True, verdicts=verdicts)
 

@@ -93,18 +93,22 @@ def grader_labels(graders: list[Grader]) -> list[str]:
     return labels
 
 
-def grade_all(graders: list[Grader], req: "Request", text: str | None,
-              provider_score: float | None) -> tuple[float | None, dict[str, float | None]]:
+def grade_all(graders: list[Grader], req: "Request", text: str | None, provider_score: float | None,
+              labels: list[str] | None = None) -> tuple[float | None, dict[str, float | None]]:
     """The mean of the verdicts that are not None (None if none), and each grader's verdict by label.
 
     Graders with ``needs_call`` are left out of both: the engine scores them from their own call.
+    ``labels`` (:func:`grader_labels` of ``graders``) may be passed in by a caller grading many answers.
     """
     verdicts: dict[str, float | None] = {}
-    for label, g in zip(grader_labels(graders), graders):
+    total, n = 0.0, 0
+    for label, g in zip(labels or grader_labels(graders), graders):
         if not g.needs_call:
-            verdicts[label] = g.score(req, text, provider_score)
-    judged = [s for s in verdicts.values() if s is not None]
-    return (sum(judged) / len(judged) if judged else None), verdicts
+            v = verdicts[label] = g.score(req, text, provider_score)
+            if v is not None:
+                total += v
+                n += 1
+    return (total / n if n else None), verdicts
 
 
 def grade(graders: list[Grader], req: "Request", text: str | None, provider_score: float | None) -> float | None:
