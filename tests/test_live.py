@@ -8,7 +8,7 @@ import os
 import duckdb
 import pytest
 from conftest import ROOT, SCENARIOS
-from helpers import run, table, wb
+from helpers import fake_key, run, table, wb
 
 from workbench.scenario import parse_scenario
 from workbench.simserver import running_server
@@ -71,7 +71,7 @@ def test_429_retry_after_is_honoured(tmp_path):
 
 
 def test_no_key_reaches_the_database_report_or_output(tmp_path):
-    env_key, file_key = "sk-envkeyenvkeyenvkey0123456789", "sk-filekeyfilekeyfilekey0123456"
+    env_key, file_key = fake_key(), fake_key()
     with running_server(server(), speed=50) as url:
         path = tmp_path / "secret.yaml"
         text = (CLIENT.replace("URL", url).replace("TARGET", "large")

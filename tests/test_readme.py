@@ -6,6 +6,7 @@ import re
 
 import pytest
 from conftest import ROOT
+from helpers import fake_key
 
 from workbench.policies import build_policy
 from workbench.scenario import parse_scenario
@@ -42,5 +43,5 @@ def test_every_fleet_example_loads(block, monkeypatch):
     scn = parse_scenario("name: f\n" + block + "router: {policy: static, params: {target: gpt4o}}\n"
                          "traffic: {source: t.jsonl}\n", source="README.md")
     for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LITELLM_PROXY_KEY"):
-        monkeypatch.setenv(var, "sk-placeholder-for-the-test")
+        monkeypatch.setenv(var, fake_key())
     assert set(make_provider(scn, [], 0).modes.values()) == {"live"}  # every model is priced and built

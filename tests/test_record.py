@@ -6,7 +6,7 @@ import json
 
 import pytest
 from conftest import SCENARIOS
-from helpers import run, table, wb
+from helpers import fake_key, run, table, wb
 
 from workbench.errors import ScenarioError
 from workbench.recording import record
@@ -42,7 +42,7 @@ router: {policy: static, params: {target: TARGET}}
 graders: [{type: exact}]
 traffic: {dataset: support-live, arrival: {process: poisson, rate_per_s: 40}}
 """
-KEY = "sk-recordkeyrecordkey0123456789"
+KEY = fake_key()
 
 
 @pytest.fixture

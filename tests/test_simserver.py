@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from conftest import ROOT
+from helpers import fake_key
 from workbench.scenario import parse_scenario
 from workbench.simserver import create_app, running_server
 
@@ -308,7 +309,7 @@ LITELLM_WARNINGS = pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier.*:U
 
 
 def call_litellm(litellm, url, model, **kw):
-    return litellm.completion(model=f"openai/{model}", api_base=url, api_key="sk-test-not-a-real-key",
+    return litellm.completion(model=f"openai/{model}", api_base=url, api_key=fake_key(),
                               messages=MSGS, num_retries=0, max_retries=0, **kw)
 
 
