@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -42,3 +46,45 @@ def wb(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "workbench"]
     env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_DB"}
     return subprocess.run([*cmd, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def tiered_scenario(path: Path, n: int, source: Path, extra: str = "") -> Path:
+    """support-tiered over ``n`` tickets drawn with replacement from ``source``, Poisson arrivals at 8/s,
+    plus ``extra`` top-level YAML; written to ``path``."""
+    from conftest import SCENARIOS
+
+    text = (SCENARIOS / "support-tiered.yaml").read_text().replace(
+        "  source: traffic/support_tickets.jsonl\n  arrival: {process: recorded, field: arrived_at}",
+        f"  source: {source}\n  sample: {n}\n  replace: true\n  arrival: {{process: poisson, rate_per_s: 8}}")
+    assert f"sample: {n}" in text
+    path.write_text(text + extra)
+    return path
+
+
+def sigkill_mid_run(scenario: Path, db: Path, cwd: Path, total: int, after: int) -> None:
+    """Start ``workbench run SCENARIO --run-id killed`` and SIGKILL it once its progress bar has passed
+    ``after`` of ``total`` requests (read from tqdm's "12345/50000" on stderr), before it ends."""
+    script = Path(sys.executable).parent / "workbench"
+    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_DB"}
+    proc = subprocess.Popen([str(script), "run", str(scenario), "--run-id", "killed", "--db", str(db)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
+    seen: list[int] = []
+    pattern = re.compile(rb"(\d+)/" + str(total).encode())
+
+    def watch() -> None:
+        buf = b""
+        while chunk := os.read(proc.stderr.fileno(), 4096):
+            buf = (buf + chunk)[-4096:]
+            seen.extend(int(m) for m in pattern.findall(buf))
+
+    reader = threading.Thread(target=watch, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 240
+    while not any(after < s < total for s in seen):
+        assert proc.poll() is None, "the run finished before it could be killed"
+        assert time.monotonic() < deadline, "no progress seen"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait(timeout=30) == -signal.SIGKILL
+    reader.join(timeout=10)
+    proc.stderr.close()

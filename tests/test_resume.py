@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import duckdb
 import pytest
 from conftest import SCENARIOS
-from helpers import run, wb
+from helpers import run, sigkill_mid_run, tiered_scenario, wb
 
 from workbench.errors import InputError
 from workbench.runner import resume
@@ -26,39 +19,12 @@ TRAFFIC = SCENARIOS / "traffic" / "support_tickets.jsonl"
 
 
 def scenario(tmp_path: Path, n: int = N, source: Path = TRAFFIC) -> Path:
-    text = (SCENARIOS / "support-tiered.yaml").read_text().replace(
-        "  source: traffic/support_tickets.jsonl\n  arrival: {process: recorded, field: arrived_at}",
-        f"  source: {source}\n  sample: {n}\n  replace: true\n  arrival: {{process: poisson, rate_per_s: 8}}")
-    path = tmp_path / "big.yaml"
-    path.write_text(text)
-    return path
+    return tiered_scenario(tmp_path / "big.yaml", n, source)
 
 
 def test_sigkill_then_resume(tmp_path):
     db = tmp_path / "t.duckdb"
-    script = Path(sys.executable).parent / "workbench"
-    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_DB"}
-    proc = subprocess.Popen([str(script), "run", str(scenario(tmp_path)), "--run-id", "killed", "--db", str(db)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
-    seen: list[int] = []
-
-    def watch() -> None:  # tqdm's progress on stderr: "... 41234/200000 ..."
-        buf = b""
-        while chunk := os.read(proc.stderr.fileno(), 4096):
-            buf = (buf + chunk)[-4096:]
-            seen.extend(int(m) for m in re.findall(rb"(\d+)/200000", buf))
-
-    reader = threading.Thread(target=watch, daemon=True)
-    reader.start()
-    deadline = time.monotonic() + 240
-    while not any(20_000 < s < N for s in seen):
-        assert proc.poll() is None, "the run finished before it could be killed"
-        assert time.monotonic() < deadline, "no progress seen"
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    assert proc.wait(timeout=30) == -signal.SIGKILL
-    reader.join(timeout=10)
-    proc.stderr.close()
+    sigkill_mid_run(scenario(tmp_path), db, tmp_path, N, after=20_000)
 
     with duckdb.connect(str(db), read_only=True) as con:
         status, = con.execute("SELECT status FROM runs WHERE run_id = 'killed'").fetchone()

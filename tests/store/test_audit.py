@@ -5,13 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import signal
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import duckdb
@@ -19,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import SCENARIOS
-from helpers import run, wb
+from helpers import run, sigkill_mid_run, tiered_scenario, wb
 
 from workbench.errors import InputError, StoreError
 from workbench.store import ATTEMPT_COLUMNS, REQUEST_COLUMNS, RunInfo, TraceStore
@@ -252,37 +246,10 @@ N = 50_000
 
 
 def test_a_killed_audited_run_resumed_still_verifies(tmp_path):
-    text = (SCENARIOS / "support-tiered.yaml").read_text().replace(
-        "  source: traffic/support_tickets.jsonl\n  arrival: {process: recorded, field: arrived_at}",
-        f"  source: {SCENARIOS / 'traffic' / 'support_tickets.jsonl'}\n  sample: {N}\n  replace: true\n"
-        "  arrival: {process: poisson, rate_per_s: 8}")
-    assert f"sample: {N}" in text
-    path = tmp_path / "audited.yaml"
-    path.write_text(text + "audit: true\n")
+    path = tiered_scenario(tmp_path / "audited.yaml", N, SCENARIOS / "traffic" / "support_tickets.jsonl",
+                           extra="audit: true\n")
     db = tmp_path / "t.duckdb"
-    script = Path(sys.executable).parent / "workbench"
-    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_DB"}
-    proc = subprocess.Popen([str(script), "run", str(path), "--run-id", "killed", "--db", str(db)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
-    seen: list[int] = []
-
-    def watch() -> None:  # tqdm's progress on stderr: "... 12345/50000 ..."
-        buf = b""
-        while chunk := os.read(proc.stderr.fileno(), 4096):
-            buf = (buf + chunk)[-4096:]
-            seen.extend(int(m) for m in re.findall(rb"(\d+)/50000", buf))
-
-    reader = threading.Thread(target=watch, daemon=True)
-    reader.start()
-    deadline = time.monotonic() + 240
-    while not any(11_000 < s < N for s in seen):
-        assert proc.poll() is None, "the run finished before it could be killed"
-        assert time.monotonic() < deadline, "no progress seen"
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    assert proc.wait(timeout=30) == -signal.SIGKILL
-    reader.join(timeout=10)
-    proc.stderr.close()
+    sigkill_mid_run(path, db, tmp_path, N, after=11_000)
 
     kept, sealed = sql(db, "SELECT (SELECT count(*) FROM requests WHERE run_id = 'killed'), "
                            "(SELECT count(*) FROM audit_trail WHERE run_id = 'killed')")[0]
