@@ -79,12 +79,17 @@ def sigkill_mid_run(scenario: Path, db: Path, cwd: Path, total: int, after: int)
 
     reader = threading.Thread(target=watch, daemon=True)
     reader.start()
-    deadline = time.monotonic() + 240
-    while not any(after < s < total for s in seen):
-        assert proc.poll() is None, "the run finished before it could be killed"
-        assert time.monotonic() < deadline, "no progress seen"
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    assert proc.wait(timeout=30) == -signal.SIGKILL
-    reader.join(timeout=10)
-    proc.stderr.close()
+    try:
+        deadline = time.monotonic() + 240
+        while not any(after < s < total for s in seen):
+            assert proc.poll() is None, "the run finished before it could be killed"
+            assert time.monotonic() < deadline, "no progress seen"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:  # a failed check must not leave the process or its pipe behind for the next test
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        reader.join(timeout=10)
+        proc.stderr.close()

@@ -242,14 +242,16 @@ def test_a_failed_batch_leaves_no_audit_row_and_the_chain_continues(db):
     assert (res.intact, res.rows) == (True, 2)
 
 
-N = 50_000
+# Large enough that the run outlasts the first progress line (tqdm redraws every 5 s off a terminal),
+# so the kill lands mid-run however fast the machine.
+N = 150_000
 
 
 def test_a_killed_audited_run_resumed_still_verifies(tmp_path):
     path = tiered_scenario(tmp_path / "audited.yaml", N, SCENARIOS / "traffic" / "support_tickets.jsonl",
                            extra="audit: true\n")
     db = tmp_path / "t.duckdb"
-    sigkill_mid_run(path, db, tmp_path, N, after=11_000)
+    sigkill_mid_run(path, db, tmp_path, N, after=N // 5)
 
     kept, sealed = sql(db, "SELECT (SELECT count(*) FROM requests WHERE run_id = 'killed'), "
                            "(SELECT count(*) FROM audit_trail WHERE run_id = 'killed')")[0]
