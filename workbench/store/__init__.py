@@ -25,6 +25,7 @@ import pandas as pd
 
 from workbench.errors import StoreError
 from workbench.store import audit as _audit
+from workbench.store.base import Connected
 
 __all__ = ["TraceStore", "RunInfo", "answers", "REQUEST_COLUMNS", "ATTEMPT_COLUMNS", "DEFAULT_DB"]
 
@@ -73,7 +74,7 @@ def _migrations() -> list[tuple[int, str, str]]:
     return sorted(out)
 
 
-class TraceStore:
+class TraceStore(Connected):
     """An open trace database. Use as a context manager, or call :meth:`close`."""
 
     def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False):
@@ -95,19 +96,7 @@ class TraceStore:
         if not read_only:
             self._migrate()
 
-    # --- lifecycle --------------------------------------------------------------------------
-    def __enter__(self) -> "TraceStore":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection (idempotent)."""
-        if getattr(self, "con", None) is not None:
-            self.con.close()
-            self.con = None
-
+    # --- schema ------------------------------------------------------------------------------
     def _migrate(self) -> None:
         con = self.con
         con.execute("CREATE TABLE IF NOT EXISTS schema_migrations "

@@ -31,6 +31,7 @@ import duckdb
 import pandas as pd
 
 from workbench.errors import InputError, StoreError
+from workbench.store.base import Connected
 
 __all__ = ["data_dir", "dataset_path", "list_datasets", "OutcomeStore", "DatasetInfo", "PROMPT_COLUMNS",
            "OUTCOME_COLUMNS", "check_name"]
@@ -101,7 +102,7 @@ def list_datasets() -> list[dict]:
     return out
 
 
-class OutcomeStore:
+class OutcomeStore(Connected):
     """One dataset's outcome matrix. ``create=True`` opens (or makes) it for writing."""
 
     def __init__(self, name: str, *, create: bool = False, path: Path | None = None):
@@ -120,18 +121,6 @@ class OutcomeStore:
                 self.con.execute(_SCHEMA)
         except (duckdb.Error, OSError) as exc:
             raise StoreError(f"{self.path}: cannot open dataset '{name}': {exc}") from None
-
-    def __enter__(self) -> "OutcomeStore":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection (idempotent)."""
-        if getattr(self, "con", None) is not None:
-            self.con.close()
-            self.con = None
 
     # --- writing ----------------------------------------------------------------------------
     @classmethod
