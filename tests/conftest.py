@@ -50,6 +50,13 @@ def routellm_data_dir(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture
+def routellm_env(routellm_data_dir, monkeypatch) -> Path:
+    """``WORKBENCH_DATA_DIR`` pointed at the imported RouteLLM datasets for one test."""
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(routellm_data_dir))
+    return routellm_data_dir
+
+
 def write_traffic(path: Path, n: int, *, difficulty: float | None = 0.5, category: str = "billing",
                   expected: str | None = "explain_charge", prompt: str = "Why was I charged twice in March?") -> Path:
     """Write ``n`` JSONL requests (ids r0000...) and return the path."""

@@ -74,8 +74,7 @@ traffic: {source: traffic.jsonl}
     assert explain(load_scenario(path), "x")["target"] == "small"
 
 
-def test_a_learned_scorer_explains_traffic_requests_and_says_why_not_free_text(routellm_data_dir, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(routellm_data_dir))
+def test_a_learned_scorer_explains_traffic_requests_and_says_why_not_free_text(routellm_env):
     scn = load_scenario(SCENARIOS / "gsm8k-threshold.yaml")
     out = explain(scn, "ignored", request_id="gsm8k-0003")
     assert out["target"] in ("strong", "weak") and "learned P(" in out["reason"]

@@ -15,18 +15,12 @@ GPT = "gpt-4-1106-preview"
 MIX = "together_ai/mistralai/Mixtral-8x7B-Instruct-v0.1"
 
 
-@pytest.fixture
-def data(routellm_data_dir, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(routellm_data_dir))
-    return routellm_data_dir
-
-
 def out(capsys, *argv) -> str:
     assert main(list(argv)) == 0
     return capsys.readouterr().out
 
 
-def test_list_and_info(data, capsys):
+def test_list_and_info(routellm_env, capsys):
     text = out(capsys, "datasets", "list")
     assert "routellm-gsm8k" in text and "1,319" in text and "routellm-mmlu" in text and "14,042" in text
     listed = json.loads(out(capsys, "datasets", "list", "--json"))
@@ -43,7 +37,7 @@ def test_list_and_info(data, capsys):
     assert "RouteLLM (lm-sys/RouteLLM, Apache-2.0)" in text and "$10 / $30 (litellm)" in text
 
 
-def test_eval_reports_oracle_random_and_the_out_of_sample_learned_scorer(data, capsys, tmp_path):
+def test_eval_reports_oracle_random_and_the_out_of_sample_learned_scorer(routellm_env, capsys, tmp_path):
     r = json.loads(out(capsys, "datasets", "eval", "routellm-gsm8k", "--strong", GPT, "--weak", MIX, "--json"))
     assert r["models"][GPT]["quality"] == 1130 / 1319 and r["models"][MIX]["quality"] == 842 / 1319
     # the oracle: a prompt is lost only when both models fail it

@@ -24,12 +24,6 @@ SRC = routellm_dir()
 csv.field_size_limit(1 << 30)
 
 
-@pytest.fixture
-def data(routellm_data_dir, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(routellm_data_dir))
-    return routellm_data_dir
-
-
 def csv_rows(paths) -> list[dict]:
     rows = []
     for p in paths:
@@ -43,7 +37,7 @@ MMLU_FILES = sorted((SRC / "mmlu").glob("mmlu_*.csv"))
 MMLU_ROWS = csv_rows(MMLU_FILES)
 
 
-def test_counts_and_exact_accuracies_of_both_models_on_both_benchmarks(data):
+def test_counts_and_exact_accuracies_of_both_models_on_both_benchmarks(routellm_env):
     assert {d["name"]: d["prompts"] for d in list_datasets()} == {"routellm-gsm8k": 1319, "routellm-mmlu": 14042}
     for name, rows in (("routellm-gsm8k", GSM_ROWS), ("routellm-mmlu", MMLU_ROWS)):
         with OutcomeStore(name) as ds:
@@ -58,7 +52,7 @@ def test_counts_and_exact_accuracies_of_both_models_on_both_benchmarks(data):
     assert sum(r[GPT] == "True" for r in MMLU_ROWS) == 11315 and sum(r[MIX_COL] == "True" for r in MMLU_ROWS) == 9560
 
 
-def test_tokens_and_costs_are_litellms(data):
+def test_tokens_and_costs_are_litellms(routellm_env):
     import litellm
 
     with OutcomeStore("routellm-gsm8k") as ds:
@@ -89,7 +83,7 @@ def test_tokens_and_costs_are_litellms(data):
     assert row.cost_usd == pytest.approx(row.prompt_tokens * 10e-6 + 30e-6, rel=1e-12)
 
 
-def test_gsm8k_prompts_ids_expected_answers_and_provenance(data):
+def test_gsm8k_prompts_ids_expected_answers_and_provenance(routellm_env):
     with OutcomeStore("routellm-gsm8k") as ds:
         p = ds.prompts()
         meta = ds.meta()
@@ -107,7 +101,7 @@ def test_gsm8k_prompts_ids_expected_answers_and_provenance(data):
     assert [prompt_key(r) for r in traffic.requests] == list(p.prompt_key)
 
 
-def test_mmlu_keeps_every_row_and_marks_the_105_repeats(data):
+def test_mmlu_keeps_every_row_and_marks_the_105_repeats(routellm_env):
     with OutcomeStore("routellm-mmlu") as ds:
         p = ds.prompts()
         meta = ds.meta()

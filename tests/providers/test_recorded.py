@@ -21,12 +21,6 @@ MIX = "together_ai/mistralai/Mixtral-8x7B-Instruct-v0.1"
 GPT = "gpt-4-1106-preview"
 
 
-@pytest.fixture
-def data(routellm_data_dir, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(routellm_data_dir))
-    return routellm_data_dir
-
-
 def share_true(path, column: str) -> float:
     """The share of True in one model's column, straight from RouteLLM's CSV files."""
     files = [path] if path.is_file() else sorted(path.glob("mmlu_*.csv"))
@@ -45,7 +39,7 @@ MMLU = routellm_dir() / "mmlu"
 
 
 @pytest.mark.parametrize("bench,src", [("gsm8k", GSM), ("mmlu", MMLU)])
-def test_always_one_model_quality_is_exactly_its_recorded_accuracy(data, tmp_path, bench, src):
+def test_always_one_model_quality_is_exactly_its_recorded_accuracy(routellm_env, tmp_path, bench, src):
     for variant, column in (("strong", GPT), ("weak", "mistralai/Mixtral-8x7B-Instruct-v0.1")):
         rid, s = run(SCENARIOS / f"{bench}-{variant}.yaml", tmp_path / "t.duckdb")
         assert s["mode"] == "recorded" and s["failed"] == 0
@@ -55,7 +49,7 @@ def test_always_one_model_quality_is_exactly_its_recorded_accuracy(data, tmp_pat
         assert round(share_true(src, GPT), 3) == 0.857
 
 
-def test_oracle_bounds_every_policy_and_random_recovers_half_the_gap(data, tmp_path):
+def test_oracle_bounds_every_policy_and_random_recovers_half_the_gap(routellm_env, tmp_path):
     with OutcomeStore("routellm-gsm8k") as ds:
         matrix = ds.matrix()
     best = oracle(matrix)
@@ -73,7 +67,7 @@ def test_oracle_bounds_every_policy_and_random_recovers_half_the_gap(data, tmp_p
     assert best["cost_usd"] < matrix[matrix.model == GPT].cost_usd.sum()
 
 
-def test_threshold_run_equals_the_offline_curve_at_its_share(data, tmp_path):
+def test_threshold_run_equals_the_offline_curve_at_its_share(routellm_env, tmp_path):
     rid, s = run(SCENARIOS / "gsm8k-threshold.yaml", tmp_path / "t.duckdb")
     prep = prepare(SCENARIOS / "gsm8k-threshold.yaml")
     with OutcomeStore("routellm-gsm8k") as ds:
@@ -99,7 +93,7 @@ def test_threshold_run_equals_the_offline_curve_at_its_share(data, tmp_path):
     assert "Method notes" in html and "out-of-fold predictions, 5-fold cross-fitting" in html
 
 
-def test_price_override_reprices_the_same_answers(data, tmp_path, scenario_file):
+def test_price_override_reprices_the_same_answers(routellm_env, tmp_path, scenario_file):
     text = (SCENARIOS / "gsm8k-strong.yaml").read_text().replace(
         f"model: {GPT}\n    provider: recorded", f"model: {GPT}\n    provider: recorded\n"
         "    price: {input_per_mtok: 1.0, output_per_mtok: 2.0}")
@@ -112,7 +106,7 @@ def test_price_override_reprices_the_same_answers(data, tmp_path, scenario_file)
     assert base["cost_usd"] == pytest.approx((base["prompt_tokens"] * 10 + base["completion_tokens"] * 30) / 1e6)
 
 
-def test_a_miss_stops_before_anything_is_written_or_is_simulated_and_labelled(data, tmp_path):
+def test_a_miss_stops_before_anything_is_written_or_is_simulated_and_labelled(routellm_env, tmp_path):
     text = (SCENARIOS / "gsm8k-strong.yaml").read_text().replace(f"model: {GPT}", "model: gpt-4o", 1)
     path = tmp_path / "miss.yaml"
     path.write_text(text)
