@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from conftest import ROOT
@@ -38,6 +39,10 @@ def test_app_never_imports_litellm_or_providers():
 def test_sql_lives_in_store_and_analysis():
     users = {m for m, names in modules().items() if "duckdb" in names}
     assert all(m.startswith(("store/", "analysis/")) for m in users), users
+    # nor through a connection handed in from elsewhere (a store's ``con``)
+    queries = {str(p.relative_to(PKG)) for p in PKG.rglob("*.py")
+               if re.search(r"[\"']\s*SELECT\s", p.read_text())}
+    assert all(m.startswith(("store/", "analysis/")) for m in queries), queries
 
 
 def test_policies_never_call_providers():

@@ -346,12 +346,6 @@ def _element_label(el) -> str:
 
 # --- scoring ------------------------------------------------------------------------------------
 
-def _unreviewed(con, run_id: str, answer: str) -> int:
-    """Requests of the run whose final answer is ``answer`` (case and spaces aside) and no human gave."""
-    return con.execute("SELECT count(*) FROM requests WHERE run_id = ? AND status = 'ok' AND NOT handoff "
-                       "AND lower(trim(response)) = lower(trim(?))", [run_id, answer]).fetchone()[0]
-
-
 def _metric_result(c: Criterion, summary: dict) -> CriterionResult:
     value = summary.get(c.metric)
     passed = value is not None and (value <= c.target if c.comparison == "<=" else value >= c.target)
@@ -367,6 +361,7 @@ def score_submission(name: str, submission: str | Path, *, db: str | Path | None
     malformed rubric or submission) raises :class:`InputError` before anything is written.
     """
     from workbench.analysis import run_summary
+    from workbench.analysis.summary import unreviewed_answers
     from workbench.runner import execute, prepare
     from workbench.store import TraceStore
 
@@ -383,7 +378,7 @@ def score_submission(name: str, submission: str | Path, *, db: str | Path | None
         with TraceStore(db if db is not None else Path(tmp) / "exercise.duckdb") as store:
             run_id, _ = execute(prep, store)
             summary = run_summary(store.con, run_id)
-            unreviewed = {el.answer: _unreviewed(store.con, run_id, el.answer)
+            unreviewed = {el.answer: unreviewed_answers(store.con, run_id, el.answer)
                           for el, _ in elements if isinstance(el, HumanReview)}
     results = [_metric_result(c, summary) for c in rubric.criteria]
     for el, verdict in elements:

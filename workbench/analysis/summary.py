@@ -27,7 +27,7 @@ import json
 
 import duckdb
 
-__all__ = ["run_summary", "format_comparison", "METRIC_LABELS", "REQUEST_QUALITY"]
+__all__ = ["run_summary", "format_comparison", "unreviewed_answers", "METRIC_LABELS", "REQUEST_QUALITY"]
 
 #: A request's quality, as a SQL expression over ``requests`` (alias prefix ``{p}``, e.g. ``r.``):
 #: a failed or rejected request scores 0, an answer no grader judged is NULL (left out of averages).
@@ -76,6 +76,13 @@ _KINDS_SQL = """
 SELECT target, error_kind, count(*) FROM attempts
 WHERE run_id = ? AND NOT ok GROUP BY ALL ORDER BY ALL
 """
+
+
+def unreviewed_answers(con: duckdb.DuckDBPyConnection, run_id: str, answer: str) -> int:
+    """Requests of the run whose final answer is ``answer`` (case and spaces aside) and no human gave:
+    e.g. machine declines in a design that must put a person before every decline."""
+    return con.execute("SELECT count(*) FROM requests WHERE run_id = ? AND status = 'ok' AND NOT handoff "
+                       "AND lower(trim(response)) = lower(trim(?))", [run_id, answer]).fetchone()[0]
 
 
 def _rate(n: int, d: int) -> float:
