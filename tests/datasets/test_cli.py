@@ -50,6 +50,8 @@ def test_eval_reports_oracle_random_and_the_out_of_sample_learned_scorer(routell
     assert learned["out_of_sample"] is True and learned["folds"] == 5
     assert 0.5 < learned["apgr"] < 0.7  # better than random on GSM8K, far from the oracle
     assert 0 < learned["cpt50"] < learned["cpt80"] < 1
+    # the simplest baseline a learned router must beat: on GSM8K, prompt length does better (APGR 0.601)
+    assert r["length"]["apgr"] == pytest.approx(0.6009, abs=5e-4) and r["length"]["apgr"] > learned["apgr"]
     curve = {(p["method"], round(p["strong_share"], 2)): p["quality"] for p in r["curve"]}
     assert curve[("learned (out of sample)", 0.0)] == curve[("random (expectation)", 0.0)] == 842 / 1319
     assert curve[("learned (out of sample)", 1.0)] == pytest.approx(1130 / 1319)

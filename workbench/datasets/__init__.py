@@ -76,12 +76,13 @@ def format_info(d: dict) -> str:
 
 
 def evaluate(name: str, strong: str, weak: str, *, folds: int = 5, seed: int = 0) -> dict:
-    """Both models, the oracle, random routing and the learned scorer (cross-fitted: every prompt
-    scored by a model that never saw it) on dataset ``name``: quality, cost, APGR, CPT(50%), CPT(80%)."""
+    """Both models, the oracle, random routing, prompt length as a score (the simplest baseline a router
+    must beat) and the learned scorer (cross-fitted: every prompt scored by a model that never saw it)
+    on dataset ``name``: quality, cost, APGR, CPT(50%), CPT(80%)."""
     import pandas as pd
 
     from workbench.analysis.routing import apgr, cpt, oracle, random_curve, routing_curve, routing_metrics
-    from workbench.policies.learned import cross_fitted_scores
+    from workbench.policies.learned import cross_fitted_scores, learned_note
     from workbench.store.outcomes import OutcomeStore
 
     with OutcomeStore(name) as ds:
@@ -95,6 +96,7 @@ def evaluate(name: str, strong: str, weak: str, *, folds: int = 5, seed: int = 0
     except ValueError as exc:  # too few prompts for the folds
         raise InputError(str(exc), field="--folds") from None
     learned = routing_metrics(matrix, strong, weak, pd.Series(scores, index=keys))
+    length = routing_metrics(matrix, strong, weak, pd.Series(prompts["prompt"].str.len().to_numpy(float), index=keys))
     qw, qs = learned["q_weak"], learned["q_strong"]
     rnd = random_curve(matrix, strong, weak)
     curve = pd.concat([
@@ -108,12 +110,11 @@ def evaluate(name: str, strong: str, weak: str, *, folds: int = 5, seed: int = 0
         "random": {"apgr": apgr(rnd, qw, qs), "cpt50": cpt(rnd, qw, qs, 0.5), "cpt80": cpt(rnd, qw, qs, 0.8),
                    "apgr_sd": learned.get("random_apgr_sd"),
                    "what": "expectation of random routing (exact, no draw); apgr_sd: spread of one random draw"},
+        "length": {"apgr": length["apgr"], "cpt50": length["cpt50"], "cpt80": length["cpt80"]},
         "learned": {"apgr": learned["apgr"], "cpt50": learned["cpt50"], "cpt80": learned["cpt80"],
                     "folds": folds, "seed": seed, "out_of_sample": True},
         "curve": curve[["method", "strong_share", "quality", "cost_usd"]].to_dict("records"),
-        "note": (f"learned scorer (TF-IDF word 1-2 grams + logistic regression predicting a weak-model failure): "
-                 f"scores are out of sample, {folds}-fold cross-fitted with seed {seed}: every prompt is scored "
-                 "by a model fitted on the other folds only"),
+        "note": f"scores are out of sample: {learned_note(folds)}; seed {seed}; labels: {weak}'s recorded scores",
     }
 
 
@@ -146,8 +147,8 @@ def format_eval(r: dict) -> str:
     lines.append(f"  {'oracle':<7} {'(cheapest correct model)':<{w}} {o['quality']:>8.4f} {o['cost_usd']:>11.4f}"
                  f"  strong for {o['share'][r['strong']]:.1%} of prompts")
     lines.append(f"\n  {'router':<{w + 8}} {'APGR':>8} {'CPT(50%)':>9} {'CPT(80%)':>9}")
-    for label, k in (("random (expectation)", "random"), (f"learned ({r['learned']['folds']}-fold cross-fitted)",
-                                                          "learned")):
+    for label, k in (("random (expectation)", "random"), ("prompt length (longer goes strong)", "length"),
+                     (f"learned ({r['learned']['folds']}-fold cross-fitted)", "learned")):
         m = r[k]
         sd = m.get("apgr_sd")
         spread = f"  (one random draw: APGR sd {sd:.4f})" if sd is not None and sd == sd else ""
