@@ -3,8 +3,10 @@ SIGKILLed audited run, resumed, still verifies; canonical JSON survives DuckDB a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import shutil
 import re
 from pathlib import Path
 
@@ -17,8 +19,8 @@ from helpers import run, sigkill_mid_run, tiered_scenario, wb
 
 from workbench.errors import InputError, StoreError
 from workbench.store import ATTEMPT_COLUMNS, REQUEST_COLUMNS, RunInfo, TraceStore
-from workbench.store.audit import (ATTEMPT_FIELDS, GENESIS, REQUEST_FIELDS, audit_record, canonical, chain_hash,
-                                   request_trail, verify_run)
+from workbench.store.audit import (GENESIS, RUN_UNSEALED, canonical, chain_hash, record_v2, request_trail,
+                                   run_fields, verify_run)
 
 LOANS = """\
 name: loans
@@ -79,7 +81,7 @@ def test_an_intact_chain_verifies_and_records_overrides(audited, db):
     escalated, fell_back = sql(db, "SELECT count(*) FILTER (escalations > 0), count(*) FILTER (handoff AND "
                                    "escalations = 0) FROM requests WHERE run_id = ?", [audited])[0]
     assert overrides == escalated == 75  # every escalated wrong answer was replaced by the officer's
-    assert fell_back == 27 and not any(r["human_override"] for r in records if r["final"]["by_human"]
+    assert fell_back == 27 and not any(r["human_override"] for r in records if r["request"]["handoff"]
                                        and not any(a["purpose"] == "escalation" for a in r["attempts"]))
     first_override = next(r for r in records if r["human_override"])
     model, human = first_override["attempts"]
@@ -96,14 +98,14 @@ def _target(db: Path, rid: str, pos: int) -> tuple[str, int]:
 TAMPER = {
     # name: (SQL with {rid} and {req}, the broken row's pos (None: past the chain), field or None)
     "final answer": ("UPDATE requests SET response = 'approved' WHERE run_id = '{rid}' AND request_id = '{req}'",
-                     57, "final.output"),
+                     57, "request.response"),
     "attempt answer": ("UPDATE attempts SET response = 'approved' WHERE run_id = '{rid}' AND request_id = '{req}' "
                        "AND attempt_no = 1", 57, "attempts[attempt_no=1].response"),
     "attempt verdict": ("UPDATE attempts SET verdicts = '{{\"exact\":0.5}}' WHERE run_id = '{rid}' AND "
                         "request_id = '{req}' AND attempt_no = 1", 57, "attempts[attempt_no=1].verdicts.exact"),
     "request verdict, same value as 1.0": ("UPDATE requests SET verdicts = replace(verdicts, ':1}}', ':1.0}}'), "
                                            "quality = quality + 1e-12 WHERE run_id = '{rid}' AND "
-                                           "request_id = '{req}'", 57, "final.quality"),
+                                           "request_id = '{req}'", 57, "request.quality"),
     "deleted audit row": ("DELETE FROM audit_trail WHERE run_id = '{rid}' AND request_id = '{req}'", 58,
                           "prev_hash"),
     "deleted request row": ("DELETE FROM requests WHERE run_id = '{rid}' AND request_id = '{req}'", 57, "request"),
@@ -112,10 +114,10 @@ TAMPER = {
     "swapped seqs": ("UPDATE requests SET seq = CASE WHEN request_id = '{req}' THEN (SELECT seq FROM audit_trail "
                      "WHERE run_id = '{rid}' AND pos = 150) ELSE (SELECT seq FROM audit_trail WHERE run_id = '{rid}' "
                      "AND pos = 57) END WHERE run_id = '{rid}' AND request_id IN ('{req}', (SELECT request_id FROM "
-                     "audit_trail WHERE run_id = '{rid}' AND pos = 150))", 57, "seq"),
+                     "audit_trail WHERE run_id = '{rid}' AND pos = 150))", 57, "request.seq"),
     "rewritten hash": ("UPDATE audit_trail SET row_hash = repeat('a', 64) WHERE run_id = '{rid}' AND pos = 57",
                        57, "row_hash"),
-    "scenario hash": ("UPDATE runs SET scenario_hash = 'x' WHERE run_id = '{rid}'", 0, "scenario_hash"),
+    "scenario hash": ("UPDATE runs SET scenario_hash = 'x' WHERE run_id = '{rid}'", 0, "run.scenario_hash"),
     "last row removed": ("DELETE FROM audit_trail WHERE run_id = '{rid}' AND pos = 199", None, None),
 }
 
@@ -145,11 +147,13 @@ def test_tampering_names_the_first_broken_row(audited, db, case):
 def test_cli_verify_show_and_runs_without_a_trail(audited, db, scenario_file, tmp_path):
     ok = wb("audit", "verify", audited, "--db", str(db), cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
-    assert re.fullmatch(rf"intact: 200 rows \(run {audited}, head [0-9a-f]{{64}}\)\n", ok.stdout)
+    assert re.fullmatch(rf"intact: 200 rows \(run {audited}, head [0-9a-f]{{64}}\); checked against no recorded "
+                        r"head \(--head\) and no key, so a chain rebuilt from scratch would pass too\n", ok.stdout)
     shown = wb("audit", "show", audited, "--request", "r0004", "--db", str(db), cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     trail = json.loads(shown.stdout)
-    assert trail["record"]["request_id"] == "r0004" and len(trail["row_hash"]) == 64
+    assert trail["record"]["request"]["request_id"] == "r0004" and len(trail["row_hash"]) == 64
+    assert trail["verified"] is True and trail["verification"] == ok.stdout.rstrip("\n")
     with TraceStore(db, read_only=True) as store:
         assert request_trail(store.con, audited, "r0004") == trail
         with pytest.raises(InputError, match="no audit row for request 'nope'"):
@@ -195,16 +199,20 @@ def test_canonical_json_survives_duckdb_and_pandas_round_trips():
 
 def test_a_run_read_back_through_pandas_hashes_the_same(audited, db):
     with duckdb.connect(str(db), read_only=True) as con:
-        reqs = con.execute(f"SELECT {', '.join(REQUEST_FIELDS)} FROM requests WHERE run_id = ?", [audited]).df()
-        atts = con.execute(f"SELECT {', '.join(ATTEMPT_FIELDS)} FROM attempts WHERE run_id = ?", [audited]).df()
-        trail = con.execute("SELECT request_id, prev_hash, row_hash FROM audit_trail WHERE run_id = ? ORDER BY pos",
-                            [audited]).fetchall()
-        scenario_hash = con.execute("SELECT scenario_hash FROM runs WHERE run_id = ?", [audited]).fetchone()[0]
+        reqs = con.execute("SELECT * FROM requests WHERE run_id = ?", [audited]).df()
+        atts = con.execute("SELECT * FROM attempts WHERE run_id = ?", [audited]).df()
+        trail = con.execute("SELECT pos, request_id, prev_hash, row_hash FROM audit_trail WHERE run_id = ? "
+                            "ORDER BY pos", [audited]).fetchall()
+        cur = con.execute("SELECT * FROM runs WHERE run_id = ?", [audited])
+        run = run_fields(dict(zip([d[0] for d in cur.description], cur.fetchone())))
     assert reqs["quality"].isna().sum() == 0 and reqs["decision_score"].isna().all()  # NULLs became NaN
+    assert "decision_score" not in json.loads(sql(db, "SELECT row_json FROM audit_trail LIMIT 1")[0][0])["request"]
+    run_sha = hashlib.sha256(canonical(run).encode()).hexdigest()
     by_req = {rid: list(g.itertuples(index=False)) for rid, g in atts.groupby("request_id")}
     rows = {r.request_id: tuple(r) for r in reqs.itertuples(index=False)}
-    matches = sum(chain_hash(prev, canonical(audit_record(audited, scenario_hash, rows[rid], by_req[rid]))) == h
-                  for rid, prev, h in trail)
+    matches = sum(chain_hash(prev, canonical(record_v2(audited, run_sha, run if pos == 0 else None, list(reqs.columns),
+                                                       rows[rid], list(atts.columns), by_req[rid]))) == h
+                  for pos, rid, prev, h in trail)
     assert matches == 200
 
 
@@ -261,7 +269,7 @@ def test_a_killed_audited_run_resumed_still_verifies(tmp_path):
 
     res = wb("resume", "killed", "--db", str(db), "--no-progress", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    head = partial.stdout.split("head ")[1].rstrip(")\n")
+    head = partial.stdout.split("head ")[1].split(")")[0]
     linked = sql(db, "SELECT prev_hash FROM audit_trail WHERE run_id = 'killed' AND pos = ?", [kept])[0][0]
     assert linked == head  # the resumed part continues the chain from the last stored hash
     done = wb("audit", "verify", "killed", "--db", str(db), cwd=tmp_path)
