@@ -14,12 +14,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SCENARIOS
+from conftest import SCENARIOS, write_traffic
 from helpers import run, sigkill_mid_run, tiered_scenario, wb
 
 from workbench.errors import InputError, StoreError
 from workbench.store import ATTEMPT_COLUMNS, REQUEST_COLUMNS, RunInfo, TraceStore
-from workbench.store.audit import (GENESIS, RUN_UNSEALED, canonical, chain_hash, record_v2, request_trail,
+from workbench.store.audit import (GENESIS, KEY_ENV, RUN_UNSEALED, canonical, chain_hash, record_v2, request_trail,
                                    run_fields, verify_run)
 
 LOANS = """\
@@ -46,13 +46,30 @@ traffic:
 """
 
 
-@pytest.fixture
-def audited(scenario_file, db) -> str:
-    """A 200-request audited run: wrong model answers escalate to a loan officer (an override),
-    failed calls fall back to the officer (no model answer to override)."""
-    rid, summary = run(scenario_file(LOANS), db)
+@pytest.fixture(scope="module", autouse=True)
+def _no_audit_key():
+    """These tests seal without a key whatever the environment holds (tests/store/test_audit_keys.py signs)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(KEY_ENV, raising=False)
+        yield
+
+
+@pytest.fixture(scope="module")
+def _audited_file(tmp_path_factory, _no_audit_key) -> tuple[Path, str]:
+    folder = tmp_path_factory.mktemp("audited")
+    write_traffic(folder / "traffic.jsonl", 200)
+    (folder / "s.yaml").write_text(LOANS)
+    rid, summary = run(folder / "s.yaml", folder / "t.duckdb")
     assert summary["requests"] == 200
-    return rid
+    return folder / "t.duckdb", rid
+
+
+@pytest.fixture
+def audited(_audited_file, db) -> str:
+    """A 200-request audited run (a copy per test): wrong model answers escalate to a loan officer (an
+    override), failed calls fall back to the officer (no model answer to override)."""
+    shutil.copyfile(_audited_file[0], db)
+    return _audited_file[1]
 
 
 def verify(db: Path, rid: str, head: str | None = None):
@@ -142,6 +159,100 @@ def test_tampering_names_the_first_broken_row(audited, db, case):
         req, seq = _target(db, audited, 0)
     assert (res.pos, res.request_id, res.seq) == (pos, req, seq)
     assert res.message().startswith(f"broken at row {pos} (seq {seq}, request {req}), field {field}: ")
+
+
+# --- every stored field is sealed -------------------------------------------------------------------
+
+def _table_columns(table: str) -> list[tuple[str, str]]:
+    """(name, type) of every column of ``table`` in a freshly migrated trace database."""
+    with TraceStore(":memory:") as store:
+        return store.con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
+                                 "ORDER BY ordinal_position", [table]).fetchall()
+
+
+TABLE_COLUMNS = {t: _table_columns(t) for t in ("requests", "attempts", "runs")}
+
+
+def _changed(column: str, kind: str) -> str:
+    """SQL for a different value of a column of this type (NULL becomes a value)."""
+    if kind == "VARCHAR":
+        return f"coalesce({column}, '') || 'x'"
+    if kind == "BOOLEAN":
+        return f"NOT coalesce({column}, false)"
+    assert kind in ("INTEGER", "BIGINT", "DOUBLE"), f"{column}: no edit written for type {kind}"
+    return f"coalesce({column}, 0) + 1"
+
+
+def test_the_writer_writes_every_column_of_requests_and_attempts():
+    # the seal is built from what the writer inserts: a column it does not write would not be sealed
+    assert [c for c, _ in TABLE_COLUMNS["requests"]] == list(REQUEST_COLUMNS)
+    assert [c for c, _ in TABLE_COLUMNS["attempts"]] == list(ATTEMPT_COLUMNS)
+
+
+def _expected_field(table: str, column: str) -> str:
+    if table == "requests":
+        return "request" if column in ("run_id", "request_id") else f"request.{column}"  # the row left the request
+    if column in ("run_id", "request_id"):
+        return "attempts"  # the attempt left the request
+    return f"attempts[attempt_no=1].{column}"
+
+
+@pytest.mark.parametrize("table,column,kind", [(t, c, k) for t in ("requests", "attempts")
+                                               for c, k in TABLE_COLUMNS[t]], ids=lambda v: str(v))
+def test_editing_any_column_of_requests_or_attempts_breaks_its_row(audited, db, table, column, kind):
+    req, seq = _target(db, audited, 57)
+    where = f"run_id = '{audited}' AND request_id = '{req}'" + (" AND attempt_no = 1" if table == "attempts" else "")
+    assert sql(db, f"SELECT count(*) FROM {table} WHERE {where}") == [(1,)]
+    sql(db, f"UPDATE {table} SET {column} = {_changed(column, kind)} WHERE {where}")
+    res = verify(db, audited)
+    assert (res.intact, res.pos, res.request_id, res.field) == (False, 57, req, _expected_field(table, column))
+
+
+RUN_SPECIAL = {"run_id": None, "audit": "has no audit trail", "audit_signed": KEY_ENV}  # not a broken row: an error
+
+
+@pytest.mark.parametrize("column,kind", [(c, k) for c, k in TABLE_COLUMNS["runs"] if c not in RUN_UNSEALED
+                                         and c != "run_id"], ids=lambda v: str(v))
+def test_editing_any_defining_field_of_the_run_breaks_the_first_row(audited, db, column, kind):
+    edit = "1" if column == "audit_seal" else _changed(column, kind)  # seal 2 -> 1: a downgrade
+    sql(db, f"UPDATE runs SET {column} = {edit} WHERE run_id = ?", [audited])
+    if column in RUN_SPECIAL:
+        with pytest.raises(InputError, match=RUN_SPECIAL[column]):
+            verify(db, audited)
+        return
+    res = verify(db, audited)
+    assert (res.intact, res.pos) == (False, 0)
+    if column == "audit_seal":  # a run claiming seal 1 would be checked against version-1 records
+        assert (res.field, res.problem) == ("seal", "the row was sealed as version 2 but the run says version 1")
+        return
+    assert (res.field, res.problem) == (f"run.{column}", "the stored traces differ from what was sealed")
+
+
+def test_the_scenario_text_is_sealed_but_the_runs_status_and_times_are_not(audited, db):
+    sql(db, "UPDATE runs SET scenario_yaml = replace(scenario_yaml, 'min_score: 1.0', 'min_score: 0.0') "
+            "WHERE run_id = ?", [audited])
+    res = verify(db, audited)
+    assert (res.intact, res.pos, res.field) == (False, 0, "run.scenario_yaml")
+    sql(db, "UPDATE runs SET scenario_yaml = replace(scenario_yaml, 'min_score: 0.0', 'min_score: 1.0'), "
+            "note = 'edited', started_at = started_at - INTERVAL 1 DAY WHERE run_id = ?", [audited])
+    assert verify(db, audited).intact  # what changes as a run goes (status, times, note) is not sealed
+
+
+def test_a_forged_row_json_is_caught_and_show_says_so(audited, db, tmp_path):
+    req, seq = _target(db, audited, 57)
+    record = json.loads(sql(db, "SELECT row_json FROM audit_trail WHERE run_id = ? AND pos = 57", [audited])[0][0])
+    assert record["request"]["response"] != "approved"
+    record["request"]["response"] = "approved"
+    sql(db, "UPDATE audit_trail SET row_json = ? WHERE run_id = ? AND pos = 57", [canonical(record), audited])
+    res = verify(db, audited)
+    assert (res.intact, res.pos, res.request_id, res.field) == (False, 57, req, "row_json.request.response")
+    assert "edited after sealing" in res.problem
+    shown = wb("audit", "show", audited, "--request", req, "--db", str(db), cwd=tmp_path)
+    assert shown.returncode == 1 and shown.stderr.startswith("warning: NOT VERIFIED, this row may be forged: "
+                                                             f"broken at row 57 (seq {seq}, request {req})")
+    trail = json.loads(shown.stdout)
+    assert (trail["verified"], trail["record"]["request"]["response"]) == (False, "approved")
+    assert trail["verification"].startswith("broken at row 57")
 
 
 def test_cli_verify_show_and_runs_without_a_trail(audited, db, scenario_file, tmp_path):

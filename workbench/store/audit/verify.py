@@ -203,8 +203,19 @@ def _check_row(fresh: _Recompute, seen, i, pos, prev, prev_hash, request_id, row
                 "signed with another key" if key else "the audit row itself was altered (its hash does not "
                 "match its content)")
     if canon != row_json:
+        sealed_as = _sealed_version(row_json)
+        if sealed_as != fresh.chain.seal:
+            return ("seal", f"the row was sealed as version {sealed_as} but the run says version {fresh.chain.seal}")
         return (_field(row_json, canon), "the stored traces differ from what was sealed")
     return None
+
+
+def _sealed_version(row_json: str):
+    try:
+        record = json.loads(row_json)
+    except ValueError:
+        return None
+    return record.get("seal", 1) if isinstance(record, dict) else None
 
 
 def _field(row_json: str, canon: str) -> str:
