@@ -198,7 +198,8 @@ def test_a_signed_chain_rebuilt_without_the_key_is_caught(signed, monkeypatch):
     sql(db, "UPDATE runs SET audit_signed = false WHERE run_id = ?", [rid])  # and claim it was never signed
     rebuild(db, rid)
     res = verify(db, rid, key=key)
-    assert (res.intact, res.field) == (False, "audit_signed") and "rebuilt by someone who did not have it" in res.problem
+    assert (res.intact, res.field) == (False, "audit_signed")
+    assert "rebuilt by someone who did not have it" in res.problem
     monkeypatch.delenv(KEY_ENV)
     assert "rebuilt from scratch would pass too" in verify(db, rid).message()  # without the key: undetectable
 

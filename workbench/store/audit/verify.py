@@ -26,6 +26,7 @@ from workbench.store.audit.record import (ATTEMPT_FIELDS, GENESIS, KEY_ENV, REQU
 
 __all__ = ["AuditResult", "verify_run", "request_trail", "trail_frame", "trail_summary"]
 
+_DERIVED = frozenset({"human_override"})  # computed from other fields: named only when nothing else differs
 _V1_GAPS = ("seal v1 (audited before migration 006): cost, tokens, latency, category, retry and fallback flags "
             "and the scenario text are not sealed")
 
@@ -111,7 +112,7 @@ class _Recompute:
 def _diff(stored, fresh, path: str = "") -> str | None:
     """The dotted path of the first field where two records differ."""
     if isinstance(stored, dict) and isinstance(fresh, dict):
-        for k in sorted(set(stored) | set(fresh)):
+        for k in sorted(set(stored) | set(fresh), key=lambda k: (k in _DERIVED, k)):  # stored fields first
             d = _diff(stored.get(k), fresh.get(k), f"{path}.{k}" if path else k)
             if d:
                 return d
