@@ -14,13 +14,13 @@ import duckdb
 import pytest
 from conftest import write_traffic
 from helpers import run, wb
+from test_audit import LOANS
 
 from workbench.errors import InputError
 from workbench.store import TraceStore
 from workbench.store.audit import (ATTEMPT_FIELDS, GENESIS, KEY_ENV, REQUEST_FIELDS, audit_record, canonical, link,
                                    record_v2, run_fields, verify_run)
 
-LOANS = (Path(__file__).with_name("test_audit.py").read_text().split('LOANS = """\\\n', 1)[1].split('"""', 1)[0])
 REBUILT = "a chain rebuilt from scratch would pass too"
 
 

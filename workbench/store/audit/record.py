@@ -157,11 +157,15 @@ def _columns(names: Sequence[str], values: Sequence, skip: frozenset) -> dict:
     """A row as ``{column: canonical value}``: NULLs left out, JSON columns parsed."""
     out = {}
     for name, value in zip(names, values):
-        if name in skip:
+        if value is None or name in skip:
             continue
-        v = _verdicts(value) if name in _JSON_COLUMNS else _norm(value)
-        if v is not None:
-            out[name] = v
+        t = type(value)
+        if name in _JSON_COLUMNS:
+            value = _verdicts(value)
+        elif not (t is str or t is int or t is bool):  # already canonical: the common case, kept fast
+            value = _norm(value)
+        if value is not None:
+            out[name] = value
     return out
 
 
