@@ -6,14 +6,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import shutil
 import re
+import shutil
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from audit_scenarios import LOANS
 from conftest import SCENARIOS, write_traffic
 from helpers import run, sigkill_mid_run, tiered_scenario, wb
 
@@ -21,29 +22,6 @@ from workbench.errors import InputError, StoreError
 from workbench.store import ATTEMPT_COLUMNS, REQUEST_COLUMNS, RunInfo, TraceStore
 from workbench.store.audit import (GENESIS, KEY_ENV, RUN_UNSEALED, canonical, chain_hash, record_v2, request_trail,
                                    run_fields, verify_run)
-
-LOANS = """\
-name: loans
-seed: 7
-concurrency: 8
-audit: true
-fleet:
-  small:
-    model: gpt-4o-mini
-    sim: {error_rates: {server_error: 0.15}}
-humans:
-  officer: {agents: 3, handling_time_s: 60, cost_per_request_usd: 2.0, accuracy: 1.0}
-router:
-  policy: cascade
-  params: {chain: [small, officer], min_score: 1.0}
-fallbacks:
-  small: [{to: officer}]
-retries: {max_retries: 0}
-graders: [{type: exact}]
-traffic:
-  source: traffic.jsonl
-  arrival: {process: poisson, rate_per_s: 2}
-"""
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import write_traffic
+from audit_scenarios import LOANS
 from helpers import run, wb
-from test_audit import LOANS
 
 from workbench.errors import InputError
 from workbench.store import TraceStore
