@@ -84,6 +84,8 @@ def test_an_intact_chain_verifies_and_records_overrides(audited, db):
         ("simulated", {"exact": 0}, "human", "explain_charge")
     assert verify(db, audited, head=res.head).intact
     assert not verify(db, audited, head="f" * 64).intact
+    with pytest.raises(InputError, match="--head 'f00': not a chain head"):
+        verify(db, audited, head="f00")
 
 
 def _target(db: Path, rid: str, pos: int) -> tuple[str, int]:

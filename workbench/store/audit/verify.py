@@ -14,6 +14,7 @@ the verification used, and so what an ``intact`` is worth.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import duckdb
@@ -26,6 +27,7 @@ from workbench.store.audit.record import (ATTEMPT_FIELDS, GENESIS, KEY_ENV, REQU
 
 __all__ = ["AuditResult", "verify_run", "request_trail", "trail_frame", "trail_summary"]
 
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 _DERIVED = frozenset({"human_override"})  # computed from other fields: named only when nothing else differs
 _V1_GAPS = ("seal v1 (audited before migration 006): cost, tokens, latency, category, retry and fallback flags "
             "and the scenario text are not sealed")
@@ -144,6 +146,8 @@ def verify_run(con: duckdb.DuckDBPyConnection, run_id: str, head: str | None = N
     (truncated or rebuilt). ``key``: the HMAC key (default ``$WORKBENCH_AUDIT_KEY``); given for a chain
     that is not signed, the chain is reported broken, since a rebuild without the key looks just so.
     """
+    if head is not None and not _HEX64.fullmatch(head):
+        raise InputError(f"--head {head!r}: not a chain head (64 hex digits, as printed by run, resume and verify)")
     row = _audited_run(con, run_id)
     key = _key_for(row, run_id, key)
     chain = chain_of(row, key)
