@@ -1,6 +1,6 @@
 """The audit chain against someone who rewrites the whole database: what verify can and cannot tell
 without a head kept elsewhere or a key, the head printed by ``run``/``resume``, HMAC-signed chains, and
-chains sealed before migration 006 (seal version 1)."""
+chains sealed before migration 007 (seal version 1)."""
 
 from __future__ import annotations
 
@@ -246,24 +246,24 @@ def test_a_key_set_for_an_unsigned_chain_reports_it(loans, tmp_path):
     assert (res.intact, res.field) == (False, "audit_signed")
 
 
-# --- chains sealed before migration 006 ------------------------------------------------------------
+# --- chains sealed before migration 007 ------------------------------------------------------------
 
-def test_a_chain_sealed_before_migration_006_still_verifies_and_says_what_it_leaves_out(loans, tmp_path):
+def test_a_chain_sealed_before_migration_007_still_verifies_and_says_what_it_leaves_out(loans, tmp_path):
     db = tmp_path / "t.duckdb"
     rid, _ = run(loans, db)
-    # The file as version 005 left it: no seal columns, the chain in version-1 records.
+    # The file as version 006 left it: no seal columns, the chain in version-1 records.
     sql(db, "ALTER TABLE runs DROP COLUMN audit_seal")
     sql(db, "ALTER TABLE runs DROP COLUMN audit_signed")
-    sql(db, "DELETE FROM schema_migrations WHERE version = 6")
+    sql(db, "DELETE FROM schema_migrations WHERE version = 7")
     rebuild(db, rid, version=1)
     shutil.copyfile(db, tmp_path / "old.duckdb")
-    unmigrated = verify(tmp_path / "old.duckdb", rid)  # read-only, as version 005 left it
+    unmigrated = verify(tmp_path / "old.duckdb", rid)  # read-only, as version 006 left it
     assert unmigrated.intact and unmigrated.seal == 1
-    TraceStore(db).close()  # opened for writing: migration 006 marks the run seal 1
+    TraceStore(db).close()  # opened for writing: migration 007 marks the run seal 1
     assert sql(db, "SELECT audit_seal, audit_signed FROM runs WHERE run_id = ?", [rid]) == [(1, False)]
     res = verify(db, rid)
     assert res.intact and res.seal == 1 and res.message().endswith(
-        "; seal v1 (audited before migration 006): cost, tokens, latency, category, retry and fallback flags and "
+        "; seal v1 (audited before migration 007): cost, tokens, latency, category, retry and fallback flags and "
         "the scenario text are not sealed")
     sql(db, "UPDATE requests SET cost_usd = 0 WHERE run_id = ?", [rid])
     assert verify(db, rid).intact  # what seal v1 never covered, it cannot catch

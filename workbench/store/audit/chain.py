@@ -110,7 +110,7 @@ def seal(con: duckdb.DuckDBPyConnection, requests: Sequence[tuple], attempts: Se
 
 
 class _V1:
-    """Seal version 1's record from the writer's rows (a run audited before migration 006, resumed)."""
+    """Seal version 1's record from the writer's rows (a run audited before migration 007, resumed)."""
 
     def __init__(self, request_columns: list[str], attempt_columns: list[str]):
         self.req = itemgetter(*(request_columns.index(f) for f in REQUEST_FIELDS))

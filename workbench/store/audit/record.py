@@ -10,7 +10,7 @@ chains stay intact, while writing a value into it (or erasing one) still breaks 
 defining fields (scenario YAML and hash, traffic, seed, mode, version; not its status or times) are
 sealed whole into the first row and by their SHA-256 into every row.
 
-Seal version 1 (runs audited before migration 006) covered only the decision, the calls, the answers
+Seal version 1 (runs audited before migration 007) covered only the decision, the calls, the answers
 and the verdicts; :func:`audit_record` still builds it so that those chains verify as they were sealed.
 
 Why a link may be an HMAC: with a plain SHA-256, whoever can rewrite the database can rebuild a
@@ -117,7 +117,7 @@ def _parsed(text: str):
         return text  # not JSON (altered by hand): hashed as the text it is, so the change shows
 
 
-# --- seal version 1 (runs audited before migration 006) ---------------------------------------------
+# --- seal version 1 (runs audited before migration 007) ---------------------------------------------
 
 def audit_record(run_id: str, scenario_hash: str, req: Sequence, attempts: Iterable[Sequence]) -> dict:
     """Seal version 1's record of one request, from its request row and attempt rows as sequences of the

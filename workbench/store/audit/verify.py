@@ -29,7 +29,7 @@ __all__ = ["AuditResult", "verify_run", "request_trail", "trail_frame", "trail_s
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DERIVED = frozenset({"human_override"})  # computed from other fields: named only when nothing else differs
-_V1_GAPS = ("seal v1 (audited before migration 006): cost, tokens, latency, category, retry and fallback flags "
+_V1_GAPS = ("seal v1 (audited before migration 007): cost, tokens, latency, category, retry and fallback flags "
             "and the scenario text are not sealed")
 
 

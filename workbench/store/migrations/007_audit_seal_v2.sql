@@ -1,4 +1,4 @@
--- 006: audit seal version 2 (workbench/store/audit/). runs.audit_seal: the version of the record each
+-- 007: audit seal version 2 (workbench/store/audit/). runs.audit_seal: the version of the record each
 -- audit row of the run holds: 1 for runs audited before this migration (decision, calls, answers,
 -- verdicts; not cost, tokens, latency, category, retry/fallback flags or the scenario text), 2 for
 -- every column of requests and attempts plus the run's defining fields; NULL for runs not audited.
