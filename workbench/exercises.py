@@ -27,7 +27,7 @@ from typing import Sequence
 
 import yaml
 
-from workbench.errors import InputError
+from workbench.errors import InputError, ScenarioError
 from workbench.rubric import (LEVELS, METRICS, Criterion, HumanReview, Reflex, Rubric, check_element,
                               element_label, load_rubric)
 from workbench.scenario import Scenario, TrafficSpec, load_scenario, parse_scenario, read_yaml
@@ -195,8 +195,12 @@ def reflex_design(name: str, reflex: Reflex, *, root: str | Path | None = None) 
     ex = _find(name, root)
     data, _ = read_yaml(ex.start.read_text(encoding="utf-8"), str(ex.start))
     data.update(reflex.design)
-    # Relative paths (the traffic file) resolve as in start.yaml, the file the reflex edits.
-    return parse_scenario(yaml.safe_dump(data, sort_keys=False), ex.start)
+    try:  # relative paths (the traffic file) resolve as in start.yaml, the file the reflex edits
+        return parse_scenario(yaml.safe_dump(data, sort_keys=False), ex.start)
+    except ScenarioError as exc:  # the line would be one of the generated text: name the reflex instead
+        field = f"design.{exc.field}" if exc.field else "design"
+        raise InputError(f"reflex '{reflex.name}' is not a valid design: {exc.reason}", file=ex.rubric,
+                         field=field) from None
 
 
 # --- scoring ------------------------------------------------------------------------------------
