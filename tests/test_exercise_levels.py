@@ -130,3 +130,20 @@ def test_the_brief_has_a_marked_panel_section_with_follow_up_questions(name):
     rubric = load_rubric(EXERCISES / name / "rubric.yaml")
     for reflex in rubric.reflexes:  # every reflex's measured level is in the panel's table
         assert reflex.level in panel
+
+
+def test_a_rubric_without_levels_tops_out_at_meets(tmp_path):
+    text = (EXERCISES / "cost-overrun" / "rubric.yaml").read_text()
+    bare = text[:text.index("levels:")] + text[text.index("reflexes:"):]
+    result = score_submission("cost-overrun", REVERT, root=_copy(tmp_path, bare))
+    assert (result.top_level, result.level, result.next_level, result.missed()) == ("meets", "meets", None, [])
+    assert {c.level for c in result.criteria} == {"meets"}
+    out = format_result(result).splitlines()
+    assert out[-1] == "level: meets" and not any(line.startswith(("exceeds", "missed")) for line in out)
+
+
+def test_seeds_given_to_the_scorer_must_be_distinct():
+    with pytest.raises(InputError, match=r"held-out seeds must be distinct and at least one, got \[1, 1\]"):
+        score_submission("cost-overrun", REVERT, seeds=[1, 1])
+    with pytest.raises(InputError, match="at least one"):
+        score_submission("cost-overrun", REVERT, seeds=[])
