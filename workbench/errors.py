@@ -129,10 +129,14 @@ class UnavailableError(WorkbenchError):
 class RunInterrupted(WorkbenchError):
     """A signal stopped a run; every request it had finished is written and the run can be resumed."""
 
-    def __init__(self, signal_name: str, run_id: str, recorded: int, planned: int):
+    def __init__(self, signal_name: str, run_id: str, recorded: int, planned: int, db: str | None = None):
+        import shlex
+
         self.signal_name, self.run_id, self.recorded, self.planned = signal_name, run_id, recorded, planned
-        super().__init__(f"interrupted by {signal_name}: {recorded:,} of {planned:,} requests recorded "
-                         f"(calls in flight were dropped); finish it with: workbench resume {run_id}")
+        where = f" --db {shlex.quote(db)}" if db else ""
+        super().__init__(_one_line(f"interrupted by {signal_name}: {recorded:,} of {planned:,} requests recorded; "
+                                   f"finish it with: workbench resume "
+                                   f"{shlex.quote(run_id)}{where}"))
 
     @property
     def exit_code(self) -> int:

@@ -168,7 +168,7 @@ def _replay_into(store: TraceStore, prep: Prepared, rid: str, picked: Sequence[i
                        seqs=picked)
     except RunInterrupted as exc:  # a live run stopped by a signal: everything finished is written
         recorded = len(store.recorded_request_ids(rid))
-        stopped = RunInterrupted(exc.signal_name, rid, recorded, len(prep.requests))
+        stopped = RunInterrupted(exc.signal_name, rid, recorded, len(prep.requests), str(store.path))
         store.finish_run(rid, "interrupted", str(stopped))
         raise stopped from None
     except BaseException as exc:
