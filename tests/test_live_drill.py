@@ -200,3 +200,19 @@ def test_a_simulated_configuration_error_is_not_fallen_back_and_named_errors_are
     named = scenario_file(text.replace("[{to: b}]", "[{to: b, errors: [auth]}]"), name="named.yaml")
     rid, s = run(named, db)
     assert s["completed"] == 30 and s["fallback_rate"] == 1.0
+
+
+def test_sim_server_accepts_both_forms_of_a_prefixed_name_and_counts_calls():
+    fleet = parse_scenario("name: s\nfleet:\n  a: {model: openai/gpt-4o, sim: {error_rates: {}}}\n"
+                           "  b: {model: gpt-4o-mini, sim: {error_rates: {}}}\n"
+                           "router: {policy: static, params: {target: a}}\ntraffic: {source: none.jsonl}\n")
+    msgs = [{"role": "user", "content": "Where is my parcel?"}]
+    with running_server(fleet, speed=100) as url, httpx.Client(timeout=10) as http:
+        got = {m: http.post(f"{url}/chat/completions", json={"model": m, "messages": msgs})
+               for m in ("openai/gpt-4o", "gpt-4o", "openai/gpt-4o-mini", "gpt-4o-mini", "a", "gpt-4")}
+        calls = http.get(url.removesuffix("/v1") + "/admin/calls").json()
+    assert {m: r.status_code for m, r in got.items()} == {"openai/gpt-4o": 200, "gpt-4o": 200, "openai/gpt-4o-mini": 200,
+                                                          "gpt-4o-mini": 200, "a": 200, "gpt-4": 404}
+    assert {m: r.headers["X-Workbench-Fleet-Name"] for m, r in got.items() if r.status_code == 200} == {
+        "openai/gpt-4o": "a", "gpt-4o": "a", "openai/gpt-4o-mini": "b", "gpt-4o-mini": "b", "a": "a"}
+    assert calls == {"calls": 6, "by_prompt": {"Where is my parcel?": 5}}
