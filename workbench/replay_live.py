@@ -174,8 +174,11 @@ class LiveEngine(_Engine):
         """Install SIGTERM/SIGINT handlers when this run owns the process's main thread."""
         if threading.current_thread() is not threading.main_thread():
             return False  # the app runs jobs in threads: the process's owner handles signals
-        for sig in _SIGNALS:
-            self.loop.add_signal_handler(sig, self._on_signal, sig)
+        try:
+            for sig in _SIGNALS:
+                self.loop.add_signal_handler(sig, self._on_signal, sig)
+        except NotImplementedError:  # Windows' event loops: the default handling stays
+            return False
         return True
 
     # --- the run ----------------------------------------------------------------------------
