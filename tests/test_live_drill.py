@@ -48,6 +48,7 @@ def _env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+@pytest.mark.slow
 def test_live_sim_drill_as_its_comment_says_answers_every_request(tmp_path):
     server_argv, client_argv = _comment_commands()
     server_argv[server_argv.index("--port") + 1] = "0"  # a free port: tests run side by side
