@@ -15,6 +15,7 @@ Two families that must never be confused:
     │   ├── ScenarioError          scenario YAML: syntax, unknown field, wrong type, bad policy params
     │   └── TrafficError           traffic file: malformed line, missing prompt, bad difficulty
     ├── StoreError                 the trace database cannot be opened, migrated or written
+    │   └── StoreLockedError       another process holds the database file (DuckDB: one writer process)
     ├── UnavailableError           a feature named in a scenario that this installation cannot run
     ├── RunInterrupted             SIGTERM/SIGINT stopped a live run: what was recorded is written,
     │                              the run is marked interrupted and `workbench resume` finishes it
@@ -48,6 +49,7 @@ __all__ = [
     "ScenarioError",
     "TrafficError",
     "StoreError",
+    "StoreLockedError",
     "UnavailableError",
     "RETRYABLE_DEFAULT",
     "CONFIG_ERRORS",
@@ -120,6 +122,14 @@ class TrafficError(InputError):
 
 class StoreError(WorkbenchError):
     """The trace database cannot be opened, migrated or written."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the database file; ``path`` is the file, ``holder`` who holds it, if known."""
+
+    def __init__(self, message: str, *, path: str | Path, holder: str = ""):
+        self.path, self.holder = str(path), holder
+        super().__init__(message)
 
 
 class UnavailableError(WorkbenchError):
