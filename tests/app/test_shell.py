@@ -8,19 +8,15 @@ test-output/app/.
 from __future__ import annotations
 
 import csv
-import os
 import re
-import select
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import duckdb
 import pytest
+from browser import choose, serve_app, tab
 from conftest import ROOT, SCENARIOS
 from helpers import wb
 
@@ -37,39 +33,8 @@ def app(tmp_path_factory):
     for name in ("support-baseline.yaml", "support-tiered.yaml"):
         shutil.copy(SCENARIOS / name, folder / name)
     shutil.copytree(SCENARIOS / "traffic", folder / "traffic")
-    script = Path(sys.executable).parent / "workbench"
-    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_DB"}
-    proc = subprocess.Popen([str(script), "serve", "--port", "0", "--db", str(tmp / "t.duckdb"), "--scenarios",
-                             str(folder)], cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        url = _url(proc)
+    with serve_app(folder, tmp / "t.duckdb", cwd=tmp) as url:
         yield url, tmp
-    finally:
-        proc.send_signal(signal.SIGINT)  # the app's own Ctrl-C handling: stop the server, exit 0
-        try:
-            out, err = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-        assert proc.returncode == 0, err[-2000:]
-        # tornado may log a write to a websocket the closing browser already shut; nothing of ours may fail
-        records = re.split(r"\n(?=[A-Z]+:)", err.strip())
-        assert all("WebSocketClosedError" in r for r in records if r.startswith("ERROR")), err[-3000:]
-        assert str(ROOT / "workbench") not in err, err[-3000:]
-
-
-def _url(proc: subprocess.Popen, timeout: float = 90) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 1.0)
-        if ready:
-            line = proc.stdout.readline()
-            if "http://" in line:
-                assert line.startswith("workbench app: http://127.0.0.1:"), line  # loopback by default
-                return line.split()[2]
-        if proc.poll() is not None:
-            raise AssertionError(f"workbench serve exited {proc.returncode}: {proc.stderr.read()[-2000:]}")
-    raise AssertionError("workbench serve printed no URL in time")
 
 
 def _query(db: Path, sql: str) -> list[tuple]:
@@ -98,33 +63,9 @@ def _open(page, url):
     return offsite
 
 
-def _tab(page, name: str) -> None:
-    page.locator(".bk-tab", has_text=name).click()
-
-
 def _choose(page, *labels: str) -> None:
-    """Pick scenarios on the Run page, in order, by clicking their entries in the multi-choice.
-
-    The page re-lists its scenarios when shown (the widget is redrawn): wait until every label is
-    listed, then open the list and click; a click that lands on a list being redrawn is retried.
-    """
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    from playwright.sync_api import expect
-
-    items = page.locator(".wb-run-pick .choices__item--choice")
-    chosen = page.locator(".wb-run-pick .choices__list--multiple")
-    for label in labels:
-        expect(items.filter(has_text=label)).to_have_count(1)
-    for label in labels:
-        for _ in range(5):
-            page.locator(".wb-run-pick input").click()
-            try:
-                items.filter(has_text=label).click(timeout=3_000)
-                break
-            except PlaywrightTimeout:
-                page.keyboard.press("Escape")
-        expect(chosen).to_contain_text(label)
-    page.keyboard.press("Escape")
+    """Pick scenarios on the Run page, in order."""
+    choose(page, ".wb-run-pick", *labels)
 
 
 def _shot(page, name: str) -> None:
@@ -159,7 +100,7 @@ def test_edit_run_compare_audit(app, page):
     saved = (tmp / "scenarios" / "support-mini.yaml").read_text()
     assert "model: gpt-4o-mini" in saved and "- {to: tier2}" in saved and "name: support-mini" in saved
     # run it against the baseline over 60 requests
-    _tab(page, "Run")
+    tab(page, "Run")
     _choose(page, "support-baseline.yaml", "support-mini.yaml")
     count = page.locator(".wb-run-requests input")
     count.fill(str(REQUESTS))
@@ -169,7 +110,7 @@ def test_edit_run_compare_audit(app, page):
     expect(page.locator(".wb-run-results table")).to_contain_text("support-mini")
     _shot(page, "run")
     # the comparison: the stored figures, deltas with intervals, charts drawn
-    _tab(page, "Compare")
+    tab(page, "Compare")
     rows = page.locator("table.wb-compare tr[data-run]")
     expect(rows).to_have_count(2)
     base, mini = rows.nth(0), rows.nth(1)
@@ -193,7 +134,7 @@ def test_edit_run_compare_audit(app, page):
     report = Path(download.value.path()).read_text()
     assert "Routing comparison" in report and runs["support-mini"] in report and "<script src" not in report
     # the audit of the new design's run, and its export
-    _tab(page, "Audit")
+    tab(page, "Audit")
     expect(page.locator(".wb-audit-run select")).to_have_value(re.compile(f"· {runs['support-mini']}$"))
     page.locator(".wb-audit-requests .tabulator-row .tabulator-cell").nth(1).click()
     expect(page.locator(".wb-audit-attempts")).to_contain_text("gpt-4o-mini")
@@ -204,10 +145,10 @@ def test_edit_run_compare_audit(app, page):
         exported = list(csv.DictReader(f))
     assert len(exported) == REQUESTS and {r["mode"] for r in exported} == {"simulated"}
     # the traffic the run replayed, and the exercises page
-    _tab(page, "Traffic")
+    tab(page, "Traffic")
     expect(page.locator(".wb-traffic-summary")).to_contain_text(f"{REQUESTS} of 370 requests")
     _shot(page, "traffic")
-    _tab(page, "Exercises")
+    tab(page, "Exercises")
     _shot(page, "exercises")
     assert offsite == []
     # what the pages showed is what the store holds (read last: the app opens the file per operation)
@@ -243,7 +184,7 @@ def test_invalid_yaml_names_the_field_and_errors_stay_in_the_page(app, page):
     page.get_by_placeholder("my-design").fill("support-baseline")
     page.get_by_role("button", name="Save as").click()
     expect(page.locator(".wb-msg-scenarios")).to_contain_text("not saved: fix the design first")
-    _tab(page, "Run")
+    tab(page, "Run")
     _choose(page, "(editor draft): support-tiered")
     page.locator(".wb-run-start button").click()
     expect(page.locator(".wb-msg-run")).to_contain_text("the editor's draft is not valid")

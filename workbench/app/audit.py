@@ -9,7 +9,6 @@ verdicts), and the export writes the same rows as CSV or Parquet
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import tempfile
@@ -18,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import panel as pn
 
+from workbench.app.safe import html
 from workbench.app.state import AppState
 from workbench.app.ui import Messages, guarded, mode_badge
 from workbench.errors import WorkbenchError
@@ -53,7 +53,7 @@ class AuditView:
         self.run.param.watch(g(lambda e: self._facets()), "value")
         for w in (self.status, self.target, self.category):
             w.param.watch(g(lambda e: self._rows()), "value")
-        self.header = pn.pane.HTML("")
+        self.header = pn.pane.HTML("", css_classes=["wb-audit-header"])
         self.requests = W.Tabulator(pd.DataFrame(), disabled=True, show_index=False, pagination="remote",
                                     page_size=15, sizing_mode="stretch_width", selectable=1,
                                     css_classes=["wb-audit-requests"])
@@ -78,6 +78,7 @@ class AuditView:
         """Re-list the stored runs and pick ``select`` (default: keep the pick, else the last job's last run)."""
         with self.state.store() as st:
             runs = st.runs()
+        self.msg.store_ok()
         options = {f"{r.scenario} [{r.mode}] {r.status} · {r.run_id}": r.run_id for r in runs.itertuples()}
         value = select if select is not None else self.run.value
         if value not in options.values():
@@ -113,7 +114,7 @@ class AuditView:
             total = run_size(st, rid)["requests"]
         mode = frame["mode"].iloc[0] if len(frame) else ""
         shown = f"{len(frame):,} of {total:,} requests" + (f" (first {ROW_LIMIT:,})" if len(frame) == ROW_LIMIT else "")
-        self.header.object = f"<p>{mode_badge(mode) if mode else ''} {html.escape(rid)}: {shown}</p>"
+        self.header.object = html("<p>{} {}: {}</p>", mode_badge(mode) if mode else "", rid, shown)
         self.requests.value = _present(frame, _REQ_COLS)
         self.detail.object, self.attempts.value = "", pd.DataFrame()
 
@@ -123,12 +124,11 @@ class AuditView:
             att = attempt_rows(st, self.run.value, row["request_id"])
         verdicts = row.get("verdicts")
         nice = json.dumps(json.loads(verdicts), indent=None) if isinstance(verdicts, str) and verdicts else "none"
-        self.detail.object = (
-            f"<p class='wb-audit-detail'><b>{html.escape(str(row['request_id']))}</b>: routed to "
-            f"<b>{html.escape(str(row['route']))}</b> because {html.escape(str(row['reason']))}; answered by "
-            f"{html.escape(str(row['final_target']))} ({row['status']}); {len(att)} attempt(s), "
-            f"{row['fallbacks']} fallback(s), {'handed off to a human' if row['handoff'] else 'no hand-off'}; "
-            f"verdicts: {html.escape(nice)}</p>")
+        self.detail.object = html(
+            "<p class='wb-audit-detail'><b>{}</b>: routed to <b>{}</b> because {}; answered by {} ({}); "
+            "{} attempt(s), {} fallback(s), {}; verdicts: {}</p>", row["request_id"], row["route"], row["reason"],
+            row["final_target"], row["status"], len(att), row["fallbacks"],
+            "handed off to a human" if row["handoff"] else "no hand-off", nice)
         self.attempts.value = _present(att, _ATT_COLS)
 
     def _export(self, table: str):

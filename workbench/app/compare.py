@@ -10,7 +10,6 @@ numbers for the same runs.
 
 from __future__ import annotations
 
-import html
 import io
 import math
 import tempfile
@@ -21,6 +20,7 @@ import panel as pn
 
 from workbench.analysis import compare
 from workbench.analysis.summary import run_summary
+from workbench.app.safe import html, join, labels, text
 from workbench.app.state import AppState
 from workbench.app.ui import Messages, guarded, mode_badge
 from workbench.errors import WorkbenchError
@@ -48,18 +48,17 @@ def _cell(row: pd.Series, key: str, fmt: str | None) -> str:
 
 def table_html(table: pd.DataFrame) -> str:
     """The comparison table (one row per run, baseline first) as HTML with data-run/data-col hooks."""
-    head = "<th>scenario</th><th>data</th><th>run</th>" + "".join(
-        f"<th>{html.escape(lbl)}</th>" for _, lbl, _ in _COLUMNS)
+    head = html("<th>scenario</th><th>data</th><th>run</th>{}",
+                join(html("<th>{}</th>", lbl) for _, lbl, _ in _COLUMNS))
     rows = []
     for _, r in table.iterrows():
-        cells = "".join(f"<td data-col='{k}'>{html.escape(_cell(r, k, f))}</td>" for k, _, f in _COLUMNS)
-        rows.append(f"<tr data-run='{html.escape(r.run_id)}'><td><b>{html.escape(r.scenario)}</b></td>"
-                    f"<td>{mode_badge(r['mode'])}</td><td style='font-size:11px'>{html.escape(r.run_id)}</td>"
-                    f"{cells}</tr>")
-    return (f"<table class='wb-compare' style='border-collapse:collapse;font-size:13px'><tr>{head}</tr>{''.join(rows)}"
-            "</table><p style='font-size:12px'>Δ: run minus the first (baseline) run, with the paired bootstrap "
-            "95% interval over the same requests.</p><style>.wb-compare td,.wb-compare th{border:1px solid #ccc;"
-            "padding:3px 7px}</style>")
+        cells = join(html("<td data-col='{}'>{}</td>", k, _cell(r, k, f)) for k, _, f in _COLUMNS)
+        rows.append(html("<tr data-run='{}'><td><b>{}</b></td><td>{}</td><td style='font-size:11px'>{}</td>{}</tr>",
+                         r.run_id, r.scenario, mode_badge(r["mode"]), r.run_id, cells))
+    return html("<table class='wb-compare' style='border-collapse:collapse;font-size:13px'><tr>{}</tr>{}"
+                "</table><p style='font-size:12px'>Δ: run minus the first (baseline) run, with the paired bootstrap "
+                "95% interval over the same requests.</p><style>.wb-compare td,.wb-compare th{{border:1px solid #ccc;"
+                "padding:3px 7px}}</style>", head, join(rows))
 
 
 def _saving(usd: float) -> str:
@@ -103,7 +102,8 @@ class CompareView:
         """Re-list the stored runs and pick ``select`` (default: keep the picks, else the last job's runs)."""
         with self.state.store() as st:
             runs = st.runs()
-        options = {f"{r.scenario} [{r.mode}] {r.status} · {r.run_id}": r.run_id for r in runs.itertuples()}
+        self.msg.store_ok()
+        options = labels({f"{r.scenario} [{r.mode}] {r.status} · {r.run_id}": r.run_id for r in runs.itertuples()})
         pick = select if select is not None else (list(self.pick.value) or self.state.finished_runs)
         pick = [r for r in pick if r in options.values()]
         if options != self.pick.options or pick != list(self.pick.value):
@@ -125,9 +125,8 @@ class CompareView:
             table = compare.compare_runs(st.con, ids)
             self._summaries = [run_summary(st.con, rid) for rid in ids]
             panes = self._charts(st.con, ids, table)
-        self.table.object = (f"<p>Baseline: <b>{html.escape(table.scenario.iloc[0])}</b> "
-                             f"({html.escape(ids[0])}); {len(ids)} runs over the same traffic and seed.</p>"
-                             + table_html(table))
+        self.table.object = html("<p>Baseline: <b>{}</b> ({}); {} runs over the same traffic and seed.</p>{}",
+                                 table.scenario.iloc[0], ids[0], len(ids), table_html(table))
         self.charts.objects = panes
         self._project()
 
@@ -151,7 +150,7 @@ class CompareView:
             except ValueError as exc:  # nothing to draw (no graders, no failures): say so, draw the rest
                 skipped.append(f"{name}: {exc}")
         if skipped:
-            panes.append(pn.pane.Markdown("Not drawn: " + "; ".join(skipped)))
+            panes.append(pn.pane.HTML(text("Not drawn: " + "; ".join(skipped))))
         return panes
 
     def _project(self) -> None:
@@ -165,10 +164,10 @@ class CompareView:
         modes = {s["run_id"]: s["mode"] for s in self._summaries}
         self.projection.object = charts.projection_chart(proj.assign(mode=proj["run_id"].map(modes)), budget)
         first = proj[proj.month == 1]
-        self.projection_text.object = "<ul class='wb-projection-text'>" + "".join(
-            f"<li><b>{html.escape(r.scenario)}</b>: ${r.cost_usd:,.2f} in month 1"
-            + (_saving(r.savings_vs_baseline_usd) if i else " (baseline)")
-            + "</li>" for i, r in enumerate(first.itertuples())) + "</ul>"
+        self.projection_text.object = html("<ul class='wb-projection-text'>{}</ul>", join(
+            html("<li><b>{}</b>: ${:,.2f} in month 1{}</li>", r.scenario, r.cost_usd,
+                 _saving(r.savings_vs_baseline_usd) if i else " (baseline)")
+            for i, r in enumerate(first.itertuples())))
 
     def _report(self):
         from workbench.analysis.report import build_report

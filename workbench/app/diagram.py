@@ -9,10 +9,11 @@ exist yet is drawn as a red dangling arrow, which is exactly what the user needs
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 
-__all__ = ["wiring_svg", "routed_targets"]
+from workbench.app.safe import esc
+
+__all__ = ["wiring_svg", "routed_targets", "errors_label"]
 
 _BOX_W, _BOX_H, _ROW = 210, 52, 78
 _X_ROUTER, _X_MODEL, _X_HUMAN = 16, 230, 640
@@ -45,8 +46,8 @@ def routed_targets(params: Any, targets: set[str]) -> list[str]:
 
 def _box(x: float, y: float, w: float, title: str, sub: str, fill: str, cls: str) -> str:
     return (f"<g class='{cls}'><rect x='{x}' y='{y}' width='{w}' height='{_BOX_H}' rx='8' fill='{fill}' "
-            f"stroke='#4a5568'/><text x='{x + 10}' y='{y + 21}' font-weight='600' font-size='14'>{escape(title)}</text>"
-            f"<text x='{x + 10}' y='{y + 40}' font-size='12' fill='#4a5568'>{escape(sub[:34])}</text></g>")
+            f"stroke='#4a5568'/><text x='{x + 10}' y='{y + 21}' font-weight='600' font-size='14'>{esc(title)}</text>"
+            f"<text x='{x + 10}' y='{y + 40}' font-size='12' fill='#4a5568'>{esc(sub[:34])}</text></g>")
 
 
 def _arrow(d: str, colour: str, dashed: bool = False, label: str = "", lx: float = 0, ly: float = 0) -> str:
@@ -54,11 +55,12 @@ def _arrow(d: str, colour: str, dashed: bool = False, label: str = "", lx: float
     marker = {"#dd6b20": "wb-fb", "#2b6cb0": "wb-rt"}.get(colour, "wb-miss")
     out = f"<path d='{d}' fill='none' stroke='{colour}' stroke-width='1.6'{dash} marker-end='url(#{marker})'/>"
     if label:
-        out += f"<text x='{lx}' y='{ly}' font-size='11' fill='{colour}'>{escape(label)}</text>"
+        out += f"<text x='{lx}' y='{ly}' font-size='11' fill='{colour}'>{esc(label)}</text>"
     return out
 
 
-def _errors_label(rule: dict) -> str:
+def errors_label(rule: dict) -> str:
+    """The error kinds a fallback rule names, as written (the draft may not be valid yet)."""
     errors = rule.get("errors")
     if not errors:
         return "any error"
@@ -102,13 +104,13 @@ def wiring_svg(data: Any, routes: list[str] | None = None) -> str:
                           "wb-human"))
     height = 20 + rows * _ROW + 6
     for line in legend:
-        parts.append(f"<text x='{_X_MODEL}' y='{height}' font-size='12' fill='{_FALLBACK}'>{escape(line)}</text>")
+        parts.append(f"<text x='{_X_MODEL}' y='{height}' font-size='12' fill='{_FALLBACK}'>{esc(line)}</text>")
         height += 16
     budget = _mapping(data.get("budget"))
     if budget:
         then = (f"downgrade to {budget.get('downgrade_to')}" if budget.get("on_exceed") == "downgrade" else "reject")
-        parts.append(f"<text x='{_X_ROUTER}' y='{height}' font-size='12'>budget ${budget.get('max_usd', '?')}, "
-                     f"then {escape(str(then))}</text>")
+        parts.append(f"<text x='{_X_ROUTER}' y='{height}' font-size='12'>budget ${esc(budget.get('max_usd', '?'))}, "
+                     f"then {esc(then)}</text>")
         height += 16
     defs = "".join(f"<marker id='{i}' viewBox='0 0 10 10' refX='9' refY='5' markerWidth='7' markerHeight='7' "
                    f"orient='auto-start-reverse'><path d='M0,0 L10,5 L0,10 z' fill='{c}'/></marker>"
@@ -131,7 +133,7 @@ def _fallback_arrows(fallbacks: dict, fleet: dict, humans: dict, y_of: dict, row
         sy = y_of[src] + _BOX_H / 2
         for rule in (r for r in rules if isinstance(r, dict)):
             to, n = rule.get("to"), len(legend) + 1
-            legend.append(f"{n}. if {src} fails ({_errors_label(rule)}) -> {to}")
+            legend.append(f"{n}. if {src} fails ({errors_label(rule)}) -> {to}")
             if to in fleet:
                 down = y_of[to] > y_of[src]
                 y0, ty = sy + (8 if down else -8), y_of[to] + _BOX_H / 2 + (-8 if down else 8)

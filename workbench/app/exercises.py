@@ -8,7 +8,6 @@ lists the briefs and says that scoring is not available, instead of failing to i
 from __future__ import annotations
 
 import asyncio
-import html
 import importlib
 import inspect
 import logging
@@ -17,11 +16,12 @@ from typing import Any
 
 import panel as pn
 
+from workbench.app.safe import document, html, join
 from workbench.app.state import AppState
 from workbench.app.ui import Messages, guarded
 from workbench.errors import WorkbenchError
 
-__all__ = ["ExercisesView", "list_exercises", "scorer", "result_html"]
+__all__ = ["ExercisesView", "list_exercises", "scorer", "result_html", "candidate_brief"]
 
 _log = logging.getLogger(__name__)
 
@@ -30,6 +30,11 @@ def list_exercises(scenarios_dir: str | Path) -> dict[str, Path]:
     """Exercise name -> its folder, for every ``exercises/<name>/brief.md`` under the scenarios folder."""
     root = Path(scenarios_dir) / "exercises"
     return {p.parent.name: p.parent for p in sorted(root.glob("*/brief.md"))} if root.is_dir() else {}
+
+
+def candidate_brief(text: str) -> str:
+    """A brief without its panel-only section (from the ``<!-- panel-only`` marker on)."""
+    return text.split("<!-- panel-only")[0]
 
 
 def _module():
@@ -57,7 +62,7 @@ def result_html(result: Any) -> str:
     """A score result as HTML: a line per criterion (pass or fail, measured against target), then totals."""
     criteria = _get(result, "criteria", "results", default=None)
     if criteria is None:
-        return f"<pre>{html.escape(str(result))}</pre>"
+        return html("<pre>{}</pre>", result)
     if isinstance(criteria, dict):
         criteria = [{"name": k, **(v if isinstance(v, dict) else {"passed": v})} for k, v in criteria.items()]
     rows = []
@@ -68,18 +73,21 @@ def result_html(result: Any) -> str:
         comparison = _get(c, "comparison", default="")
         versus = "" if target is None else f": measured {_short(measured)}, target {comparison} {_short(target)}"
         why = _get(c, "detail", "message", "reason", default="")
-        rows.append(f"<li class='wb-criterion' data-pass='{str(ok).lower()}'>{'PASS' if ok else 'FAIL'} "
-                    f"<b>{html.escape(str(name))}</b>{html.escape(versus)} {html.escape(str(why or ''))}</li>")
+        level = _get(c, "level", default="meets")
+        tag = "" if level == "meets" else html(" [{}]", level)  # a criterion of a level above passing
+        rows.append(html("<li class='wb-criterion' data-pass='{}'>{}{} <b>{}</b>{} {}</li>", str(ok).lower(),
+                         "PASS" if ok else "FAIL", tag, name, versus, why or ""))
     passed, total = _get(result, "passed"), _get(result, "total")
     points, most = _get(result, "points"), _get(result, "max_points")
     head = ""
     if isinstance(passed, int) and isinstance(total, int):
-        head = f"<p class='wb-score'><b>{passed}/{total} criteria passed</b>"
-        head += f", {points}/{most} points" if points is not None and most is not None else ""
+        pts = html(", {}/{} points", points, most) if points is not None and most is not None else ""
         mode, run = _get(result, "mode"), _get(result, "run_id")
-        where = f" (replayed on held-out traffic, {html.escape(str(mode))}, run {html.escape(str(run))})"
-        head += (where if mode else "") + "</p>"
-    return f"{head}<ul>{''.join(rows)}</ul>"
+        where = html(" (replayed on held-out traffic, {}, run {})", mode, run) if mode else ""
+        level = _get(result, "level")
+        graded = html("<p class='wb-level'>level: <b>{}</b></p>", level) if level else ""
+        head = html("<p class='wb-score'><b>{}/{} criteria passed</b>{}{}</p>{}", passed, total, pts, where, graded)
+    return html("{}<ul>{}</ul>", head, join(rows))
 
 
 def _short(v: Any) -> str:
@@ -96,7 +104,7 @@ class ExercisesView:
         W = pn.widgets
         self.pick = W.Select(label="exercise", width=300)
         self.pick.param.watch(g(lambda e: self._show()), "value")
-        self.brief = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.brief = document("", sizing_mode="stretch_width", css_classes=["wb-brief"])
         self.design = W.CodeEditor(language="yaml", height=360, sizing_mode="stretch_width")
         self.submit = W.Button(label="Submit for scoring", color="primary", width=180)
         self.submit.on_click(self._score)  # async: handles its own errors
@@ -127,7 +135,7 @@ class ExercisesView:
         if folder is None:
             self.brief.object, self.design.value = "", ""
             return
-        self.brief.object = (folder / "brief.md").read_text(encoding="utf-8")
+        self.brief.object = candidate_brief((folder / "brief.md").read_text(encoding="utf-8"))
         start = folder / "start.yaml"  # never the solution
         self.design.value = start.read_text(encoding="utf-8") if start.is_file() else ""
         self.result.object = ""

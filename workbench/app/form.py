@@ -15,6 +15,8 @@ import pandas as pd
 import panel as pn
 
 from workbench.app import edits, models
+from workbench.app.diagram import errors_label
+from workbench.app.safe import html, join, text
 from workbench.app.state import ScenarioDraft
 from workbench.app.ui import Messages, guarded
 from workbench.policies import get_policy, policy_names
@@ -96,7 +98,7 @@ class ScenarioForm:
         self.model.param.watch(g(self._set_model), "value")
         self.provider = W.Select(label="provider", options=edits.PROVIDERS, width=120)
         self.provider.param.watch(g(self._set_provider), "value")
-        self.model_info = pn.pane.Markdown("", margin=(0, 10))
+        self.model_info = pn.pane.HTML("", margin=(0, 10), css_classes=["wb-model-info"])
         self.new_name = W.TextInput(label="new model's name", placeholder="e.g. backup", width=130)
         self.new_model = W.AutocompleteInput(label="its model", restrict=False, case_sensitive=False,
                                              search_strategy="includes", min_characters=2, width=220)
@@ -241,14 +243,14 @@ class ScenarioForm:
             self.model.value = str(spec.get("model", ""))
             if spec.get("provider", "simulated") in edits.PROVIDERS:
                 self.provider.value = spec.get("provider", "simulated")
-            self.model_info.object = models.describe_model(str(spec.get("model", "")), spec.get("price"),
-                                                           spec.get("context_window")) if spec else ""
+            self.model_info.object = text(models.describe_model(str(spec.get("model", "")), spec.get("price"),
+                                                                spec.get("context_window"))) if spec else ""
             self.fb_to.options = [t for t in [*fleet, *humans] if t != member]
             chain = ((data.get("fallbacks") or {}) if isinstance(data.get("fallbacks"), dict) else {}).get(member) or []
-            items = "".join(f"<li>on {', '.join(r.get('errors') or []) or 'any error'} &rarr; <b>{r.get('to')}</b></li>"
-                            for r in chain if isinstance(r, dict))
-            self.fallback_list.object = (f"<ol>{items}</ol>" if items else
-                                         f"<p>{member or 'this model'} has no fallback: after its retries a "
-                                         "failure fails the request.</p>")
+            items = join(html("<li>on {} &rarr; <b>{}</b></li>", errors_label(r), r.get("to"))
+                         for r in chain if isinstance(r, dict))
+            self.fallback_list.object = (html("<ol>{}</ol>", items) if items else
+                                         html("<p>{} has no fallback: after its retries a failure fails the "
+                                              "request.</p>", member or "this model"))
         finally:
             self._syncing = was

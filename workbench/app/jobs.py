@@ -8,7 +8,8 @@ session's own thread (Bokeh documents must not be touched from other threads). N
 module watches these parameters, so setting them from the worker is safe.
 
 Every error a run can raise ends in ``state == "failed"`` with a one-line ``message``, never a
-traceback in the page (the traceback goes to the server's log).
+traceback in the page (the traceback goes to the server's log). Every view opens the trace store
+through :func:`open_store`, so a database held by another process reads the same everywhere.
 """
 
 from __future__ import annotations
@@ -16,20 +17,35 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import param
 
-from workbench.errors import WorkbenchError
+from workbench.errors import StoreLockedError, WorkbenchError
 from workbench.runner import execute, prepare_many
 from workbench.scenario import Scenario
 from workbench.store import TraceStore
 
-__all__ = ["RunJob", "JOB_STATES"]
+__all__ = ["RunJob", "JOB_STATES", "open_store"]
 
 JOB_STATES = ["idle", "preparing", "running", "completed", "cancelled", "failed"]
 _log = logging.getLogger(__name__)
+
+
+@contextmanager
+def open_store(db: str | Path) -> Iterator[TraceStore]:
+    """The trace store ``db``, open for one operation; a database held by another process is one
+    :class:`~workbench.errors.StoreLockedError` saying so in the app's words (no ``--db`` here)."""
+    try:
+        store = TraceStore(db)
+    except StoreLockedError as exc:
+        who = f", held by {exc.holder}" if exc.holder else ""
+        raise StoreLockedError(f"the trace database is locked by another process ({exc.path}{who}): close it "
+                               "and retry", path=exc.path, holder=exc.holder) from None
+    with store:
+        yield store
 
 
 class RunJob(param.Parameterized):
@@ -96,7 +112,7 @@ class RunJob(param.Parameterized):
             prepared = prepare_many(scenarios, **options)
             self.notes = [n for p in prepared for n in p.notes]
             self.state = "running"
-            with TraceStore(db) as store:
+            with open_store(db) as store:
                 for i, prep in enumerate(prepared):
                     if self._cancel.is_set():
                         break

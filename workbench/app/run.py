@@ -8,10 +8,10 @@ counters), labelled simulated, recorded or live.
 
 from __future__ import annotations
 
-import pandas as pd
 import panel as pn
 
 from workbench.analysis import run_summary
+from workbench.app.safe import html, join, labels, text
 from workbench.app.state import DRAFT, AppState
 from workbench.app.ui import Messages, guarded, mode_badge
 
@@ -32,7 +32,7 @@ class RunView:
         self.requests = W.IntInput.from_param(state.traffic.param.sample, label="requests (0: the traffic page's "
                                               "or the scenario's sample)", width=300,
                                               css_classes=["wb-run-requests"])
-        self.traffic_line = pn.pane.Markdown("")
+        self.traffic_line = pn.pane.HTML("", css_classes=["wb-run-traffic"])
         self.start = W.Button(label="Run", color="primary", width=120, css_classes=["wb-run-start"])
         self.start.on_click(g(self._start))
         self.stop = W.Button(label="Cancel", color="warning", width=120, disabled=True)
@@ -52,11 +52,11 @@ class RunView:
         """Re-list the scenarios (the editor's draft first) and the traffic line."""
         files = [p.name for p in self.state.scenario_files()]
         name = self.state.draft.data.get("name", "?") if self.state.draft.yaml_ok else "?"
-        labels = {f"{DRAFT}: {name}": DRAFT, **{f: f for f in files}}
-        keep = [v for v in self.pick.value if v in labels.values()]
-        if labels != self.pick.options or keep != list(self.pick.value):
-            self.pick.param.update(options=labels, value=keep)
-        self.traffic_line.object = f"Traffic: {self.state.traffic.describe()} (change it on the Traffic page)."
+        options = labels({f"{DRAFT}: {name}": DRAFT, **{f: f for f in files}})
+        keep = [v for v in self.pick.value if v in options.values()]
+        if options != self.pick.options or keep != list(self.pick.value):
+            self.pick.param.update(options=options, value=keep)
+        self.traffic_line.object = text(f"Traffic: {self.state.traffic.describe()} (change it on the Traffic page).")
 
     def _start(self, _event=None) -> None:
         self.msg.clear()
@@ -72,10 +72,10 @@ class RunView:
         shown = j.state if not busy or j.state in ("preparing", "running") else "finishing"
         if j.total:
             self.progress.param.update(value=int(100 * j.done / j.total), active=False)
-        self.counters.object = (
-            f"<div class='wb-live' data-state='{shown}'><b>{shown}</b>: scenario {j.index + 1} of {j.count} "
-            f"<b>{j.scenario}</b>; requests <span class='wb-done'>{j.done:,}</span> / {j.total:,}; "
-            f"cost so far ${j.spent_usd + j.cost_usd:,.4f}; failed {j.failed:,}; {j.elapsed_s:.1f} s</div>")
+        self.counters.object = html(
+            "<div class='wb-live' data-state='{0}'><b>{0}</b>: scenario {1} of {2} <b>{3}</b>; requests "
+            "<span class='wb-done'>{4:,}</span> / {5:,}; cost so far ${6:,.4f}; failed {7:,}; {8:.1f} s</div>",
+            shown, j.index + 1, j.count, j.scenario, j.done, j.total, j.spent_usd + j.cost_usd, j.failed, j.elapsed_s)
         if busy:
             return
         if self._poller is not None:
@@ -96,11 +96,13 @@ class RunView:
     def _results_html(self, run_ids: list[str]) -> str:
         with self.state.store() as st:
             rows = [run_summary(st.con, rid) for rid in run_ids]
-        frame = pd.DataFrame([{
+        table = [{
             "run": s["run_id"], "scenario": s["scenario"], "data": mode_badge(s["mode"]), "status": s["status"],
             "requests": f"{s['requests']:,}", "cost (USD)": f"${s['cost_usd']:,.4f}",
             "quality": "n/a" if s["quality"] is None else f"{s['quality']:.3f}",
             "error rate": f"{s['error_rate']:.2%}", "p95 latency (s)": f"{s['p95_latency_s'] or 0:.2f}"}
-            for s in rows])
-        return ("<p>From the trace store (open the Compare page for deltas and charts):</p>"
-                + frame.to_html(index=False, escape=False, classes="wb-results"))
+            for s in rows]
+        head = join(html("<th>{}</th>", c) for c in (table[0] if table else {}))
+        body = join(html("<tr>{}</tr>", join(html("<td>{}</td>", v) for v in r.values())) for r in table)
+        return html("<p>From the trace store (open the Compare page for deltas and charts):</p><table border='1' "
+                    "class='dataframe wb-results'><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)

@@ -12,6 +12,7 @@ import panel as pn
 
 from workbench.app.diagram import wiring_svg
 from workbench.app.form import ScenarioForm
+from workbench.app.safe import html
 from workbench.app.state import AppState, list_scenarios
 from workbench.app.ui import Messages, guarded, mode_badge, plain
 
@@ -49,9 +50,9 @@ class ScenariosView:
                                    css_classes=["wb-yaml"])
         self.editor.param.watch(g(self._typed), "value")
         self.validation = pn.pane.Alert("", alert_type="info", css_classes=["wb-validation"],
-                                        sizing_mode="stretch_width")
+                                        sizing_mode="stretch_width", disable_math=True)
         self.diagram = pn.pane.HTML("", css_classes=["wb-diagram-pane"], sizing_mode="stretch_width")
-        self.title = pn.pane.HTML("")
+        self.title = pn.pane.HTML("", css_classes=["wb-title"])
         self.save_name = W.TextInput(label="save as (a new file in the scenarios folder)", placeholder="my-design",
                                      width=280)
         save = W.Button(label="Save as", color="success", width=100, align="end")
@@ -107,11 +108,12 @@ class ScenariosView:
         where = d.path or "a new design (not saved yet)"
         scn = d.scenario
         badge = mode_badge(scn.mode) if scn else ""
-        self.title.object = f"<h3 style='margin:4px 10px'>Editing {where} {badge}</h3>"
+        self.title.object = html("<h3 style='margin:4px 10px'>Editing {} {}</h3>", where, badge)
         if scn is not None:
-            self.validation.param.update(alert_type="success", object=(
-                f"Valid: <b>{scn.name}</b>, {len(scn.fleet)} model(s), {len(scn.humans)} human node(s), "
-                f"policy <b>{scn.router.policy}</b>, {sum(len(r) for r in scn.fallbacks.values())} fallback rule(s)."))
+            self.validation.param.update(alert_type="success", object=html(
+                "<div>Valid: <b>{}</b>, {} model(s), {} human node(s), policy <b>{}</b>, {} fallback rule(s).</div>",
+                scn.name, len(scn.fleet), len(scn.humans), scn.router.policy,
+                sum(len(r) for r in scn.fallbacks.values())))
         else:
             self.validation.param.update(alert_type="danger", object=plain(d.error))
         if d.yaml_ok:

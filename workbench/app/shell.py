@@ -18,9 +18,11 @@ from workbench.app.audit import AuditView
 from workbench.app.compare import CompareView
 from workbench.app.exercises import ExercisesView
 from workbench.app.run import RunView
+from workbench.app.safe import html
 from workbench.app.scenarios import ScenariosView
 from workbench.app.state import AppState
 from workbench.app.traffic import TrafficView
+from workbench.app.ui import guarded
 
 __all__ = ["build_app", "warm", "EXTENSIONS", "TITLE"]
 
@@ -56,8 +58,8 @@ def build_app(db: str | Path = "workbench.duckdb", scenarios_dir: str | Path = "
     audit = AuditView(state)
 
     def finished(run_ids: list[str]) -> None:
-        compare.show_runs(run_ids)
-        audit.refresh(select=run_ids[-1] if run_ids else None)
+        guarded(compare.msg)(compare.show_runs)(run_ids)
+        guarded(audit.msg)(audit.refresh)(select=run_ids[-1] if run_ids else None)
 
     run = RunView(state, on_finished=finished)
     exercises = ExercisesView(state)
@@ -65,15 +67,16 @@ def build_app(db: str | Path = "workbench.duckdb", scenarios_dir: str | Path = "
     tabs = pn.Tabs(*((name, v.panel) for name, v in zip(
         ["Scenarios", "Traffic", "Run", "Compare", "Audit", "Exercises"], views)), dynamic=True,
         sizing_mode="stretch_width", css_classes=["wb-tabs"])
-    tabs.param.watch(lambda e: views[e.new].refresh(), "active")
+    # a view that cannot read the store (another process holds it) says so in its message box
+    tabs.param.watch(lambda e: guarded(views[e.new].msg)(views[e.new].refresh)(), "active")
     if pn.state.curdoc is not None:
         pn.state.onload(warm)
         _when_catalog_ready(scenarios.form.catalog_loaded)
-    header = pn.pane.HTML(
-        f"<div style='display:flex;gap:2em;align-items:baseline'><h2 style='margin:6px 0'>{TITLE}</h2>"
-        f"<span>trace store <code>{db}</code> &middot; scenarios <code>{scenarios_dir}</code> &middot; every "
-        "figure shown is read from the trace store and labelled simulated, recorded or live</span></div>",
-        sizing_mode="stretch_width")
+    header = pn.pane.HTML(html(
+        "<div style='display:flex;gap:2em;align-items:baseline'><h2 style='margin:6px 0'>{}</h2>"
+        "<span>trace store <code>{}</code> &middot; scenarios <code>{}</code> &middot; every figure shown is read "
+        "from the trace store and labelled simulated, recorded or live</span></div>", TITLE, db, scenarios_dir),
+        sizing_mode="stretch_width", css_classes=["wb-header"])
     return pn.Column(header, tabs, sizing_mode="stretch_width")
 
 

@@ -18,7 +18,7 @@ import param
 import yaml
 
 from workbench.app import edits
-from workbench.app.jobs import RunJob
+from workbench.app.jobs import RunJob, open_store
 from workbench.errors import InputError, WorkbenchError
 from workbench.graders import build_graders
 from workbench.policies import build_policy
@@ -176,8 +176,9 @@ class AppState(param.Parameterized):
 
     @contextmanager
     def store(self) -> Iterator[TraceStore]:
-        """The trace store, opened for one operation (so other processes can use the file between)."""
-        with TraceStore(self.db) as st:
+        """The trace store, opened for one operation (so other processes can use the file between);
+        StoreLockedError with one clear line when another process holds it."""
+        with open_store(self.db) as st:
             yield st
 
     def scenario_files(self) -> list[Path]:

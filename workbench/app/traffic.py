@@ -11,6 +11,7 @@ import pandas as pd
 import panel as pn
 
 from workbench.app.sources import DATASET_PREFIX, list_datasets, list_traffic_files
+from workbench.app.safe import html
 from workbench.app.state import AppState
 from workbench.app.ui import Messages, guarded
 from workbench.errors import InputError
@@ -28,7 +29,7 @@ class TrafficView:
         self.msg = Messages("traffic")
         g = guarded(self.msg)
         W, c = pn.widgets, self.choice
-        self.source = W.Select(label="traffic file or imported dataset", width=380)
+        self.source = W.Select(label="traffic file or imported dataset", width=380, css_classes=["wb-traffic-source"])
         self.source.param.watch(g(lambda e: setattr(c, "source", e.new or "")), "value")
         self.sample = W.IntInput.from_param(c.param.sample, label="sample size (0: the scenario's)", width=200)
         self.process = W.Select.from_param(c.param.process, label="arrival process", width=180)
@@ -41,7 +42,7 @@ class TrafficView:
         self.seed.param.watch(g(self._seed), "value")
         self.datasets = W.Tabulator(pd.DataFrame(), disabled=True, show_index=False, sizing_mode="stretch_width",
                                     selectable=False, visible=False)
-        self.summary = pn.pane.Markdown("", css_classes=["wb-traffic-summary"])
+        self.summary = pn.pane.HTML("", css_classes=["wb-traffic-summary"])
         self.preview = W.Tabulator(pd.DataFrame(), disabled=True, show_index=False, sizing_mode="stretch_width",
                                    selectable=False, height=420, css_classes=["wb-traffic-preview"])
         c.param.watch(lambda e: self._update(), ["source", "sample", "process", "rate_per_s", "speedup", "seed",
@@ -83,5 +84,5 @@ class TrafficView:
         text, source = self.state.traffic_base()
         frame, line = self.choice.preview(text, source)
         self.msg.clear()
-        self.summary.object = f"**Preview** (settings left open come from {source.name}): {line}"
+        self.summary.object = html("<p><b>Preview</b> (settings left open come from {}): {}</p>", source.name, line)
         self.preview.value = frame

@@ -3,18 +3,19 @@
 Why one guard for every callback: the issue's rule is that errors show as messages in the page, never
 as a traceback. A workbench error (bad scenario, bad traffic, locked store) shows its own one-line
 message; anything unexpected shows its type and text, and the traceback goes to the server log.
+Messages are shown as text (:func:`workbench.app.safe.text`): they quote file names and values.
 """
 
 from __future__ import annotations
 
 import functools
-import html
 import logging
 from typing import Callable
 
 import panel as pn
 
-from workbench.errors import WorkbenchError
+from workbench.app.safe import html, text
+from workbench.errors import StoreError, WorkbenchError
 
 __all__ = ["Messages", "guarded", "mode_badge", "plain", "MODE_COLOURS"]
 
@@ -22,19 +23,25 @@ _log = logging.getLogger("workbench.app")
 MODE_COLOURS = {"simulated": "#805ad5", "recorded": "#2b6cb0", "live": "#c53030", "mixed": "#dd6b20"}
 
 
-def plain(text: str) -> str:
-    """``text`` for a Markdown pane, shown as written (field names like ``max_usd`` stay intact)."""
-    return f"<div>{html.escape(text)}</div>" if text else ""
+def plain(message: str) -> str:
+    """``message`` for a Markdown pane, shown as written (field names like ``max_usd`` stay intact)."""
+    return text(message)
 
 
 class Messages:
-    """One alert box of a view: ``error``, ``ok``, ``info`` replace its text; ``clear`` hides it."""
+    """One alert box of a view: ``error``, ``ok``, ``info`` replace its text; ``clear`` hides it.
+
+    ``store_failed`` is set while the box shows why the trace store could not be read (for example,
+    another process holds it), so that the view clears it once a read succeeds (:meth:`store_ok`).
+    """
 
     def __init__(self, name: str):
+        self.store_failed = False
         self.pane = pn.pane.Alert("", alert_type="info", visible=False, css_classes=[f"wb-msg-{name}"],
-                                  sizing_mode="stretch_width", margin=(4, 10))
+                                  sizing_mode="stretch_width", margin=(4, 10), disable_math=True)
 
     def _show(self, kind: str, text: str) -> None:
+        self.store_failed = False
         self.pane.param.update(object=plain(text), alert_type=kind, visible=bool(text))
 
     def error(self, text: str) -> None:
@@ -57,6 +64,16 @@ class Messages:
         """Hide the box."""
         self._show("info", "")
 
+    def store_error(self, exc: StoreError) -> None:
+        """Show why the trace store could not be read."""
+        self.error(str(exc))
+        self.store_failed = True
+
+    def store_ok(self) -> None:
+        """The store was read: hide the box if it only said that the store could not be read."""
+        if self.store_failed:
+            self.clear()
+
 
 def guarded(messages: Messages) -> Callable:
     """Decorator: run a callback; show any error it raises in ``messages`` instead of a traceback."""
@@ -65,6 +82,8 @@ def guarded(messages: Messages) -> Callable:
         def wrapper(*args, **kw):
             try:
                 return fn(*args, **kw)
+            except StoreError as exc:
+                messages.store_error(exc)
             except WorkbenchError as exc:
                 messages.error(str(exc))
             except (ValueError, KeyError, OSError) as exc:
@@ -80,5 +99,5 @@ def guarded(messages: Messages) -> Callable:
 def mode_badge(mode: str) -> str:
     """HTML badge saying where figures come from: simulated, recorded, live or mixed."""
     colour = MODE_COLOURS.get(mode.split(":")[0], "#4a5568")
-    return (f"<span class='wb-mode' style='background:{colour};color:white;padding:1px 7px;border-radius:4px;"
-            f"font-size:12px'>{mode}</span>")
+    return html("<span class='wb-mode' style='background:{};color:white;padding:1px 7px;border-radius:4px;"
+                "font-size:12px'>{}</span>", colour, mode)

@@ -14,6 +14,7 @@ dies part way keeps every request it had flushed, each complete. SQL lives here 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
@@ -23,7 +24,7 @@ from typing import Sequence
 import duckdb
 import pandas as pd
 
-from workbench.errors import StoreError
+from workbench.errors import StoreError, StoreLockedError
 from workbench.store import audit as _audit
 from workbench.store.base import Connected
 
@@ -40,7 +41,7 @@ REQUEST_COLUMNS = (
 ATTEMPT_COLUMNS = (
     "run_id", "request_id", "attempt_no", "target", "model", "provider", "is_retry", "is_fallback",
     "start_s", "end_s", "wait_s", "ok", "error_kind", "retry_after_s", "prompt_tokens",
-    "completion_tokens", "cost_usd", "score", "purpose", "response", "verdicts",
+    "completion_tokens", "cost_usd", "score", "purpose", "response", "verdicts", "error_message",
 )
 
 
@@ -87,8 +88,10 @@ class TraceStore(Connected):
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
-                raise StoreError(f"{self.path}: the database is in use by another process; wait for it "
-                                 f"to finish or use another --db ({exc})") from None
+                holder = re.search(r"held in (.+?) \(PID (\d+)\)", str(exc))
+                raise StoreLockedError(f"{self.path}: the database is in use by another process; wait for it "
+                                       f"to finish or use another --db ({exc})", path=self.path,
+                                       holder=f"PID {holder[2]}, {Path(holder[1]).name}" if holder else "") from None
             raise StoreError(f"{self.path}: cannot open the trace database: {exc}") from None
         except (duckdb.Error, OSError) as exc:
             raise StoreError(f"{self.path}: cannot open the trace database: {exc}") from None
