@@ -11,8 +11,9 @@ tier-2 humans, gpt-4o's outage) over ``--requests`` tickets sampled with replace
 with ``audit: false`` and ``audit: true`` alternately, each into a fresh DuckDB file; ``runner.prepare``
 is done once per design and not timed. It prints the median ``runner.execute`` time of each, the
 difference per request, the trace file sizes, and the time of ``workbench.store.audit.verify_run``
-over the audited run (which must report the chain intact). Runs offline; the replayed figures are
-simulated.
+over the audited run (which must report the chain intact). With ``$WORKBENCH_AUDIT_KEY`` set, the
+audited runs are signed (HMAC-SHA256 links) and verified with that key. Runs offline; the replayed
+figures are simulated.
 
 Usage::
 

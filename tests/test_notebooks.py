@@ -24,7 +24,8 @@ EXPECT = {
     "03-failure-drill": ["failure-drill-no-fallback", "failure-drill-human-safety-net", "server_error",
                          "image/svg+xml"],
     "04-audit-trail": [f"intact: {SAMPLE} rows", "'human_overrides': ", '"human_override": true',
-                       "flip the final answer", "field final.output: the stored traces differ from what was sealed"],
+                       "flip the final answer", "field request.response: the stored traces differ from what was sealed",
+                       "make it free", "field request.cost_usd: ", "edit its sealed row", "field row_json.human_override: "],
     "05-routing-on-real-outcomes": ["imported: ['routellm-gsm8k']", "routellm-gsm8k: 1,319 prompts", "gsm8k-cascade",
                                     "gsm8k-threshold-0.30", "APGR", "image/svg+xml"],
 }

@@ -126,6 +126,7 @@ def _cmd_run(args: argparse.Namespace, paths: Sequence[str]) -> int:
         for p in prepared:
             with _progress(p.scenario.name, not args.no_progress) as progress:
                 run_id, _ = execute(p, store, progress=progress, run_id=getattr(args, "run_id", None))
+            _print_head(store.con, run_id)
             summaries.append(run_summary(store.con, run_id))
         if len(summaries) > 1:
             _add_deltas(store.con, summaries)
@@ -151,6 +152,16 @@ def _answered_or_raise(summaries: list[dict], scenario_yamls: list[str]) -> int:
         if problem is not None:
             raise problem
     return 0
+
+
+def _print_head(con, run_id: str) -> None:
+    """An audited run's chain head on stderr, to be kept outside the database (``audit verify --head``)."""
+    from workbench.store.audit import chain_head
+
+    head = chain_head(con, run_id)
+    if head is not None:
+        print(f"audit head {run_id}: {head} (keep it outside this database; check it with: workbench audit "
+              f"verify {run_id} --head {head})", file=sys.stderr)
 
 
 def _add_deltas(con, summaries: list[dict]) -> None:
@@ -226,6 +237,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         with _progress(f"resume {args.run_id}", not args.no_progress) as progress:
             left, _ = resume(store, args.run_id, progress=progress)
         summary = run_summary(store.con, args.run_id)
+        _print_head(store.con, args.run_id)
         scenario_yaml = store.run_info(args.run_id)["scenario_yaml"]
     print(f"resumed {args.run_id}: {left:,} requests were left", file=sys.stderr)
     print(json.dumps(summary, indent=2) if args.json else format_comparison([summary]))

@@ -122,8 +122,10 @@ def _audit_parser(sub) -> None:
         a.add_argument("run_id", metavar="RUN_ID")
         a.add_argument("--db", metavar="PATH", default=os.environ.get("WORKBENCH_DB", "workbench.duckdb"))
         a.add_argument("--json", action="store_true")
-    act.choices["verify"].add_argument("--head", metavar="HASH", help="the chain's last hash as recorded "
-                                       "elsewhere: a chain ending on another one is broken")
+    for name in ("verify", "show"):
+        act.choices[name].add_argument("--head", metavar="HASH", help="the chain's last hash as recorded "
+                                       "elsewhere (printed by run and resume): a chain ending on another one is "
+                                       "broken; a signed chain also needs $WORKBENCH_AUDIT_KEY")
     act.choices["show"].add_argument("--request", required=True, metavar="ID", help="the request id")
 
 
@@ -134,10 +136,12 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from workbench.store.audit import request_trail, verify_run
 
     with TraceStore(args.db, read_only=True) as store:
-        if args.audit_command == "show":
-            trail = request_trail(store.con, args.run_id, args.request)
+        if args.audit_command == "show":  # the row as stored, and whether the chain it belongs to verifies
+            trail = request_trail(store.con, args.run_id, args.request, head=args.head)
+            if not trail["verified"]:
+                print(f"warning: NOT VERIFIED, this row may be forged: {trail['verification']}", file=sys.stderr)
             print(json.dumps(trail, indent=2, ensure_ascii=False))
-            return 0
+            return 0 if trail["verified"] else 1
         result = verify_run(store.con, args.run_id, head=args.head)
     print(json.dumps(asdict(result), indent=2) if args.json else result.message())
     return 0 if result.intact else 1

@@ -3,54 +3,51 @@ SIGKILLed audited run, resumed, still verifies; canonical JSON survives DuckDB a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
+import shutil
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SCENARIOS
+from audit_scenarios import LOANS
+from conftest import SCENARIOS, write_traffic
 from helpers import run, sigkill_mid_run, tiered_scenario, wb
 
 from workbench.errors import InputError, StoreError
 from workbench.store import ATTEMPT_COLUMNS, REQUEST_COLUMNS, RunInfo, TraceStore
-from workbench.store.audit import (ATTEMPT_FIELDS, GENESIS, REQUEST_FIELDS, audit_record, canonical, chain_hash,
-                                   request_trail, verify_run)
+from workbench.store.audit import (GENESIS, KEY_ENV, RUN_UNSEALED, canonical, chain_hash, record_v2, request_trail,
+                                   run_fields, verify_run)
 
-LOANS = """\
-name: loans
-seed: 7
-concurrency: 8
-audit: true
-fleet:
-  small:
-    model: gpt-4o-mini
-    sim: {error_rates: {server_error: 0.15}}
-humans:
-  officer: {agents: 3, handling_time_s: 60, cost_per_request_usd: 2.0, accuracy: 1.0}
-router:
-  policy: cascade
-  params: {chain: [small, officer], min_score: 1.0}
-fallbacks:
-  small: [{to: officer}]
-retries: {max_retries: 0}
-graders: [{type: exact}]
-traffic:
-  source: traffic.jsonl
-  arrival: {process: poisson, rate_per_s: 2}
-"""
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_audit_key():
+    """These tests seal without a key whatever the environment holds (tests/store/test_audit_keys.py signs)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(KEY_ENV, raising=False)
+        yield
+
+
+@pytest.fixture(scope="module")
+def _audited_file(tmp_path_factory, _no_audit_key) -> tuple[Path, str]:
+    folder = tmp_path_factory.mktemp("audited")
+    write_traffic(folder / "traffic.jsonl", 200)
+    (folder / "s.yaml").write_text(LOANS)
+    rid, summary = run(folder / "s.yaml", folder / "t.duckdb")
+    assert summary["requests"] == 200
+    return folder / "t.duckdb", rid
 
 
 @pytest.fixture
-def audited(scenario_file, db) -> str:
-    """A 200-request audited run: wrong model answers escalate to a loan officer (an override),
-    failed calls fall back to the officer (no model answer to override)."""
-    rid, summary = run(scenario_file(LOANS), db)
-    assert summary["requests"] == 200
-    return rid
+def audited(_audited_file, db) -> str:
+    """A 200-request audited run (a copy per test): wrong model answers escalate to a loan officer (an
+    override), failed calls fall back to the officer (no model answer to override)."""
+    shutil.copyfile(_audited_file[0], db)
+    return _audited_file[1]
 
 
 def verify(db: Path, rid: str, head: str | None = None):
@@ -79,7 +76,7 @@ def test_an_intact_chain_verifies_and_records_overrides(audited, db):
     escalated, fell_back = sql(db, "SELECT count(*) FILTER (escalations > 0), count(*) FILTER (handoff AND "
                                    "escalations = 0) FROM requests WHERE run_id = ?", [audited])[0]
     assert overrides == escalated == 75  # every escalated wrong answer was replaced by the officer's
-    assert fell_back == 27 and not any(r["human_override"] for r in records if r["final"]["by_human"]
+    assert fell_back == 27 and not any(r["human_override"] for r in records if r["request"]["handoff"]
                                        and not any(a["purpose"] == "escalation" for a in r["attempts"]))
     first_override = next(r for r in records if r["human_override"])
     model, human = first_override["attempts"]
@@ -87,6 +84,8 @@ def test_an_intact_chain_verifies_and_records_overrides(audited, db):
         ("simulated", {"exact": 0}, "human", "explain_charge")
     assert verify(db, audited, head=res.head).intact
     assert not verify(db, audited, head="f" * 64).intact
+    with pytest.raises(InputError, match="--head 'f00': not a chain head"):
+        verify(db, audited, head="f00")
 
 
 def _target(db: Path, rid: str, pos: int) -> tuple[str, int]:
@@ -96,14 +95,14 @@ def _target(db: Path, rid: str, pos: int) -> tuple[str, int]:
 TAMPER = {
     # name: (SQL with {rid} and {req}, the broken row's pos (None: past the chain), field or None)
     "final answer": ("UPDATE requests SET response = 'approved' WHERE run_id = '{rid}' AND request_id = '{req}'",
-                     57, "final.output"),
+                     57, "request.response"),
     "attempt answer": ("UPDATE attempts SET response = 'approved' WHERE run_id = '{rid}' AND request_id = '{req}' "
                        "AND attempt_no = 1", 57, "attempts[attempt_no=1].response"),
     "attempt verdict": ("UPDATE attempts SET verdicts = '{{\"exact\":0.5}}' WHERE run_id = '{rid}' AND "
                         "request_id = '{req}' AND attempt_no = 1", 57, "attempts[attempt_no=1].verdicts.exact"),
     "request verdict, same value as 1.0": ("UPDATE requests SET verdicts = replace(verdicts, ':1}}', ':1.0}}'), "
                                            "quality = quality + 1e-12 WHERE run_id = '{rid}' AND "
-                                           "request_id = '{req}'", 57, "final.quality"),
+                                           "request_id = '{req}'", 57, "request.quality"),
     "deleted audit row": ("DELETE FROM audit_trail WHERE run_id = '{rid}' AND request_id = '{req}'", 58,
                           "prev_hash"),
     "deleted request row": ("DELETE FROM requests WHERE run_id = '{rid}' AND request_id = '{req}'", 57, "request"),
@@ -112,10 +111,10 @@ TAMPER = {
     "swapped seqs": ("UPDATE requests SET seq = CASE WHEN request_id = '{req}' THEN (SELECT seq FROM audit_trail "
                      "WHERE run_id = '{rid}' AND pos = 150) ELSE (SELECT seq FROM audit_trail WHERE run_id = '{rid}' "
                      "AND pos = 57) END WHERE run_id = '{rid}' AND request_id IN ('{req}', (SELECT request_id FROM "
-                     "audit_trail WHERE run_id = '{rid}' AND pos = 150))", 57, "seq"),
+                     "audit_trail WHERE run_id = '{rid}' AND pos = 150))", 57, "request.seq"),
     "rewritten hash": ("UPDATE audit_trail SET row_hash = repeat('a', 64) WHERE run_id = '{rid}' AND pos = 57",
                        57, "row_hash"),
-    "scenario hash": ("UPDATE runs SET scenario_hash = 'x' WHERE run_id = '{rid}'", 0, "scenario_hash"),
+    "scenario hash": ("UPDATE runs SET scenario_hash = 'x' WHERE run_id = '{rid}'", 0, "run.scenario_hash"),
     "last row removed": ("DELETE FROM audit_trail WHERE run_id = '{rid}' AND pos = 199", None, None),
 }
 
@@ -142,14 +141,110 @@ def test_tampering_names_the_first_broken_row(audited, db, case):
     assert res.message().startswith(f"broken at row {pos} (seq {seq}, request {req}), field {field}: ")
 
 
+# --- every stored field is sealed -------------------------------------------------------------------
+
+def _table_columns(table: str) -> list[tuple[str, str]]:
+    """(name, type) of every column of ``table`` in a freshly migrated trace database."""
+    with TraceStore(":memory:") as store:
+        return store.con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
+                                 "ORDER BY ordinal_position", [table]).fetchall()
+
+
+TABLE_COLUMNS = {t: _table_columns(t) for t in ("requests", "attempts", "runs")}
+
+
+def _changed(column: str, kind: str) -> str:
+    """SQL for a different value of a column of this type (NULL becomes a value)."""
+    if kind == "VARCHAR":
+        return f"coalesce({column}, '') || 'x'"
+    if kind == "BOOLEAN":
+        return f"NOT coalesce({column}, false)"
+    assert kind in ("INTEGER", "BIGINT", "DOUBLE"), f"{column}: no edit written for type {kind}"
+    return f"coalesce({column}, 0) + 1"
+
+
+def test_the_writer_writes_every_column_of_requests_and_attempts():
+    # the seal is built from what the writer inserts: a column it does not write would not be sealed
+    assert [c for c, _ in TABLE_COLUMNS["requests"]] == list(REQUEST_COLUMNS)
+    assert [c for c, _ in TABLE_COLUMNS["attempts"]] == list(ATTEMPT_COLUMNS)
+
+
+def _expected_field(table: str, column: str) -> str:
+    if table == "requests":
+        return "request" if column in ("run_id", "request_id") else f"request.{column}"  # the row left the request
+    if column in ("run_id", "request_id"):
+        return "attempts"  # the attempt left the request
+    return f"attempts[attempt_no=1].{column}"
+
+
+@pytest.mark.parametrize("table,column,kind", [(t, c, k) for t in ("requests", "attempts")
+                                               for c, k in TABLE_COLUMNS[t]], ids=lambda v: str(v))
+def test_editing_any_column_of_requests_or_attempts_breaks_its_row(audited, db, table, column, kind):
+    req, seq = _target(db, audited, 57)
+    where = f"run_id = '{audited}' AND request_id = '{req}'" + (" AND attempt_no = 1" if table == "attempts" else "")
+    assert sql(db, f"SELECT count(*) FROM {table} WHERE {where}") == [(1,)]
+    sql(db, f"UPDATE {table} SET {column} = {_changed(column, kind)} WHERE {where}")
+    res = verify(db, audited)
+    assert (res.intact, res.pos, res.request_id, res.field) == (False, 57, req, _expected_field(table, column))
+
+
+RUN_SPECIAL = {"run_id": None, "audit": "has no audit trail", "audit_signed": KEY_ENV}  # not a broken row: an error
+
+
+@pytest.mark.parametrize("column,kind", [(c, k) for c, k in TABLE_COLUMNS["runs"] if c not in RUN_UNSEALED
+                                         and c != "run_id"], ids=lambda v: str(v))
+def test_editing_any_defining_field_of_the_run_breaks_the_first_row(audited, db, column, kind):
+    edit = "1" if column == "audit_seal" else _changed(column, kind)  # seal 2 -> 1: a downgrade
+    sql(db, f"UPDATE runs SET {column} = {edit} WHERE run_id = ?", [audited])
+    if column in RUN_SPECIAL:
+        with pytest.raises(InputError, match=RUN_SPECIAL[column]):
+            verify(db, audited)
+        return
+    res = verify(db, audited)
+    assert (res.intact, res.pos) == (False, 0)
+    if column == "audit_seal":  # a run claiming seal 1 would be checked against version-1 records
+        assert (res.field, res.problem) == ("seal", "the row was sealed as version 2 but the run says version 1")
+        return
+    assert (res.field, res.problem) == (f"run.{column}", "the stored traces differ from what was sealed")
+
+
+def test_the_scenario_text_is_sealed_but_the_runs_status_and_times_are_not(audited, db):
+    sql(db, "UPDATE runs SET scenario_yaml = replace(scenario_yaml, 'min_score: 1.0', 'min_score: 0.0') "
+            "WHERE run_id = ?", [audited])
+    res = verify(db, audited)
+    assert (res.intact, res.pos, res.field) == (False, 0, "run.scenario_yaml")
+    sql(db, "UPDATE runs SET scenario_yaml = replace(scenario_yaml, 'min_score: 0.0', 'min_score: 1.0'), "
+            "note = 'edited', started_at = started_at - INTERVAL 1 DAY WHERE run_id = ?", [audited])
+    assert verify(db, audited).intact  # what changes as a run goes (status, times, note) is not sealed
+
+
+def test_a_forged_row_json_is_caught_and_show_says_so(audited, db, tmp_path):
+    req, seq = _target(db, audited, 57)
+    record = json.loads(sql(db, "SELECT row_json FROM audit_trail WHERE run_id = ? AND pos = 57", [audited])[0][0])
+    assert record["request"]["response"] != "approved"
+    record["request"]["response"] = "approved"
+    sql(db, "UPDATE audit_trail SET row_json = ? WHERE run_id = ? AND pos = 57", [canonical(record), audited])
+    res = verify(db, audited)
+    assert (res.intact, res.pos, res.request_id, res.field) == (False, 57, req, "row_json.request.response")
+    assert "edited after sealing" in res.problem
+    shown = wb("audit", "show", audited, "--request", req, "--db", str(db), cwd=tmp_path)
+    assert shown.returncode == 1 and shown.stderr.startswith("warning: NOT VERIFIED, this row may be forged: "
+                                                             f"broken at row 57 (seq {seq}, request {req})")
+    trail = json.loads(shown.stdout)
+    assert (trail["verified"], trail["record"]["request"]["response"]) == (False, "approved")
+    assert trail["verification"].startswith("broken at row 57")
+
+
 def test_cli_verify_show_and_runs_without_a_trail(audited, db, scenario_file, tmp_path):
     ok = wb("audit", "verify", audited, "--db", str(db), cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
-    assert re.fullmatch(rf"intact: 200 rows \(run {audited}, head [0-9a-f]{{64}}\)\n", ok.stdout)
+    assert re.fullmatch(rf"intact: 200 rows \(run {audited}, head [0-9a-f]{{64}}\); checked against no recorded "
+                        r"head \(--head\) and no key, so a chain rebuilt from scratch would pass too\n", ok.stdout)
     shown = wb("audit", "show", audited, "--request", "r0004", "--db", str(db), cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     trail = json.loads(shown.stdout)
-    assert trail["record"]["request_id"] == "r0004" and len(trail["row_hash"]) == 64
+    assert trail["record"]["request"]["request_id"] == "r0004" and len(trail["row_hash"]) == 64
+    assert trail["verified"] is True and trail["verification"] == ok.stdout.rstrip("\n")
     with TraceStore(db, read_only=True) as store:
         assert request_trail(store.con, audited, "r0004") == trail
         with pytest.raises(InputError, match="no audit row for request 'nope'"):
@@ -195,16 +290,20 @@ def test_canonical_json_survives_duckdb_and_pandas_round_trips():
 
 def test_a_run_read_back_through_pandas_hashes_the_same(audited, db):
     with duckdb.connect(str(db), read_only=True) as con:
-        reqs = con.execute(f"SELECT {', '.join(REQUEST_FIELDS)} FROM requests WHERE run_id = ?", [audited]).df()
-        atts = con.execute(f"SELECT {', '.join(ATTEMPT_FIELDS)} FROM attempts WHERE run_id = ?", [audited]).df()
-        trail = con.execute("SELECT request_id, prev_hash, row_hash FROM audit_trail WHERE run_id = ? ORDER BY pos",
-                            [audited]).fetchall()
-        scenario_hash = con.execute("SELECT scenario_hash FROM runs WHERE run_id = ?", [audited]).fetchone()[0]
+        reqs = con.execute("SELECT * FROM requests WHERE run_id = ?", [audited]).df()
+        atts = con.execute("SELECT * FROM attempts WHERE run_id = ?", [audited]).df()
+        trail = con.execute("SELECT pos, request_id, prev_hash, row_hash FROM audit_trail WHERE run_id = ? "
+                            "ORDER BY pos", [audited]).fetchall()
+        cur = con.execute("SELECT * FROM runs WHERE run_id = ?", [audited])
+        run = run_fields(dict(zip([d[0] for d in cur.description], cur.fetchone())))
     assert reqs["quality"].isna().sum() == 0 and reqs["decision_score"].isna().all()  # NULLs became NaN
+    assert "decision_score" not in json.loads(sql(db, "SELECT row_json FROM audit_trail LIMIT 1")[0][0])["request"]
+    run_sha = hashlib.sha256(canonical(run).encode()).hexdigest()
     by_req = {rid: list(g.itertuples(index=False)) for rid, g in atts.groupby("request_id")}
     rows = {r.request_id: tuple(r) for r in reqs.itertuples(index=False)}
-    matches = sum(chain_hash(prev, canonical(audit_record(audited, scenario_hash, rows[rid], by_req[rid]))) == h
-                  for rid, prev, h in trail)
+    matches = sum(chain_hash(prev, canonical(record_v2(audited, run_sha, run if pos == 0 else None, list(reqs.columns),
+                                                       rows[rid], list(atts.columns), by_req[rid]))) == h
+                  for pos, rid, prev, h in trail)
     assert matches == 200
 
 
@@ -261,7 +360,7 @@ def test_a_killed_audited_run_resumed_still_verifies(tmp_path):
 
     res = wb("resume", "killed", "--db", str(db), "--no-progress", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    head = partial.stdout.split("head ")[1].rstrip(")\n")
+    head = partial.stdout.split("head ")[1].split(")")[0]
     linked = sql(db, "SELECT prev_hash FROM audit_trail WHERE run_id = 'killed' AND pos = ?", [kept])[0][0]
     assert linked == head  # the resumed part continues the chain from the last stored hash
     done = wb("audit", "verify", "killed", "--db", str(db), cwd=tmp_path)

@@ -95,7 +95,7 @@ class TraceStore(Connected):
             raise StoreError(f"{self.path}: cannot open the trace database: {exc}") from None
         except (duckdb.Error, OSError) as exc:
             raise StoreError(f"{self.path}: cannot open the trace database: {exc}") from None
-        self._audited: dict[str, bool] = {}  # run_id -> started with `audit: true`
+        self._chains: dict = {}  # run_id -> how its audit trail is sealed (None: not audited)
         if not read_only:
             self._migrate()
 
@@ -128,17 +128,21 @@ class TraceStore(Connected):
         if exists:
             raise StoreError(f"{self.path}: run '{run.run_id}' already exists (to finish it: "
                              f"workbench resume {run.run_id})")
+        signed = run.audit and _audit.signing_key() is not None  # the key itself is never stored
         self._exec("INSERT INTO runs (run_id, scenario, scenario_yaml, scenario_hash, scenario_path, "
                    "traffic_path, traffic_hash, requests_planned, seed, mode, model_modes, workbench_version, "
-                   "status, started_at, traffic_spec, notes, audit) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+                   "status, started_at, traffic_spec, notes, audit, audit_seal, audit_signed) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
                    [run.run_id, run.scenario, run.scenario_yaml, run.scenario_hash, run.scenario_path,
                     run.traffic_path, run.traffic_hash, run.requests_planned, run.seed, run.mode,
                     json.dumps(run.model_modes, sort_keys=True), run.workbench_version, _now(),
-                    run.traffic_spec, json.dumps(list(run.notes)), run.audit])
+                    run.traffic_spec, json.dumps(list(run.notes)), run.audit,
+                    _audit.SEAL_VERSION if run.audit else None, signed])
 
     def reopen_run(self, run_id: str) -> None:
-        """Mark a run as running again (resume)."""
+        """Mark a run as running again (resume); StoreError if its audit trail is signed and
+        ``$WORKBENCH_AUDIT_KEY`` does not hold the key it was sealed with."""
+        _audit.check_resumable(self.con, run_id)
         self._exec("UPDATE runs SET status = 'running', finished_at = NULL WHERE run_id = ?", [run_id])
 
     def recorded_request_ids(self, run_id: str) -> set[str]:
@@ -151,6 +155,8 @@ class TraceStore(Connected):
         if not requests and not attempts:
             return
         con = self.con
+        # which runs are audited, and how: read before the transaction (a signed run without its key stops here)
+        chains = _audit.chains(con, {r[0] for r in requests}, self._chains) if requests else {}
         try:
             con.begin()
             if requests:
@@ -160,7 +166,7 @@ class TraceStore(Connected):
                 att_df = pd.DataFrame.from_records(attempts, columns=ATTEMPT_COLUMNS)  # noqa: F841
                 con.execute(f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) SELECT * FROM att_df")
             if requests:  # an audited run's chain grows in the same transaction as the rows it covers
-                _audit.seal(con, requests, attempts, REQUEST_COLUMNS, ATTEMPT_COLUMNS, self._audited)
+                _audit.seal(con, requests, attempts, REQUEST_COLUMNS, ATTEMPT_COLUMNS, chains)
             con.commit()
         except duckdb.Error as exc:
             try:
