@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import duckdb
@@ -61,35 +58,17 @@ def tiered_scenario(path: Path, n: int, source: Path, extra: str = "") -> Path:
     return path
 
 
-def sigkill_mid_run(scenario: Path, db: Path, cwd: Path, total: int, after: int) -> None:
-    """Start ``workbench run SCENARIO --run-id killed`` and SIGKILL it once its progress bar has passed
-    ``after`` of ``total`` requests (read from tqdm's "12345/50000" on stderr), before it ends."""
+def sigkill_mid_run(scenario: Path, db: Path, cwd: Path, flushes: int) -> str:
+    """Run ``workbench run SCENARIO --run-id killed`` and SIGKILL it right after its ``flushes``-th
+    batch of rows is committed, through the engine's exact fault hook (workbench.faults): no race with
+    progress output, so the kill lands at the same point on any machine and at any size. Returns the
+    hook's ``workbench-test:`` line."""
     script = Path(sys.executable).parent / "workbench"
     env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_DB"}
-    proc = subprocess.Popen([str(script), "run", str(scenario), "--run-id", "killed", "--db", str(db)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
-    seen: list[int] = []
-    pattern = re.compile(rb"(\d+)/" + str(total).encode())
-
-    def watch() -> None:
-        buf = b""
-        while chunk := os.read(proc.stderr.fileno(), 4096):
-            buf = (buf + chunk)[-4096:]
-            seen.extend(int(m) for m in pattern.findall(buf))
-
-    reader = threading.Thread(target=watch, daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + 240
-        while not any(after < s < total for s in seen):
-            assert proc.poll() is None, "the run finished before it could be killed"
-            assert time.monotonic() < deadline, "no progress seen"
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        assert proc.wait(timeout=30) == -signal.SIGKILL
-    finally:  # a failed check must not leave the process or its pipe behind for the next test
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=30)
-        reader.join(timeout=10)
-        proc.stderr.close()
+    env |= {"WORKBENCH_TEST_STOP_AFTER_FLUSHES": str(flushes), "WORKBENCH_TEST_STOP_SIGNAL": "SIGKILL"}
+    proc = subprocess.run([str(script), "run", str(scenario), "--run-id", "killed", "--db", str(db),
+                           "--no-progress"], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+    assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stderr[-2000:])
+    line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("workbench-test:"))
+    assert f"flushes={flushes}:" in line, line
+    return line

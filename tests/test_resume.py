@@ -14,7 +14,10 @@ from workbench.errors import InputError
 from workbench.runner import resume
 from workbench.store import TraceStore
 
-N = 200_000
+# The kill lands through the engine's exact fault hook right after the 2nd batch of 5,000 rows is
+# committed, so the run need not be large for the kill to land mid-run.
+N = 12_000
+FLUSH = 5_000
 TRAFFIC = SCENARIOS / "traffic" / "support_tickets.jsonl"
 
 
@@ -24,12 +27,13 @@ def scenario(tmp_path: Path, n: int = N, source: Path = TRAFFIC) -> Path:
 
 def test_sigkill_then_resume(tmp_path):
     db = tmp_path / "t.duckdb"
-    sigkill_mid_run(scenario(tmp_path), db, tmp_path, N, after=20_000)
+    line = sigkill_mid_run(scenario(tmp_path), db, tmp_path, flushes=2)
+    assert f"{2 * FLUSH} requests written" in line
 
     with duckdb.connect(str(db), read_only=True) as con:
         status, = con.execute("SELECT status FROM runs WHERE run_id = 'killed'").fetchone()
         kept = con.execute("SELECT count(*) FROM requests WHERE run_id = 'killed'").fetchone()[0]
-    assert status == "running" and 0 < kept < N  # the kill landed mid-run; flushed batches survived
+    assert status == "running" and kept == 2 * FLUSH  # exactly the two committed batches survived
 
     res = wb("resume", "killed", "--db", str(db), "--json", "--no-progress", cwd=tmp_path)
     assert res.returncode == 0, res.stderr

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
 from workbench.errors import ErrorKind
+from workbench.faults import StopHook
 from workbench.graders import Grader
 from workbench.graders.base import grade_all, grader_labels
 from workbench.replay_parts import _Breaker, _JudgeCalls
@@ -97,6 +98,8 @@ class _Engine(_JudgeCalls):
         self.scn, self.provider, self.policy, self.graders = scenario, provider, policy, graders
         self.seed, self.run_id, self.sink, self.progress = seed, run_id, sink, progress
         self.flush_every, self.cancel, self.total = flush_every, cancel, total
+        self.flushes = self.written = 0
+        self.hook = StopHook.from_env()  # test-only: None unless a fault test asks for an exact stop
         self.modes: dict[str, str] = getattr(provider, "modes", {})
         self.answer = {n: provider.bind(n) for n in scenario.fleet}
         # Graders that must call a model (an LLM judge) run after the others, as paid attempts.
@@ -371,6 +374,8 @@ class _Engine(_JudgeCalls):
             s.failed += 1
         else:
             s.rejected += 1
+        if self.hook is not None and self.hook.after == "requests":
+            self.hook.reached(s.requests, self.written, len(self.req_rows), req.id)
         if len(self.req_rows) >= self.flush_every:
             self.flush()
         if self.progress and s.requests % self.every == 0:
@@ -378,8 +383,13 @@ class _Engine(_JudgeCalls):
 
     def flush(self) -> None:
         if self.req_rows:
+            n = len(self.req_rows)
             self.sink.write(self.req_rows, self.att_rows)
             self.req_rows, self.att_rows = [], []
+            self.flushes += 1
+            self.written += n
+            if self.hook is not None and self.hook.after == "flushes":
+                self.hook.reached(self.flushes, self.written, 0)
 
 
 _JSON: dict[tuple, str] = {}

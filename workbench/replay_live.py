@@ -16,11 +16,8 @@ write every finished request, and raise :class:`~workbench.errors.RunInterrupted
 marked interrupted and ``workbench resume`` re-sends only requests not yet recorded. A request whose
 call was dropped, or that still needed a retry or a fallback, is left unrecorded and replayed whole.
 
-Test hooks (environment, read once per run; for fault tests that must kill at an exact point, not
-after a sleep): ``WORKBENCH_TEST_STOP_AFTER_FLUSHES=k`` or ``WORKBENCH_TEST_STOP_AFTER_REQUESTS=n``
-sends the process ``WORKBENCH_TEST_STOP_SIGNAL`` (SIGTERM by default; SIGKILL, SIGINT) right after its
-k-th flush or its n-th finished request, and first prints one ``workbench-test:`` line on stderr with
-the rows written and pending at that instant.
+Test hooks: :mod:`workbench.faults` (``WORKBENCH_TEST_STOP_AFTER_FLUSHES`` / ``_REQUESTS``) signal
+the process at an exact point; the base engine calls them, the timed flush included.
 """
 
 from __future__ import annotations
@@ -28,9 +25,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
-import os
 import signal
-import sys
 import threading
 import warnings
 from typing import Sequence
@@ -66,9 +61,7 @@ class LiveEngine(_Engine):
         self.done: asyncio.Event | None = None
         self.tasks: set[asyncio.Task] = set()
         self.flush_interval_s = flush_interval_s
-        self.flushes = self.written = 0
         self.signalled: str | None = None  # name of the signal that stopped the run
-        self.hook = _StopHook.from_env()
 
     def now(self) -> float:
         return self.loop.time() - self.t0
@@ -139,20 +132,6 @@ class LiveEngine(_Engine):
         self._pump(now)
 
     # --- rows -------------------------------------------------------------------------------
-    def finish(self, st: _Req, now: float, status: str, *args, **kw) -> None:
-        super().finish(st, now, status, *args, **kw)
-        if self.hook is not None and self.hook.after == "requests":
-            self.hook.reached(self.stats.requests, self, st.req.id)
-
-    def flush(self) -> None:
-        n = len(self.req_rows)
-        super().flush()
-        if n:
-            self.flushes += 1
-            self.written += n
-            if self.hook is not None and self.hook.after == "flushes":
-                self.hook.reached(self.flushes, self, None)
-
     def _tick(self) -> None:
         # Time-based flush: a slow live run writes its paid answers every few seconds, whatever the batch.
         if self.done.is_set():
@@ -229,27 +208,3 @@ def _cancel_quietly(tasks: set[asyncio.Task]) -> None:
     warnings.filterwarnings("ignore", message=r"coroutine .* was never awaited", category=RuntimeWarning)
     for task in list(tasks):
         task.cancel()
-
-
-class _StopHook:
-    """A test-only fault hook (see the module docstring): signal this process at an exact point."""
-
-    def __init__(self, after: str, at: int, sig: signal.Signals):
-        self.after, self.at, self.sig = after, at, sig
-
-    @classmethod
-    def from_env(cls) -> "_StopHook | None":
-        for after in ("flushes", "requests"):
-            value = os.environ.get(f"WORKBENCH_TEST_STOP_AFTER_{after.upper()}")
-            if value:
-                name = os.environ.get("WORKBENCH_TEST_STOP_SIGNAL", "SIGTERM")
-                return cls(after, int(value), signal.Signals[name])
-        return None
-
-    def reached(self, count: int, engine: LiveEngine, request_id: str | None) -> None:
-        if count != self.at:
-            return
-        which = f" (request {request_id})" if request_id is not None else ""
-        print(f"workbench-test: {self.after}={count}{which}: {engine.written} requests written, "
-              f"{len(engine.req_rows)} pending; sending {self.sig.name}", file=sys.stderr, flush=True)
-        os.kill(os.getpid(), self.sig)

@@ -341,20 +341,19 @@ def test_a_failed_batch_leaves_no_audit_row_and_the_chain_continues(db):
     assert (res.intact, res.rows) == (True, 2)
 
 
-# Large enough that the run outlasts the first progress line (tqdm redraws every 5 s off a terminal),
-# so the kill lands mid-run however fast the machine.
-N = 150_000
+# Killed by the engine's exact fault hook right after the 2nd committed batch of 5,000 requests.
+N = 12_000
 
 
 def test_a_killed_audited_run_resumed_still_verifies(tmp_path):
     path = tiered_scenario(tmp_path / "audited.yaml", N, SCENARIOS / "traffic" / "support_tickets.jsonl",
                            extra="audit: true\n")
     db = tmp_path / "t.duckdb"
-    sigkill_mid_run(path, db, tmp_path, N, after=N // 5)
+    sigkill_mid_run(path, db, tmp_path, flushes=2)
 
     kept, sealed = sql(db, "SELECT (SELECT count(*) FROM requests WHERE run_id = 'killed'), "
                            "(SELECT count(*) FROM audit_trail WHERE run_id = 'killed')")[0]
-    assert 0 < kept < N and sealed == kept  # the chain ends exactly where the traces end
+    assert kept == 10_000 and sealed == kept  # the chain ends exactly where the traces end
     partial = wb("audit", "verify", "killed", "--db", str(db), cwd=tmp_path)
     assert partial.returncode == 0 and partial.stdout.startswith(f"intact: {kept:,} rows"), partial.stderr
 
