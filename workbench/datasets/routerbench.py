@@ -89,12 +89,12 @@ def _number(value: Any, path: Path, row: int, col: str, *, score: bool) -> float
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise InputError(f"must be a number, got {value!r}", file=path, line=row, field=col) from None
+        raise InputError(f"row {row}: must be a number, got {value!r}", file=path, field=col) from None
     if math.isnan(x):
         return None
     if not math.isfinite(x) or x < 0 or (score and x > 1):
-        raise InputError(f"must be {'in [0, 1]' if score else 'a finite cost, not negative'}, got {value!r}",
-                         file=path, line=row, field=col)
+        raise InputError(f"row {row}: must be {'in [0, 1]' if score else 'a finite cost, not negative'}, "
+                         f"got {value!r}", file=path, field=col)
     return x
 
 
@@ -105,12 +105,13 @@ def _rows(frame, models: list[str], mapping: Mapping[str, str], path: Path, pric
     for i, rec in enumerate(frame.to_dict("records"), start=1):
         sid, prompt = _text(rec["sample_id"]), _text(rec["prompt"])
         if not sid:
-            raise InputError("empty sample_id", file=path, line=i, field="sample_id")
+            raise InputError(f"row {i}: empty sample_id", file=path, field="sample_id")
         if sid in seen_ids:
-            raise InputError(f"sample_id {sid!r} already on row {seen_ids[sid]}", file=path, line=i, field="sample_id")
+            raise InputError(f"row {i}: sample_id {sid!r} already on row {seen_ids[sid]}", file=path,
+                             field="sample_id")
         seen_ids[sid] = i
         if not prompt or not prompt.strip():
-            raise InputError("empty prompt", file=path, line=i, field="prompt")
+            raise InputError(f"row {i}: empty prompt", file=path, field="prompt")
         outcomes = []
         for m in models:
             score = _number(rec[m], path, i, m, score=True)
@@ -119,8 +120,8 @@ def _rows(frame, models: list[str], mapping: Mapping[str, str], path: Path, pric
                 continue
             cost = _number(rec[m + COST], path, i, m + COST, score=False)
             if cost is None and pricer.info(mapping[m]) is None:
-                raise InputError(f"no cost, and litellm has no price for '{mapping[m]}': give --price "
-                                 f"'{mapping[m]}=IN,OUT' or --model '{m}=LITELLM_NAME'", file=path, line=i, field=m + COST)
+                raise InputError(f"row {i}: no cost, and litellm has no price for '{mapping[m]}': give --price "
+                                 f"'{mapping[m]}=IN,OUT' or --model '{m}=LITELLM_NAME'", file=path, field=m + COST)
             outcomes.append((mapping[m], score, _text(rec[m + RESPONSE]), cost))
         if prompt in seen_text:
             stats["repeats"] += 1
