@@ -109,6 +109,8 @@ def test_no_routing_needed_when_one_model_is_better_and_cheaper(tmp_path, monkey
     assert f"no routing needed: {CHEAP} is both better and cheaper" in capsys.readouterr().out
     assert main(["datasets", "eval", "dom", "--strong", TOP, "--weak", CHEAP, "--folds", "3", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["no_routing_needed"] == CHEAP
+    assert main(["datasets", "eval", "dom", "--fleet", f"{CHEAP},{TOP}", "--strong", TOP]) == 2
+    assert "takes --strong MODEL --weak MODEL, or --fleet" in capsys.readouterr().err
 
 
 SCENARIO = """\
