@@ -38,8 +38,8 @@ def model_points(matrix: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
 
 
 def upper_hull(cost: Sequence[float], quality: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-    """The upper concave hull of (cost, quality) points, ascending cost, quality never falling (paying
-    more never has to lose quality: the cheaper point can be kept)."""
+    """The upper concave hull of (cost, quality) points, ascending cost, up to its best quality (beyond
+    it paying more never has to lose quality: the best point can be kept, see :func:`mix_quality`)."""
     pts = sorted(zip(np.asarray(cost, float).tolist(), np.asarray(quality, float).tolist()))
     hull: list[tuple[float, float]] = []
     for p in pts:
@@ -53,9 +53,9 @@ def upper_hull(cost: Sequence[float], quality: Sequence[float]) -> tuple[np.ndar
             hull[-1] = (p[0], max(hull[-1][1], p[1]))
         else:
             hull.append(p)
-    x = np.array([h[0] for h in hull])
-    y = np.maximum.accumulate(np.array([h[1] for h in hull]))
-    return x, y
+    x, y = np.array([h[0] for h in hull]), np.array([h[1] for h in hull])
+    top = int(np.argmax(y)) + 1  # past the best point the hull only falls: spending more is never needed
+    return x[:top], y[:top]
 
 
 def mix_frontier(matrix: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
