@@ -154,3 +154,45 @@ def test_params_need_exactly_one_objective_and_known_targets(sim3_env, tmp_path)
     (tmp_path / "bad.yaml").write_text(bad)
     with pytest.raises(InputError, match="unknown target 'nope'"):
         prepare(tmp_path / "bad.yaml")
+
+
+THRESHOLD = """\
+    name: sim3-threshold
+    seed: 7
+    fleet:
+      cheap: {{model: {cheap}, provider: recorded}}
+      top: {{model: {top}, provider: recorded}}
+    router:
+      policy: threshold
+      params:
+        strong: top
+        weak: cheap
+        strong_share: {share}
+        scorer: {{type: learned, model: {cheap}, {extra}}}
+    graders:
+      - type: recorded_score
+    traffic: {{dataset: sim3}}
+"""
+
+
+def test_threshold_with_the_nested_learned_scorer(sim3_env, tmp_path):
+    """The two-model threshold policy can route by the nested-CV scorer (P(strong right) - P(weak right))."""
+    from helpers import table
+
+    from workbench.errors import InputError
+    from workbench.runner import prepare
+
+    def scenario(share: float, extra: str):
+        path = tmp_path / f"t{share}{len(extra)}.yaml"
+        path.write_text(textwrap.dedent(THRESHOLD.format(cheap=CHEAP, top=TOP, share=share, extra=extra)))
+        return path
+
+    rid, nested = run(scenario(0.4, f"method: nested, strong: {TOP}"), tmp_path / "n.duckdb")
+    _, tfidf = run(scenario(0.4, "method: tfidf"), tmp_path / "t.duckdb")
+    # 40% strong: the best is every maths prompt (a third) and a few code ones, expected quality about
+    # 0.3 + 0.3 + 0.07 * 0.9 + 0.26 * 0.25 = 0.73; the gain scorer gets there, out of sample
+    assert nested["quality"] > 0.7 and nested["quality"] >= tfidf["quality"] - 0.02, (nested, tfidf)
+    reasons = table(tmp_path / "n.duckdb", "requests", rid)["reason"]
+    assert reasons.str.contains(f"learned P({TOP} right) - P({CHEAP} right)", regex=False).all()
+    with pytest.raises(InputError, match="give strong"):
+        prepare(scenario(0.4, "method: nested"))
