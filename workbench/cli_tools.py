@@ -191,7 +191,8 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     from workbench.store.outcomes import list_datasets
 
     cmd = args.datasets_command
-    if cmd == "eval" and (args.fleet is None) == (args.strong is None or args.weak is None):
+    named = [] if cmd != "eval" else [a for a in (args.strong, args.weak) if a is not None]
+    if cmd == "eval" and (len(named) != 2 if args.fleet is None else len(named) > 0):
         raise _input_error("datasets eval takes --strong MODEL --weak MODEL, or --fleet M1,M2,... (not both)")
     if cmd == "eval" and args.fleet is not None:
         out = wd.evaluate_fleet(args.name, [m.strip() for m in args.fleet.split(",") if m.strip()],

@@ -5,9 +5,9 @@ off only where the weak model fails *and the strong one succeeds*. A prompt both
 hardest-looking of all, and a "weak fails" scorer sends it strong first, for nothing. RouteLLM learns
 that gap from preference data (which answer won); an outcome matrix gives each model's own score, so
 here one model per fleet model predicts P(score >= 0.5), and a two-model router ranks prompts by
-P(strong right) - P(weak right), the expected gain of a strong call. On MMLU that alone moved APGR
-from 0.58 ("weak fails", same features) to 0.69 when written. The same predictions drive the
-N-model ``utility`` policy.
+P(strong right) - P(weak right), the expected gain of a strong call. In an exploratory run on MMLU
+(one logistic regression, not nested) that target took APGR from 0.58 ("weak fails", same features)
+to 0.69. The same predictions drive the N-model ``utility`` policy.
 
 Why nested cross-validation: the outer folds are the cross-fitting of :mod:`workbench.policies.learned`
 (identical texts share a fold; every prompt's prediction comes from models that never saw its label).
@@ -128,11 +128,10 @@ class _Design:
         return self.sparse[idx] if kind == "logreg" else self.dense[idx]
 
 
-def _inner(design: _Design, texts: np.ndarray, labels: dict, train: np.ndarray, test: np.ndarray,
+def _inner(design: _Design, fold: np.ndarray, labels: dict, train: np.ndarray, test: np.ndarray,
            inner: int, seed: int) -> tuple[dict, dict]:
-    """Per base learner and model: inner out-of-fold P over ``train``, and the inner models' mean P
-    over ``test``."""
-    fold = assign_folds(texts[train], inner, seed)
+    """Per base learner and model: inner out-of-fold P over ``train`` (inner fold of each: ``fold``),
+    and the inner models' mean P over ``test``."""
     oof = {b: {m: np.empty(len(train)) for m in labels} for b in _BASES}
     out = {b: {m: np.zeros(len(test)) for m in labels} for b in _BASES}
     for j in range(inner):
@@ -215,8 +214,8 @@ def _cross_fitted_quality(texts, scores, folds, inner, seed, select, features) -
     for k in range(folds):
         train, test = np.flatnonzero(outer != k), np.flatnonzero(outer == k)
         design = _Design(feats, train)
-        oof, out = _inner(design, docs, labels, train, test, inner, seed + 1 + k)
-        fold = assign_folds(docs[train], inner, seed + 1 + k)
+        fold = assign_folds(docs[train], inner, seed + 1 + k)  # grouped by text, like the outer folds
+        oof, out = _inner(design, fold, labels, train, test, inner, seed + 1 + k)
         labels_tr = {m: y[train] for m, y in labels.items()}
         inner_p, test_p = _candidates(oof, out, labels_tr, fold, seed)
         judged = {c: select(inner_p[c], labels_tr) for c in CANDIDATES}
