@@ -191,21 +191,11 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     from workbench.store.outcomes import list_datasets
 
     cmd = args.datasets_command
-    named = [] if cmd != "eval" else [a for a in (args.strong, args.weak) if a is not None]
-    if cmd == "eval" and (len(named) != 2 if args.fleet is None else len(named) > 0):
-        raise _input_error("datasets eval takes --strong MODEL --weak MODEL, or --fleet M1,M2,... (not both)")
-    if cmd == "eval" and args.fleet is not None:
-        out = wd.evaluate_fleet(args.name, [m.strip() for m in args.fleet.split(",") if m.strip()],
-                                folds=args.folds, seed=args.seed)
-        print(json.dumps(out, indent=2) if args.json else wd.format_fleet_eval(out))
-        return 0
-    if cmd in ("list", "info", "eval"):
-        out = (list_datasets() if cmd == "list" else wd.describe(args.name) if cmd == "info" else
-               wd.evaluate(args.name, args.strong, args.weak, folds=args.folds, seed=args.seed))
-        fmt = {"list": wd.format_list, "info": wd.format_info, "eval": wd.format_eval}[cmd]
-        print(json.dumps(out, indent=2) if args.json else fmt(out))
-        if cmd == "eval" and args.chart:
-            print(f"chart: {wd.eval_chart(out, args.chart)}", file=sys.stderr)
+    if cmd == "eval":
+        return _cmd_eval(args)
+    if cmd in ("list", "info"):
+        out = list_datasets() if cmd == "list" else wd.describe(args.name)
+        print(json.dumps(out, indent=2) if args.json else (wd.format_list if cmd == "list" else wd.format_info)(out))
         return 0
     prices = wd.parse_prices(args.price)
     bars: dict = {}
@@ -242,6 +232,24 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
             bar.close()
     for name in names:
         print(wd.format_info(wd.describe(name)) + "\n")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import workbench.datasets as wd
+
+    named = [a for a in (args.strong, args.weak) if a is not None]
+    if len(named) != 2 if args.fleet is None else len(named) > 0:
+        raise _input_error("datasets eval takes --strong MODEL --weak MODEL, or --fleet M1,M2,... (not both)")
+    if args.fleet is not None:
+        out = wd.evaluate_fleet(args.name, [m.strip() for m in args.fleet.split(",") if m.strip()],
+                                folds=args.folds, seed=args.seed)
+        print(json.dumps(out, indent=2) if args.json else wd.format_fleet_eval(out))
+        return 0
+    out = wd.evaluate(args.name, args.strong, args.weak, folds=args.folds, seed=args.seed)
+    print(json.dumps(out, indent=2) if args.json else wd.format_eval(out))
+    if args.chart:
+        print(f"chart: {wd.eval_chart(out, args.chart)}", file=sys.stderr)
     return 0
 
 

@@ -107,8 +107,10 @@ def test_no_routing_needed_when_one_model_is_better_and_cheaper(tmp_path, monkey
     import_outcomes(f, "dom")
     assert main(["datasets", "eval", "dom", "--fleet", f"{CHEAP},{TOP}", "--folds", "3"]) == 0
     assert f"no routing needed: {CHEAP} is both better and cheaper" in capsys.readouterr().out
-    assert main(["datasets", "eval", "dom", "--strong", TOP, "--weak", CHEAP, "--folds", "3", "--json"]) == 0
+    assert main(["datasets", "eval", "dom", "--strong", TOP, "--weak", CHEAP, "--folds", "3", "--json",
+                 "--chart", str(tmp_path / "c.svg")]) == 0
     assert json.loads(capsys.readouterr().out)["no_routing_needed"] == CHEAP
+    assert (tmp_path / "c.svg").read_text().startswith("<svg")
     assert main(["datasets", "eval", "dom", "--fleet", f"{CHEAP},{TOP}", "--strong", TOP]) == 2
     assert "takes --strong MODEL --weak MODEL, or --fleet" in capsys.readouterr().err
 
