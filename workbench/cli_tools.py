@@ -162,20 +162,28 @@ def _datasets_parser(sub) -> None:
     a.add_argument("path", metavar="PATH")
     a.add_argument("--model", action="append", default=[], metavar="COLUMN=NAME", help="litellm name of a "
                    "model column")
+    c = imp.add_parser("routerbench", help="RouterBench's published pickle (wide format; Hugging Face dataset "
+                       "withmartian/routerbench)")
+    c.add_argument("file", metavar="FILE")
+    c.add_argument("--name", default="routerbench", metavar="NAME", help="the dataset to write (default routerbench)")
+    c.add_argument("--model", action="append", default=[], metavar="COLUMN=NAME", help="litellm name of a model")
     b = imp.add_parser("outcomes", help="the generic CSV/Parquet outcome format (see README, Datasets)")
     b.add_argument("file", metavar="FILE")
     b.add_argument("--name", required=True, metavar="NAME", help="the dataset to write")
     a = act.add_parser("fetch", help="download public outcome files, then import them")
     a.add_argument("source", choices=["routellm"])
     a.add_argument("--dest", metavar="DIR", help="download folder (default: DATA_DIR/downloads/routellm)")
-    for a in (imp.choices["routellm"], b, act.choices["fetch"]):
+    for a in (imp.choices["routellm"], b, c, act.choices["fetch"]):
         a.add_argument("--price", action="append", default=[], metavar="MODEL=IN,OUT", help="USD per million "
                        "tokens in, out (instead of litellm's price map)")
         a.add_argument("--no-progress", action="store_true")
-    a = act.add_parser("eval", help="oracle, random and learned (cross-fitted) routing between two models")
+    a = act.add_parser("eval", help="oracle, random and learned (cross-fitted) routing between two models, "
+                       "or the utility router among a fleet (--fleet)")
     a.add_argument("name", metavar="NAME")
-    a.add_argument("--strong", required=True, metavar="MODEL")
-    a.add_argument("--weak", required=True, metavar="MODEL")
+    a.add_argument("--strong", metavar="MODEL")
+    a.add_argument("--weak", metavar="MODEL")
+    a.add_argument("--fleet", metavar="M1,M2,...", help="instead of --strong/--weak: route among these models "
+                   "(utility policy) against every fixed mix and the oracle")
     a.add_argument("--folds", type=_positive, default=5, metavar="K")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--chart", metavar="SVG", help="also draw quality against the share of strong calls (SVG)")
@@ -187,13 +195,11 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     from workbench.store.outcomes import list_datasets
 
     cmd = args.datasets_command
-    if cmd in ("list", "info", "eval"):
-        out = (list_datasets() if cmd == "list" else wd.describe(args.name) if cmd == "info" else
-               wd.evaluate(args.name, args.strong, args.weak, folds=args.folds, seed=args.seed))
-        fmt = {"list": wd.format_list, "info": wd.format_info, "eval": wd.format_eval}[cmd]
-        print(json.dumps(out, indent=2) if args.json else fmt(out))
-        if cmd == "eval" and args.chart:
-            print(f"chart: {wd.eval_chart(out, args.chart)}", file=sys.stderr)
+    if cmd == "eval":
+        return _cmd_eval(args)
+    if cmd in ("list", "info"):
+        out = list_datasets() if cmd == "list" else wd.describe(args.name)
+        print(json.dumps(out, indent=2) if args.json else (wd.format_list if cmd == "list" else wd.format_info)(out))
         return 0
     prices = wd.parse_prices(args.price)
     bars: dict = {}
@@ -220,6 +226,9 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
         elif args.format == "routellm":
             names = wd.import_routellm(args.path, prices=prices, models=wd.parse_models(args.model),
                                        progress=progress)
+        elif args.format == "routerbench":
+            names = [wd.import_routerbench(args.file, name=args.name, models=wd.parse_models(args.model),
+                                           prices=prices, progress=progress)]
         else:
             names = [wd.import_outcomes(args.file, args.name, prices=prices, progress=progress)]
     finally:
@@ -227,6 +236,24 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
             bar.close()
     for name in names:
         print(wd.format_info(wd.describe(name)) + "\n")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import workbench.datasets as wd
+
+    named = [a for a in (args.strong, args.weak) if a is not None]
+    if len(named) != 2 if args.fleet is None else len(named) > 0:
+        raise _input_error("datasets eval takes --strong MODEL --weak MODEL, or --fleet M1,M2,... (not both)")
+    if args.fleet is not None:
+        out = wd.evaluate_fleet(args.name, [m.strip() for m in args.fleet.split(",") if m.strip()],
+                                folds=args.folds, seed=args.seed)
+        print(json.dumps(out, indent=2) if args.json else wd.format_fleet_eval(out))
+        return 0
+    out = wd.evaluate(args.name, args.strong, args.weak, folds=args.folds, seed=args.seed)
+    print(json.dumps(out, indent=2) if args.json else wd.format_eval(out))
+    if args.chart:
+        print(f"chart: {wd.eval_chart(out, args.chart)}", file=sys.stderr)
     return 0
 
 

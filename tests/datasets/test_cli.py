@@ -48,20 +48,42 @@ def test_eval_reports_oracle_random_and_the_out_of_sample_learned_scorer(routell
     assert r["random"]["apgr"] == pytest.approx(0.5, abs=1e-12) and r["random"]["cpt50"] == pytest.approx(0.5)
     learned = r["learned"]
     assert learned["out_of_sample"] is True and learned["folds"] == 5
-    assert 0.5 < learned["apgr"] < 0.7  # better than random on GSM8K, far from the oracle
+    assert len(learned["chosen"]) == 5 and set(learned["chosen"]) <= {"logreg", "hgb", "stack"}
+    assert set(r["candidates"]) == {"logreg", "hgb", "stack"} and r["no_routing_needed"] is None
     assert 0 < learned["cpt50"] < learned["cpt80"] < 1
-    # the simplest baseline a learned router must beat: on GSM8K, prompt length does better (APGR 0.601)
-    assert r["length"]["apgr"] == pytest.approx(0.6009, abs=5e-4) and r["length"]["apgr"] > learned["apgr"]
+    # the two baselines a learned router must beat, out of sample: prompt length (APGR 0.601, CPT(50%)
+    # 36.4%) and the TF-IDF "weak fails" scorer (0.551, 41.0%). The nested-CV scorer, when written:
+    # APGR 0.627, CPT(50%) 33.3% (the issue's goal, 30%, is not reached on GSM8K).
+    assert r["length"]["apgr"] == pytest.approx(0.6009, abs=5e-4)
+    assert r["tfidf"]["apgr"] == pytest.approx(0.5514, abs=5e-4)
+    for base in ("length", "tfidf"):
+        assert learned["apgr"] > r[base]["apgr"] + 0.01 and learned["cpt50"] < r[base]["cpt50"] - 0.01
+    assert learned["apgr"] == pytest.approx(0.627, abs=0.01) and learned["cpt50"] == pytest.approx(0.333, abs=0.015)
     curve = {(p["method"], round(p["strong_share"], 2)): p["quality"] for p in r["curve"]}
     assert curve[("learned (out of sample)", 0.0)] == curve[("random (expectation)", 0.0)] == 842 / 1319
     assert curve[("learned (out of sample)", 1.0)] == pytest.approx(1130 / 1319)
     assert curve[("learned (out of sample)", 0.5)] > curve[("random (expectation)", 0.5)]
-    text = out(capsys, "datasets", "eval", "routellm-gsm8k", "--strong", GPT, "--weak", MIX,
-               "--chart", str(tmp_path / "curve.svg"))
-    assert "oracle" in text and "random (expectation)" in text and "learned (5-fold cross-fitted)" in text
+    # the text and the chart of the same result (a second eval would fit every model again)
+    import workbench.datasets as wd
+
+    text = wd.format_eval(r)
+    wd.eval_chart(r, tmp_path / "curve.svg")
+    assert "oracle" in text and "random (expectation)" in text and "learned (5-fold cross-fitted, nested CV)" in text
+    assert "candidate: stack" in text and "TF-IDF + logistic regression (weak fails)" in text
     assert "scores are out of sample" in text
     svg = (tmp_path / "curve.svg").read_text()
     assert svg.startswith("<svg") and "routellm-gsm8k" in svg and "oracle (the limit)" in svg
+
+
+@pytest.mark.slow
+def test_eval_on_mmlu_beats_both_baselines_out_of_sample(routellm_env, capsys):
+    """The headline MMLU figures (about 2 minutes of CPU: 14,042 prompts, 5 x 3 folds, 3 candidates)."""
+    r = json.loads(out(capsys, "datasets", "eval", "routellm-mmlu", "--strong", GPT, "--weak", MIX, "--json"))
+    learned = r["learned"]
+    # when written: length 0.586 / 35.9%, TF-IDF 0.595 / 36.5%, nested-CV scorer 0.691 / 25.6% (goal: 35%)
+    for base in ("length", "tfidf"):
+        assert learned["apgr"] > r[base]["apgr"] + 0.05 and learned["cpt50"] < r[base]["cpt50"] - 0.05
+    assert learned["apgr"] == pytest.approx(0.691, abs=0.01) and learned["cpt50"] <= 0.35
 
 
 def test_import_outcomes_then_info(tmp_path, monkeypatch, capsys):

@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Iterable
 
 from workbench.datasets.fetch import DownloadError, fetch_routellm
+from workbench.datasets.fleet_eval import evaluate_fleet, format_fleet_eval
 from workbench.datasets.generic import import_outcomes
 from workbench.datasets.routellm import import_routellm
+from workbench.datasets.routerbench import import_routerbench
 from workbench.errors import InputError
 
-__all__ = ["eval_chart", "import_routellm", "import_outcomes", "fetch_routellm", "DownloadError", "describe", "format_info",
-           "format_list", "evaluate", "format_eval", "parse_prices", "parse_models"]
+__all__ = ["eval_chart", "import_routellm", "import_routerbench", "import_outcomes", "fetch_routellm", "DownloadError", "describe", "format_info",
+           "format_list", "evaluate", "format_eval", "evaluate_fleet", "format_fleet_eval", "parse_prices", "parse_models"]
 
 
 def describe(name: str) -> dict:
@@ -76,13 +78,14 @@ def format_info(d: dict) -> str:
 
 
 def evaluate(name: str, strong: str, weak: str, *, folds: int = 5, seed: int = 0) -> dict:
-    """Both models, the oracle, random routing, prompt length as a score (the simplest baseline a router
-    must beat) and the learned scorer (cross-fitted: every prompt scored by a model that never saw it)
-    on dataset ``name``: quality, cost, APGR, CPT(50%), CPT(80%)."""
+    """Both models, the oracle, random routing, two baselines a learned router must beat (prompt length
+    as a score, and the TF-IDF + logistic regression "weak fails" scorer) and every candidate of the
+    nested-CV quality predictor, with the one it selects as ``learned``; all cross-fitted (every
+    prompt scored by a model that never saw it): quality, cost, APGR, CPT(50%), CPT(80%)."""
     import pandas as pd
 
-    from workbench.analysis.routing import apgr, cpt, oracle, random_curve, routing_curve, routing_metrics
-    from workbench.policies.learned import cross_fitted_scores, learned_note
+    from workbench.analysis.fleet import dominant_model
+    from workbench.analysis.routing import oracle, routing_curve, routing_metrics
     from workbench.store.outcomes import OutcomeStore
 
     with OutcomeStore(name) as ds:
@@ -90,32 +93,68 @@ def evaluate(name: str, strong: str, weak: str, *, folds: int = 5, seed: int = 0
         prompts = ds.prompts()
     best = oracle(matrix, [strong, weak])  # checks both models answer every prompt
     keys = prompts["prompt_key"].tolist()  # dataset order: the folds a `learned` scenario draws
-    labels = matrix[matrix["model"] == weak].set_index("prompt_key")["score"].reindex(keys)
-    try:
-        scores = cross_fitted_scores(prompts["prompt"].tolist(), labels.to_numpy(), folds=folds, seed=seed)
-    except ValueError as exc:  # too few prompts for the folds
-        raise InputError(str(exc), field="--folds") from None
-    learned = routing_metrics(matrix, strong, weak, pd.Series(scores, index=keys))
-    length = routing_metrics(matrix, strong, weak, pd.Series(prompts["prompt"].str.len().to_numpy(float), index=keys))
+    texts = prompts["prompt"].tolist()
+    scores = {m: matrix[matrix["model"] == m].set_index("prompt_key")["score"].reindex(keys).to_numpy(float)
+              for m in (strong, weak)}
+    scored = _eval_scores(texts, scores, strong, weak, folds, seed)
+    metrics = {k: routing_metrics(matrix, strong, weak, pd.Series(v, index=keys)) for k, v in scored["scores"].items()}
+    learned = metrics["learned"]
     qw, qs = learned["q_weak"], learned["q_strong"]
-    rnd = random_curve(matrix, strong, weak)
-    curve = pd.concat([
-        routing_curve(matrix, strong, weak, pd.Series(scores, index=keys)).assign(method="learned (out of sample)"),
-        rnd.assign(method="random (expectation)")], ignore_index=True)
+    pick = lambda m: {"apgr": m["apgr"], "cpt50": m["cpt50"], "cpt80": m["cpt80"]}  # noqa: E731
+    curve = routing_curve(matrix, strong, weak, pd.Series(scored["scores"]["learned"], index=keys))
     return {
         "dataset": name, "prompts": learned["n"], "strong": strong, "weak": weak,
         "models": {strong: {"quality": qs, "cost_usd": learned["cost_strong_usd"]},
                    weak: {"quality": qw, "cost_usd": learned["cost_weak_usd"]}},
-        "oracle": best,
-        "random": {"apgr": apgr(rnd, qw, qs), "cpt50": cpt(rnd, qw, qs, 0.5), "cpt80": cpt(rnd, qw, qs, 0.8),
-                   "apgr_sd": learned.get("random_apgr_sd"),
-                   "what": "expectation of random routing (exact, no draw); apgr_sd: spread of one random draw"},
-        "length": {"apgr": length["apgr"], "cpt50": length["cpt50"], "cpt80": length["cpt80"]},
-        "learned": {"apgr": learned["apgr"], "cpt50": learned["cpt50"], "cpt80": learned["cpt80"],
-                    "folds": folds, "seed": seed, "out_of_sample": True},
-        "curve": curve[["method", "strong_share", "quality", "cost_usd"]].to_dict("records"),
-        "note": f"scores are out of sample: {learned_note(folds)}; seed {seed}; labels: {weak}'s recorded scores",
+        "oracle": best, "no_routing_needed": dominant_model(matrix, [strong, weak]),
+        "random": _random_entry(matrix, strong, weak, learned),
+        "length": pick(metrics["length"]), "tfidf": pick(metrics["tfidf"]),
+        "candidates": {c: pick(metrics[f"candidate:{c}"]) for c in scored["candidates"]},
+        "learned": {**pick(learned), "folds": folds, "seed": seed, "out_of_sample": True,
+                    "chosen": scored["chosen"]},
+        "curve": _eval_curve(curve, matrix, strong, weak),
+        "note": f"scores are out of sample: {scored['note']}; seed {seed}; labels: both models' recorded scores",
     }
+
+
+def _eval_scores(texts: list, scores: dict, strong: str, weak: str, folds: int, seed: int) -> dict:
+    """Every scorer's score per prompt (higher = send it to ``strong``), cross-fitted."""
+    import numpy as np
+
+    from workbench.policies.learned import cross_fitted_scores, learned_note
+    from workbench.policies.quality import cross_fitted_quality, expected_gain, gain_selector, quality_note
+
+    try:
+        tfidf = cross_fitted_scores(texts, scores[weak], folds=folds, seed=seed)
+        q = cross_fitted_quality(texts, scores, folds=folds, seed=seed, select=gain_selector(strong, weak))
+    except ValueError as exc:  # too few prompts for the folds
+        raise InputError(str(exc), field="--folds") from None
+    out = {"length": np.array([len(t) for t in texts], dtype=float), "tfidf": tfidf,
+           "learned": expected_gain(q.selected, strong, weak)}
+    out.update({f"candidate:{c}": expected_gain(p, strong, weak) for c, p in q.candidates.items()})
+    return {"scores": out, "candidates": list(q.candidates), "chosen": q.chosen,
+            "note": f"{quality_note(folds)}; score = P({strong} right) - P({weak} right); baseline 'tfidf': "
+                    f"{learned_note(folds)}"}
+
+
+def _random_entry(matrix, strong: str, weak: str, learned: dict) -> dict:
+    from workbench.analysis.routing import apgr, cpt, random_curve
+
+    rnd = random_curve(matrix, strong, weak)
+    qw, qs = learned["q_weak"], learned["q_strong"]
+    return {"apgr": apgr(rnd, qw, qs), "cpt50": cpt(rnd, qw, qs, 0.5), "cpt80": cpt(rnd, qw, qs, 0.8),
+            "apgr_sd": learned.get("random_apgr_sd"),
+            "what": "expectation of random routing (exact, no draw); apgr_sd: spread of one random draw"}
+
+
+def _eval_curve(curve, matrix, strong: str, weak: str) -> list[dict]:
+    import pandas as pd
+
+    from workbench.analysis.routing import random_curve
+
+    both = pd.concat([curve.assign(method="learned (out of sample)"),
+                      random_curve(matrix, strong, weak).assign(method="random (expectation)")], ignore_index=True)
+    return both[["method", "strong_share", "quality", "cost_usd"]].to_dict("records")
 
 
 def eval_chart(result: dict, path: str | Path) -> Path:
@@ -138,7 +177,7 @@ def format_eval(r: dict) -> str:
     def share(x: float | None) -> str:
         return "never" if x is None else f"{x:.1%}"
 
-    w = max(len(r["strong"]), len(r["weak"]), 22)
+    w = max(len(r["strong"]), len(r["weak"]), 36)
     lines = [f"{r['dataset']}: {r['prompts']:,} prompts", f"  {'':<{w + 8}} {'quality':>8} {'cost (USD)':>11}"]
     for role in ("strong", "weak"):
         m = r["models"][r[role]]
@@ -147,12 +186,17 @@ def format_eval(r: dict) -> str:
     lines.append(f"  {'oracle':<7} {'(cheapest correct model)':<{w}} {o['quality']:>8.4f} {o['cost_usd']:>11.4f}"
                  f"  strong for {o['share'][r['strong']]:.1%} of prompts")
     lines.append(f"\n  {'router':<{w + 8}} {'APGR':>8} {'CPT(50%)':>9} {'CPT(80%)':>9}")
-    for label, k in (("random (expectation)", "random"), ("prompt length (longer goes strong)", "length"),
-                     (f"learned ({r['learned']['folds']}-fold cross-fitted)", "learned")):
-        m = r[k]
+    rows = [("random (expectation)", r["random"]), ("prompt length (longer goes strong)", r["length"]),
+            ("TF-IDF + logistic regression (weak fails)", r["tfidf"])]
+    rows += [(f"candidate: {c}", m) for c, m in r.get("candidates", {}).items()]
+    rows.append((f"learned ({r['learned']['folds']}-fold cross-fitted, nested CV)", r["learned"]))
+    for label, m in rows:
         sd = m.get("apgr_sd")
         spread = f"  (one random draw: APGR sd {sd:.4f})" if sd is not None and sd == sd else ""
         lines.append(f"  {label:<{w + 8}} {m['apgr']:>8.4f} {share(m['cpt50']):>9} {share(m['cpt80']):>9}{spread}")
+    lines.append(f"  chosen per fold by the inner CV: {', '.join(r['learned'].get('chosen', []))}")
+    if r.get("no_routing_needed"):
+        lines.append(f"\n  no routing needed: {r['no_routing_needed']} is both better and cheaper on this dataset")
     lines.append(f"\n  note: {r['note']}")
     lines.append("  CPT(p): the share of strong calls at which quality first recovers p of the gap between the models")
     return "\n".join(lines)

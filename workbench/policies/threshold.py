@@ -148,7 +148,10 @@ class LearnedScorer(_ScorerBase):
 
     A TF-IDF + logistic-regression model per fold (``workbench.policies.learned``), cross-fitted over
     the replayed requests: every request's score comes from a model trained on the other folds, never
-    on its own label, so the routing quality it reaches is what an unseen prompt would get.
+    on its own label, so the routing quality it reaches is what an unseen prompt would get. With
+    ``method: nested`` and ``strong`` (the strong model as named in the outcome matrix), the score is
+    P(strong right) - P(model right) from the nested-CV learner of ``workbench.policies.quality``
+    (cross-fitted the same way), the better scorer ``datasets eval`` reports.
     """
 
     type: Literal["learned"]
@@ -156,7 +159,16 @@ class LearnedScorer(_ScorerBase):
     dataset: _NonEmpty | None = None  # default: the scenario's traffic dataset
     folds: Annotated[int, Field(ge=2, le=20)] = 5
     seed: int = 0
+    method: Literal["tfidf", "nested"] = "tfidf"
+    strong: _NonEmpty | None = None  # with method nested: the strong model, as named in the outcome matrix
     _scores: dict[str, float] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _strong_for_nested(self) -> "LearnedScorer":
+        if self.method == "nested" and self.strong is None:
+            raise ValueError("method nested predicts the gain of the strong model: give strong (its name in "
+                             "the outcome matrix)")
+        return self
 
     def build(self) -> tuple[str, ScoreFn]:
         """The reason's label and the score function (a lookup filled by :meth:`fit_scores`)."""
@@ -167,7 +179,9 @@ class LearnedScorer(_ScorerBase):
                 raise InputError(f"scorer 'learned' scores the replayed requests only (each out of sample); "
                                  f"'{req.id}' is not one of them: give a traffic request id (explain --id)")
             return table[req.id]
-        return f"learned P({self.model} wrong)", score
+        label = (f"learned P({self.model} wrong)" if self.method == "tfidf" else
+                 f"learned P({self.strong} right) - P({self.model} right)")
+        return label, score
 
     def fit_scores(self, requests: Sequence["Request"], scenario) -> None:
         """Cross-fit over ``requests`` with their recorded scores from the dataset."""
@@ -179,17 +193,29 @@ class LearnedScorer(_ScorerBase):
         if name is None:
             raise scenario.error_at(("router", "params", "scorer", "dataset"),
                                     "scorer 'learned' needs a dataset (the traffic's, or dataset: NAME)")
+        labels = {}
         with OutcomeStore(name) as ds:
-            recorded = ds.answers(self.model, [prompt_key(r) for r in requests])
-        labels = []
-        for r in requests:
-            row = recorded.get(prompt_key(r))
-            if row is None or row[5] is None:
-                raise scenario.error_at(("router", "params", "scorer", "model"),
-                                        f"dataset '{name}' has no score of '{self.model}' for request '{r.id}'")
-            labels.append(float(row[5]))
+            for field, model in (("model", self.model), ("strong", self.strong)):
+                if model is None or (field == "strong" and self.method == "tfidf"):
+                    continue
+                recorded = ds.answers(model, [prompt_key(r) for r in requests])
+                labels[model] = []
+                for r in requests:
+                    row = recorded.get(prompt_key(r))
+                    if row is None or row[5] is None:
+                        raise scenario.error_at(("router", "params", "scorer", field),
+                                                f"dataset '{name}' has no score of '{model}' for request '{r.id}'")
+                    labels[model].append(float(row[5]))
+        texts = [r.prompt for r in requests]
         try:
-            scores = cross_fitted_scores([r.prompt for r in requests], labels, folds=self.folds, seed=self.seed)
+            if self.method == "tfidf":
+                scores = cross_fitted_scores(texts, labels[self.model], folds=self.folds, seed=self.seed)
+            else:
+                from workbench.policies.quality import cross_fitted_quality, expected_gain, gain_selector
+
+                pred = cross_fitted_quality(texts, labels, folds=self.folds, seed=self.seed,
+                                            select=gain_selector(self.strong, self.model))
+                scores = expected_gain(pred.selected, self.strong, self.model)
         except ValueError as exc:  # e.g. fewer distinct prompts than folds
             raise scenario.error_at(("router", "params", "scorer", "folds"), str(exc)) from None
         self._scores.update({r.id: float(x) for r, x in zip(requests, scores)})
@@ -266,8 +292,14 @@ class Threshold(Policy):
         if isinstance(scorer, LearnedScorer):
             from workbench.policies.learned import learned_note
 
-            notes.append(f"threshold policy: {learned_note(scorer.folds)}; seed {scorer.seed}, trained on "
-                         f"{scorer.model}'s recorded scores")
+            if scorer.method == "nested":
+                from workbench.policies.quality import quality_note
+
+                notes.append(f"threshold policy: {quality_note(scorer.folds)}; seed {scorer.seed}; score = "
+                             f"P({scorer.strong} right) - P({scorer.model} right) from their recorded scores")
+            else:
+                notes.append(f"threshold policy: {learned_note(scorer.folds)}; seed {scorer.seed}, trained on "
+                             f"{scorer.model}'s recorded scores")
         elif isinstance(scorer, DifficultyScorer):
             notes.append("threshold policy: the 'difficulty' scorer reads the field the simulator grades "
                          "against: an upper bound, not a deployable router")
