@@ -8,14 +8,13 @@ a sweep on one process, a pool or a Ray cluster proposes the same designs in the
 
 Grid and random searches know every design up front and hand them over in one batch. Optuna's
 samplers are seeded (TPE, NSGA-II when ``algorithm="nsga2"``) and see the constraints
-(``constraints_func``: a design that misses one is ranked after those that meet them all).
+(``Trial.set_constraint``: a design that misses one is ranked after those that meet them all).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from typing import Any, Protocol
 
 import numpy as np
@@ -129,21 +128,13 @@ class OptunaSearch:
         self._optuna = optuna
         self.space, self.trials, self.batch = space, trials, batch
         self.objectives, self.constraints = objectives, constraints
-        with warnings.catch_warnings():  # constraints_func is marked experimental
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            if algorithm == "nsga2":
-                sampler = optuna.samplers.NSGAIISampler(seed=seed, constraints_func=self._constraints,
-                                                        population_size=max(2, batch))
-            else:
-                sampler = optuna.samplers.TPESampler(seed=seed, constraints_func=self._constraints,
-                                                     n_startup_trials=max(batch, 8))
+        if algorithm == "nsga2":
+            sampler = optuna.samplers.NSGAIISampler(seed=seed, population_size=max(2, batch))
+        else:
+            sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(batch, 8))
         self.study = optuna.create_study(directions=[o.direction for o in objectives], sampler=sampler)
         self._asked: list = []
         self._told = 0
-
-    @staticmethod
-    def _constraints(trial) -> list[float]:
-        return trial.user_attrs.get("violations", [])
 
     def _suggest(self, trial, key: str, p: Param) -> Any:
         if p.choices is not None:  # by index: Optuna's categorical values must be plain scalars
@@ -166,7 +157,8 @@ class OptunaSearch:
             if values is None or any(v is None or v != v for v in values):
                 self.study.tell(trial, state=state.FAIL)
                 continue
-            trial.set_user_attr("violations", [c.violation(m.get(c.metric)) for c in self.constraints])
+            for c in self.constraints:  # <= 0: met; samplers rank designs missing one after the others
+                trial.set_constraint(str(c), c.violation(m.get(c.metric)))
             self.study.tell(trial, [float(v) for v in values])
         self._told += len(self._asked)
         self._asked = []

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from workbench.errors import InputError, WorkbenchError
 from workbench.policies import build_policy
@@ -50,6 +51,11 @@ class SpaceError(InputError):
     """A design space (or a sweep option) that cannot be used as it is."""
 
 
+def _invalid(message: str) -> PydanticCustomError:
+    """A validation error shown as written (a plain ValueError would read "Value error, ...")."""
+    return PydanticCustomError("invalid_space", message)
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -72,21 +78,21 @@ class Param(_Model):
     @classmethod
     def _not_empty(cls, v):
         if v is not None and (v[0] > v[1] or not all(math.isfinite(x) for x in v)):
-            raise ValueError(f"empty range: low {v[0]} is above high {v[1]}" if v[0] > v[1]
-                             else "a range needs finite ends")
+            raise _invalid(f"empty range: low {v[0]} is above high {v[1]}" if v[0] > v[1]
+                           else "a range needs finite ends")
         return v
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Param":
         if sum(x is not None for x in (self.choices, self.int_, self.float_)) != 1:
-            raise ValueError("give exactly one of choices: [...], int: [low, high] or float: [low, high]")
+            raise _invalid("give exactly one of choices: [...], int: [low, high] or float: [low, high]")
         if self.log and self.step is not None:
-            raise ValueError("log and step cannot be combined")
+            raise _invalid("log and step cannot be combined")
         rng = self.int_ or self.float_
         if self.log and rng is not None and rng[0] <= 0:
-            raise ValueError(f"a log range needs low > 0, got {rng[0]}")
+            raise _invalid(f"a log range needs low > 0, got {rng[0]}")
         if self.int_ is not None and self.step is not None and self.step != int(self.step):
-            raise ValueError(f"an int range needs a whole step, got {self.step}")
+            raise _invalid(f"an int range needs a whole step, got {self.step}")
         return self
 
     @property
@@ -149,7 +155,7 @@ class Space(_Model):
     @classmethod
     def _sampler(cls, v: str) -> str:
         if v not in ("grid", "random", "optuna"):
-            raise ValueError(f"unknown sampler '{v}' (grid, random or optuna)")
+            raise _invalid(f"unknown sampler '{v}' (grid, random or optuna)")
         return v
 
 
