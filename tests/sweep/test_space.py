@@ -119,3 +119,13 @@ def test_grid_values_and_draws():
     assert draws == RandomSearch(space, 50, 3).ask() != RandomSearch(space, 50, 4).ask()
     assert {d["humans.tier2.agents"] for d in draws} == {1, 2, 3}
     assert {d["router.params.weights.large"] for d in draws} <= {0.25, 0.5, 0.75, 1.0}
+
+
+def test_the_readme_space_example_is_a_valid_space(tiered):
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("A space file (pydantic", 1)[1].split("```\n", 2)[1]
+    space = parse_space(block, tiered, source="README.md")
+    assert set(space.params) == {"router.params.strong_share", "humans.tier2.agents", "budget.max_usd",
+                                 "fleet.small.model", "fallbacks.small"}
