@@ -54,14 +54,17 @@ class TrialTask:
 
 @dataclass(frozen=True)
 class TrialOutput:
-    """A replayed trial: its run's rows, per table, as Parquet bytes."""
+    """A replayed trial: its run's rows, per table, as Parquet bytes, and its :func:`run_summary`
+    (computed in the worker over the same rows, so the parent's search need not query for it)."""
 
     run_id: str
     tables: dict
+    summary: dict
 
 
 def run_trial(shared: Shared, task: TrialTask) -> TrialOutput:
     """Replay one trial into an in-memory store and export its run (the same in every executor)."""
+    from workbench.analysis.summary import run_summary
     from workbench.runner import assemble, execute
     from workbench.scenario import TrafficSpec, parse_scenario
     from workbench.store import TraceStore
@@ -72,7 +75,7 @@ def run_trial(shared: Shared, task: TrialTask) -> TrialOutput:
                     shared.traffic_hash, shared.seed, shared.requests, shared.arrivals)
     with TraceStore(":memory:") as mem:
         execute(prep, mem, run_id=task.run_id, flush_every=len(shared.requests) + 1)
-        return TrialOutput(task.run_id, export_run_tables(mem, task.run_id))
+        return TrialOutput(task.run_id, export_run_tables(mem, task.run_id), run_summary(mem.con, task.run_id))
 
 
 class SerialExecutor:

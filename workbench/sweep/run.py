@@ -3,8 +3,8 @@
 Why this order: the space, the objectives and the constraints are checked against the scenario (and
 the traffic is loaded and sampled) before the trace database is touched, so bad input writes
 nothing. Then trial 0, the scenario as written, is the baseline, replayed in the first batch; each
-later batch comes from the search, told the figures of the batch before (read back from the store,
-:func:`run_summary`). A design proposed twice is replayed once: its trials share the run.
+later batch comes from the search, told the figures of the batch before (:func:`run_summary` of each
+trial's rows, computed by the worker that replayed it, over exactly the rows the parent stores). A design proposed twice is replayed once: its trials share the run.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
-from workbench.analysis.summary import run_summary
 from workbench.runner import prepare
 from workbench.scenario import Scenario
 from workbench.store import TraceStore
@@ -110,6 +109,7 @@ def run_sweep(plan: SweepPlan, store: TraceStore, *, executor: str = "process", 
 def _loop(plan: SweepPlan, store: TraceStore, sid: str, pool, search, progress) -> None:
     scn = plan.scenario
     runs: dict[str, str] = {}  # design hash -> run id
+    summaries: dict[str, dict] = {}  # run id -> its figures (computed where the trial ran)
     trial = 0
     points: list[dict] = [{}]  # trial 0: the baseline
     points += search.ask()
@@ -129,9 +129,10 @@ def _loop(plan: SweepPlan, store: TraceStore, sid: str, pool, search, progress) 
             trial += 1
         for out in pool.map(tasks):
             import_run_tables(store, out.tables)
+            summaries[out.run_id] = out.summary
         for t, run_id, p in trial_runs:
             add_trial(store, sid, t, run_id, p)
-        metrics = [run_summary(store.con, run_id) for _, run_id, _ in trial_runs]
+        metrics = [summaries[run_id] for _, run_id, _ in trial_runs]
         search.tell(metrics[1:] if first else metrics)
         first = False
         if progress:
