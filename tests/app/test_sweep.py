@@ -54,3 +54,28 @@ def test_an_empty_store_says_how_to_make_a_sweep(tmp_path):
     v = SweepView(AppState(db=str(tmp_path / "t.duckdb"), scenarios_dir=str(tmp_path)))
     v.refresh()
     assert v.sweep.value is None and "workbench sweep" in v.msg.pane.object
+
+
+@pytest.mark.slow
+def test_the_sweep_tab_in_a_browser_shows_user_strings_as_text(scenario_file, tmp_path, page):
+    """`workbench serve` over a store holding a sweep, in Chromium: the chart is drawn, the table
+    lists the trials, and a parameter value that looks like HTML stays text (no element, no alert)."""
+    from browser import serve_app, tab
+    from playwright.sync_api import expect
+
+    path = scenario_file(SCENARIO, n=80, difficulty=0.6)
+    sweep(path, tmp_path / "t.duckdb", SPACE, sweep_id="sw-browser")
+    alerts: list[str] = []
+    page.on("dialog", lambda d: (alerts.append(d.message), d.dismiss()))
+    with serve_app(tmp_path, tmp_path / "t.duckdb", cwd=tmp_path) as url:
+        page.set_default_timeout(60_000)
+        expect.set_options(timeout=30_000)
+        page.goto(url)
+        tab(page, "Sweep")
+        expect(page.locator(".wb-sweep-header")).to_contain_text("Cheapest design meeting quality >= 0.75: trial 2")
+        rows = page.locator(".wb-sweep-trials .tabulator-row")
+        expect(rows).to_have_count(3)
+        expect(rows.nth(1)).to_contain_text(EVIL)
+        expect(page.locator(".wb-sweep-front canvas, .wb-sweep-front svg").first).to_be_visible()
+        assert page.locator(".wb-sweep-trials img, .wb-sweep-header img").count() == 0
+    assert alerts == []
