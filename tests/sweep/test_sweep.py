@@ -79,9 +79,11 @@ def test_a_process_pool_writes_the_same_rows_as_serial(scenario_file, tmp_path):
     assert info["scenario"] == "sw" and info["status"] == "completed"
 
 
-def test_optuna_repeats_with_its_seed_and_learns_in_batches(scenario_file, tmp_path):
+@pytest.mark.parametrize("algorithm", ["tpe", "nsga2"])
+def test_optuna_repeats_with_its_seed_and_learns_in_batches(scenario_file, tmp_path, algorithm):
     path = scenario_file(SCENARIO, n=40, difficulty=0.6)
-    space = SPACE.replace("sampler: random", "sampler: optuna\nbatch: 3").replace("trials: 5", "trials: 6")
+    space = SPACE.replace("sampler: random", f"sampler: optuna\nbatch: 3\nalgorithm: {algorithm}").replace(
+        "trials: 5", "trials: 6")
     a = sweep(path, tmp_path / "a.duckdb", space, objectives=["cost", "quality"])
     b = sweep(path, tmp_path / "b.duckdb", space, objectives=["cost", "quality"], sweep_id="sw-2")
     with TraceStore(tmp_path / "a.duckdb", read_only=True) as sa, TraceStore(tmp_path / "b.duckdb", read_only=True) as sb:

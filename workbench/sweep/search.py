@@ -167,10 +167,10 @@ class OptunaSearch:
 def make_search(space: Space, sampler: str, trials: int | None, seed: int, objectives: list[Objective],
                 constraints: list[Constraint]) -> Search:
     """The search a sweep runs: ``grid`` (every point, or ``trials`` of them), ``random`` or ``optuna``
-    (``trials`` designs, default 32)."""
+    (``trials`` designs, default 32; the space's ``algorithm``: TPE or NSGA-II)."""
     if sampler == "grid":
         return GridSearch(space, trials, seed)
     n = trials or 32
     if sampler == "random":
         return RandomSearch(space, n, seed)
-    return OptunaSearch(space, n, seed, objectives, constraints, space.batch)
+    return OptunaSearch(space, n, seed, objectives, constraints, space.batch, space.algorithm)

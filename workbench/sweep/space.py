@@ -20,7 +20,7 @@ import copy
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -146,6 +146,7 @@ class Space(_Model):
     trials: Annotated[int, Field(ge=1, le=100_000)] | None = None
     seed: int = 0
     batch: Annotated[int, Field(ge=1, le=1024)] = 8
+    algorithm: Literal["tpe", "nsga2"] = "tpe"
     objectives: Annotated[list[str], Field(min_length=1)] = ["cost", "quality", "error_rate", "p95_latency"]
     constraints: list[str] = []
     set: dict[str, Any] = {}
