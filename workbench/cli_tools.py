@@ -16,6 +16,8 @@ import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from workbench.cli_sweep import add_sweep_parser, cmd_sweep
+
 __all__ = ["add_tool_parsers", "TOOL_COMMANDS"]
 
 
@@ -263,8 +265,10 @@ def add_tool_parsers(sub) -> None:
     _datasets_parser(sub)
     _serve_parser(sub)
     _exercise_parser(sub)
+    add_sweep_parser(sub)
 
 
 #: sub-command -> handler(args) -> exit code
 TOOL_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "audit": _cmd_audit, "datasets": _cmd_datasets, "serve": _cmd_serve, "exercise": _cmd_exercise}
+    "audit": _cmd_audit, "datasets": _cmd_datasets, "serve": _cmd_serve, "exercise": _cmd_exercise,
+    "sweep": cmd_sweep}

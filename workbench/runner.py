@@ -27,7 +27,7 @@ from workbench.scenario import Scenario, TrafficSpec, load_scenario, parse_scena
 from workbench.store import RunInfo, TraceStore
 from workbench.traffic import Request, arrival_times, load_dataset_traffic, load_traffic, sample_requests
 
-__all__ = ["Prepared", "prepare", "prepare_many", "execute", "resume", "new_run_id", "method_notes",
+__all__ = ["Prepared", "prepare", "assemble", "prepare_many", "execute", "resume", "new_run_id", "method_notes",
            "replayed_requests", "all_failed"]
 
 
@@ -58,12 +58,19 @@ def prepare(scenario: Scenario | str | Path, *, traffic: str | Path | None = Non
         spec = spec.model_copy(update={"sample": requests})
     run_seed = scn.seed if seed is None else seed
     spec, path, loaded, ordered, times = _replayed(scn, spec, traffic, traffic_spec is not None, run_seed)
-    policy = build_policy(scn)
-    policy.fit(ordered)  # calibration (e.g. a threshold for a target share) sees the replayed requests
-    graders = build_graders(scn)
-    provider = make_provider(scn, ordered, run_seed)
     resolved = spec if spec.dataset is not None else spec.model_copy(update={"source": str(path)})
-    return Prepared(scn, resolved, path, loaded.sha256, run_seed, ordered, times, provider, policy,
+    return assemble(scn, resolved, path, loaded.sha256, run_seed, ordered, times)
+
+
+def assemble(scn: Scenario, traffic_spec: TrafficSpec, traffic_path: Path, traffic_hash: str, seed: int,
+             requests: list[Request], arrivals: list[float]) -> Prepared:
+    """A run of ``scn`` over requests already loaded and placed in time (a sweep's trials share them):
+    its policy (fitted on those requests), graders and provider."""
+    policy = build_policy(scn)
+    policy.fit(requests)  # calibration (e.g. a threshold for a target share) sees the replayed requests
+    graders = build_graders(scn)
+    provider = make_provider(scn, requests, seed)
+    return Prepared(scn, traffic_spec, traffic_path, traffic_hash, seed, requests, arrivals, provider, policy,
                     graders, [])
 
 

@@ -21,6 +21,7 @@ from workbench.app.run import RunView
 from workbench.app.safe import html
 from workbench.app.scenarios import ScenariosView
 from workbench.app.state import AppState
+from workbench.app.sweep import SweepView
 from workbench.app.traffic import TrafficView
 from workbench.app.ui import guarded
 
@@ -63,9 +64,9 @@ def build_app(db: str | Path = "workbench.duckdb", scenarios_dir: str | Path = "
 
     run = RunView(state, on_finished=finished)
     exercises = ExercisesView(state)
-    views = [scenarios, traffic, run, compare, audit, exercises]
+    views = [scenarios, traffic, run, compare, audit, exercises, SweepView(state)]
     tabs = pn.Tabs(*((name, v.panel) for name, v in zip(
-        ["Scenarios", "Traffic", "Run", "Compare", "Audit", "Exercises"], views)), dynamic=True,
+        ["Scenarios", "Traffic", "Run", "Compare", "Audit", "Exercises", "Sweep"], views)), dynamic=True,
         sizing_mode="stretch_width", css_classes=["wb-tabs"])
     # a view that cannot read the store (another process holds it) says so in its message box
     tabs.param.watch(lambda e: guarded(views[e.new].msg)(views[e.new].refresh)(), "active")
