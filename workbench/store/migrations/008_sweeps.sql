@@ -1,4 +1,4 @@
--- 007: design search (workbench/store/sweeps.py). A sweep is a set of runs over the same traffic and
+-- 008: design search (workbench/store/sweeps.py). A sweep is a set of runs over the same traffic and
 -- seed under one id: sweeps holds what was searched (space YAML, sampler, objectives, constraints),
 -- sweep_trials maps each trial to its run (trial 0: the scenario as written, the baseline). Two trials
 -- proposing the same design share one run. The runs themselves are ordinary runs.
