@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from workbench.yamlio import problem
+
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.scenario import Scenario
 
@@ -62,7 +64,7 @@ def validate_params(scenario: "Scenario", params_cls: type[BaseModel], raw: dict
         return params_cls.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
-        msg = "unknown param" if err["type"] == "extra_forbidden" else err["msg"]
+        msg = "unknown param" if err["type"] == "extra_forbidden" else problem(err)
         raise scenario.error_at((*loc, *err["loc"]), f"{msg} ({what})") from None
 
 

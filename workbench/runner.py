@@ -23,7 +23,7 @@ from workbench.graders import Grader, build_graders
 from workbench.policies import Policy, build_policy
 from workbench.providers import FleetProvider, make_provider
 from workbench.replay import Progress, ReplayStats, replay
-from workbench.scenario import Scenario, TrafficSpec, load_scenario, parse_scenario
+from workbench.scenario import Scenario, TrafficSpec, check_seed, load_scenario, parse_scenario
 from workbench.store import RunInfo, TraceStore
 from workbench.traffic import Request, arrival_times, load_dataset_traffic, load_traffic, sample_requests
 
@@ -56,7 +56,7 @@ def prepare(scenario: Scenario | str | Path, *, traffic: str | Path | None = Non
     spec = traffic_spec or scn.traffic
     if requests is not None:
         spec = spec.model_copy(update={"sample": requests})
-    run_seed = scn.seed if seed is None else seed
+    run_seed = scn.seed if seed is None else check_seed(seed)  # --seed: the scenario's is checked on load
     spec, path, loaded, ordered, times = _replayed(scn, spec, traffic, traffic_spec is not None, run_seed)
     policy = build_policy(scn)
     policy.fit(ordered)  # calibration (e.g. a threshold for a target share) sees the replayed requests

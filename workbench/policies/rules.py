@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Callable, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from workbench.policies.base import Decision, Policy, PolicyParams, RouteContext, check_regex, register
 
@@ -45,14 +45,14 @@ Check = Callable[["Request"], Union[str, None]]
 class Rule(BaseModel):
     """One rule: optional ``name``, a target ``to``, and conditions that must all hold."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: _NonEmpty | None = None
     to: _NonEmpty
     category: Annotated[list[_NonEmpty], Field(min_length=1)] | None = None
     keywords: Annotated[list[str], Field(min_length=1)] | None = None
     regex: _NonEmpty | None = None
-    metadata: Annotated[dict[str, Union[str, int, float, bool]], Field(min_length=1)] | None = None
+    metadata: Annotated[dict[str, Union[str, int, float, StrictBool]], Field(min_length=1)] | None = None
     min_chars: Annotated[int, Field(ge=0)] | None = None
     max_chars: Annotated[int, Field(ge=0)] | None = None
     min_difficulty: Annotated[float, Field(ge=0, le=1)] | None = None
