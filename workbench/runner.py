@@ -25,6 +25,7 @@ from workbench.providers import FleetProvider, make_provider
 from workbench.replay import Progress, ReplayStats, replay
 from workbench.scenario import Scenario, TrafficSpec, check_seed, load_scenario, parse_scenario
 from workbench.store import RunInfo, TraceStore
+from workbench.store.base import check_run_id
 from workbench.traffic import Request, arrival_times, load_dataset_traffic, load_traffic, sample_requests
 
 __all__ = ["Prepared", "prepare", "prepare_many", "execute", "resume", "new_run_id", "method_notes",
@@ -119,9 +120,10 @@ def _source_id(scn: Scenario, traffic: str | Path | None) -> str:
 
 
 def new_run_id(scenario_name: str) -> str:
-    """A readable, unique run id: ``<scenario>-<UTC time>-<random>``."""
+    """A readable, unique run id: ``<scenario>-<UTC time>-<random>`` (the name cut to 100 characters,
+    so the id stays within :data:`workbench.store.base.RUN_ID_PATTERN`)."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    return f"{scenario_name}-{stamp}-{secrets.token_hex(3)}"
+    return f"{scenario_name[:100]}-{stamp}-{secrets.token_hex(3)}"
 
 
 def execute(prep: Prepared, store: TraceStore, *, run_id: str | None = None,
@@ -133,7 +135,7 @@ def execute(prep: Prepared, store: TraceStore, *, run_id: str | None = None,
     stay in the store.
     """
     scn = prep.scenario
-    rid = run_id or new_run_id(scn.name)
+    rid = new_run_id(scn.name) if run_id is None else check_run_id(run_id)
     store.begin_run(RunInfo(
         run_id=rid, scenario=scn.name, scenario_yaml=scn.yaml_text, scenario_hash=scn.content_hash,
         scenario_path=str(scn.path.resolve()) if scn.path else None,

@@ -19,6 +19,7 @@ import duckdb
 import pandas as pd
 
 from workbench.errors import InputError, StoreError
+from workbench.store.base import check_run_id
 
 __all__ = ["export_run", "EXPORT_FORMATS", "request_rows", "attempt_rows", "audit_facets", "run_size"]
 
@@ -56,6 +57,7 @@ def export_run(con_or_store, run_id: str, path: str | Path, fmt: str = "parquet"
     fmt = fmt.lower()
     if fmt not in EXPORT_FORMATS:
         raise InputError(f"unknown export format '{fmt}' (use {' or '.join(EXPORT_FORMATS)})")
+    check_run_id(run_id)  # it becomes a file name: no '/', no '..'
     con = _con(con_or_store)
     _check_run(con, run_id)
     folder = Path(path)
