@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from workbench.policies import Policy, RouteContext, build_policy
-from workbench.scenario import Scenario, check_seed
-from workbench.seeds import key64, request_key
+from workbench.scenario import Scenario
+from workbench.seeds import check_seed, key64, request_key
 from workbench.traffic import Request
 
 __all__ = ["explain", "fallback_chain"]

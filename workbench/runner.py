@@ -23,7 +23,8 @@ from workbench.graders import Grader, build_graders
 from workbench.policies import Policy, build_policy
 from workbench.providers import FleetProvider, make_provider
 from workbench.replay import Progress, ReplayStats, replay
-from workbench.scenario import Scenario, TrafficSpec, check_seed, load_scenario, parse_scenario
+from workbench.scenario import Scenario, TrafficSpec, load_scenario, parse_scenario
+from workbench.seeds import check_seed
 from workbench.store import RunInfo, TraceStore
 from workbench.store.base import check_run_id
 from workbench.traffic import Request, arrival_times, load_dataset_traffic, load_traffic, sample_requests

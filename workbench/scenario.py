@@ -23,20 +23,19 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr,
                       model_validator)
 
 from workbench.errors import RETRYABLE_DEFAULT, ErrorKind, ScenarioError
+from workbench.seeds import SEED_MAX
 from workbench.yamlio import YamlLoader, _dotted, _line_for, field_error, read_yaml
 
 __all__ = [
     "Price", "Limits", "Outage", "SimProfile", "ModelSpec", "HumanSpec", "RouterSpec", "FallbackRule",
     "RetrySpec", "Timeouts", "CircuitBreaker", "Budget", "GraderSpec", "PoissonArrival", "RecordedArrival",
-    "BurstArrival", "Burst", "TrafficSpec", "RecordedSpec", "SEED_MAX", "MIN_RATE_PER_S", "check_seed", "read_yaml", "field_error", "YamlLoader", "Scenario", "load_scenario", "parse_scenario",
+    "BurstArrival", "Burst", "TrafficSpec", "RecordedSpec", "MIN_RATE_PER_S", "read_yaml", "field_error", "YamlLoader", "Scenario", "load_scenario", "parse_scenario",
 ]
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 PosFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
 Share = Annotated[float, Field(ge=0, le=1)]
-#: The largest seed: a run stores its seed as a signed 64-bit integer (DuckDB ``BIGINT``).
-SEED_MAX = 2**63 - 1
 Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
 #: The lowest arrival rate (one request in about 11.6 days): slower ones put arrivals at times no
 #: replay reaches (``rate_per_s: 1e-300`` gives arrival times of about 1e300 s, or infinity).
@@ -57,14 +56,6 @@ class _Model(BaseModel):
     # Strict numbers and booleans: `.inf`/`.nan` are never a price, rate or time, and only true/false
     # are booleans (pydantic would read `audit: on`, `yes` or `1` as true; the README says true/false).
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-def check_seed(seed: int, field: str = "seed") -> int:
-    """``seed`` if it is a whole number from 0 to :data:`SEED_MAX`; else one :class:`ScenarioError`."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
-        raise ScenarioError(f"must be a whole number from 0 to {SEED_MAX} (2**63 - 1: runs store it as a "
-                            f"64-bit integer), got {seed!r}", field=field)
-    return seed
 
 
 class Price(_Model):
