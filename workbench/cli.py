@@ -3,7 +3,9 @@
 Why so thin: every figure the CLI prints must be the one the app, the notebooks and the report show,
 so the CLI only parses arguments, shows progress on stderr, and prints what the library returns.
 Errors the workbench raises on purpose print as one line naming where (exit code 2), never as a
-traceback; stdout carries only results (``--json`` for machines).
+traceback; stdout carries only results (``--json`` for machines). A run that answered no request
+prints its results, then one line saying why (exit code 3); a live run stopped by SIGTERM or SIGINT
+writes what it finished, marks the run interrupted and says how to resume it (exit code 143 or 130).
 """
 
 from __future__ import annotations
@@ -137,6 +139,18 @@ def _cmd_run(args: argparse.Namespace, paths: Sequence[str]) -> int:
         print(f"traffic: {first.traffic_path} ({len(first.requests):,} requests, "
               f"{_arrival_text(first)}), seed {first.seed}, trace database: {args.db}")
         print(format_comparison(summaries))
+    return _answered_or_raise(summaries, [p.scenario.yaml_text for p in prepared])
+
+
+def _answered_or_raise(summaries: list[dict], scenario_yamls: list[str]) -> int:
+    """0, or :class:`AllRequestsFailed` for the first run that answered no request (after its results
+    are printed: they show what failed)."""
+    from workbench.runner import all_failed
+
+    for summary, text in zip(summaries, scenario_yamls):
+        problem = all_failed(summary, text)
+        if problem is not None:
+            raise problem
     return 0
 
 
@@ -213,9 +227,10 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         with _progress(f"resume {args.run_id}", not args.no_progress) as progress:
             left, _ = resume(store, args.run_id, progress=progress)
         summary = run_summary(store.con, args.run_id)
+        scenario_yaml = store.run_info(args.run_id)["scenario_yaml"]
     print(f"resumed {args.run_id}: {left:,} requests were left", file=sys.stderr)
     print(json.dumps(summary, indent=2) if args.json else format_comparison([summary]))
-    return 0
+    return _answered_or_raise([summary], [scenario_yaml])
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -382,9 +397,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _cmd_explain(args)
         if args.command in TOOL_COMMANDS:
             return TOOL_COMMANDS[args.command](args)
-    except WorkbenchError as exc:
+    except WorkbenchError as exc:  # one line; exit 2 (bad input), 3 (nothing answered), 130/143 (signal)
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)
     except KeyboardInterrupt:
         print("interrupted: requests already recorded are kept", file=sys.stderr)
         return 130

@@ -90,11 +90,11 @@ def _exercise_parser(sub) -> None:
     act = sp.add_subparsers(dest="exercise_command", required=True, metavar="ACTION")
     act.add_parser("list", help="the exercises, with their titles").add_argument("--json", action="store_true")
     a = act.add_parser("score", help="replay a design on the exercise's held-out traffic and check its rubric "
-                       "(exit 0: all criteria pass, 1: some fail)")
+                       "(exit 0: level meets or exceeds, 1: fails)")
     a.add_argument("name", metavar="NAME", help="the exercise (see `workbench exercise list`)")
     a.add_argument("submission", metavar="SUBMISSION.yaml", help="the design to score")
-    a.add_argument("--db", metavar="PATH", help="keep the scored run in this trace database (default: a "
-                   "temporary one)")
+    a.add_argument("--db", metavar="PATH", help="keep the scored runs (one per held-out seed) in this trace "
+                   "database (default: a temporary one)")
     a.add_argument("--json", action="store_true")
 
 

@@ -15,7 +15,10 @@ Two families that must never be confused:
     │   ├── ScenarioError          scenario YAML: syntax, unknown field, wrong type, bad policy params
     │   └── TrafficError           traffic file: malformed line, missing prompt, bad difficulty
     ├── StoreError                 the trace database cannot be opened, migrated or written
-    └── UnavailableError           a feature named in a scenario that this installation cannot run
+    ├── UnavailableError           a feature named in a scenario that this installation cannot run
+    ├── RunInterrupted             SIGTERM/SIGINT stopped a live run: what was recorded is written,
+    │                              the run is marked interrupted and `workbench resume` finishes it
+    └── AllRequestsFailed          a run ended with not one request answered; names the cause
 
     ErrorKind (provider failures, recorded per attempt)
     ├── rate_limit                 HTTP 429: rpm/tpm exceeded; carries retry-after
@@ -23,6 +26,12 @@ Two families that must never be confused:
     ├── timeout                    the call outlived the scenario's timeout
     ├── context_window             prompt + answer longer than the model's window; never retried
     ├── content_policy             the provider refused the content; never retried
+    ├── configuration errors       the design or the environment is wrong, not the provider's luck:
+    │   │                          never retried nor fallen back by default (a fallback rule or
+    │   │                          ``retries.errors`` must name them), message stored per attempt
+    │   ├── not_found              HTTP 404: no such model (or endpoint) at this api_base
+    │   ├── bad_request            HTTP 400/422: the provider rejects the request's shape
+    │   └── auth                   HTTP 401/403: missing, wrong or unauthorised key
     └── circuit_open               not a provider answer: the client skipped a target whose circuit
                                    breaker is open (no attempt is made, so none is recorded)
 """
@@ -41,6 +50,9 @@ __all__ = [
     "StoreError",
     "UnavailableError",
     "RETRYABLE_DEFAULT",
+    "CONFIG_ERRORS",
+    "RunInterrupted",
+    "AllRequestsFailed",
 ]
 
 
@@ -52,14 +64,21 @@ class ErrorKind(str, Enum):
     TIMEOUT = "timeout"
     CONTEXT_WINDOW = "context_window"
     CONTENT_POLICY = "content_policy"
+    NOT_FOUND = "not_found"
+    BAD_REQUEST = "bad_request"
+    AUTH = "auth"
     CIRCUIT_OPEN = "circuit_open"
 
     def __str__(self) -> str:  # so f-strings and YAML dumps show the plain value
         return self.value
 
 
-#: Kinds a retry can cure; the other two fail the same way every time.
+#: Kinds a retry can cure; the others fail the same way every time.
 RETRYABLE_DEFAULT = (ErrorKind.RATE_LIMIT, ErrorKind.SERVER_ERROR, ErrorKind.TIMEOUT)
+
+#: Kinds that say the scenario or the environment is wrong (model name, request, key): another try,
+#: or a fallback rule without ``errors``, would only hide the mistake (and pay for it).
+CONFIG_ERRORS = frozenset({ErrorKind.NOT_FOUND, ErrorKind.BAD_REQUEST, ErrorKind.AUTH})
 
 
 class WorkbenchError(Exception):
@@ -105,6 +124,35 @@ class StoreError(WorkbenchError):
 
 class UnavailableError(WorkbenchError):
     """A scenario asks for something this installation cannot run (for example a provider kind)."""
+
+
+class RunInterrupted(WorkbenchError):
+    """A signal stopped a run; every request it had finished is written and the run can be resumed."""
+
+    def __init__(self, signal_name: str, run_id: str, recorded: int, planned: int, db: str | None = None):
+        import shlex
+
+        self.signal_name, self.run_id, self.recorded, self.planned = signal_name, run_id, recorded, planned
+        where = f" --db {shlex.quote(db)}" if db else ""
+        super().__init__(_one_line(f"interrupted by {signal_name}: {recorded:,} of {planned:,} requests recorded; "
+                                   f"finish it with: workbench resume "
+                                   f"{shlex.quote(run_id)}{where}"))
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention: 128 + the signal's number (130 for SIGINT, 143 for SIGTERM)."""
+        import signal
+
+        return 128 + int(getattr(signal, self.signal_name, signal.SIGTERM))
+
+
+class AllRequestsFailed(WorkbenchError):
+    """A run finished but answered no request: its figures describe a misconfiguration, not a design."""
+
+    exit_code = 3
+
+    def __init__(self, message: str):
+        super().__init__(_one_line(message))
 
 
 def _one_line(text: str) -> str:

@@ -344,7 +344,7 @@ class _Engine(_JudgeCalls):
         st.rows.append((self.run_id, st.req.id, st.attempt_no, target, model, provider, st.next_retry,
                         st.next_fallback, st.att_start, now, wait, out.ok, None if err is None else err.value,
                         out.retry_after_s, out.prompt_tokens, out.completion_tokens, out.cost_usd, score,
-                        st.purpose, out.text, _json(verdicts)))
+                        st.purpose, out.text, _json(verdicts), out.message))
         st.next_retry = st.next_fallback = False
 
     def finish(self, st: _Req, now: float, status: str, final: str | None = None, quality=None,

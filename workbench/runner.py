@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import workbench
-from workbench.errors import InputError, StoreError
+from workbench.errors import AllRequestsFailed, InputError, RunInterrupted, StoreError
 from workbench.graders import Grader, build_graders
 from workbench.policies import Policy, build_policy
 from workbench.providers import FleetProvider, make_provider
@@ -30,7 +30,7 @@ from workbench.store.base import check_run_id
 from workbench.traffic import Request, arrival_times, load_dataset_traffic, load_traffic, sample_requests
 
 __all__ = ["Prepared", "prepare", "prepare_many", "execute", "resume", "new_run_id", "method_notes",
-           "replayed_requests"]
+           "replayed_requests", "all_failed"]
 
 
 @dataclass
@@ -132,7 +132,8 @@ def execute(prep: Prepared, store: TraceStore, *, run_id: str | None = None,
             flush_every: int = 5000) -> tuple[str, ReplayStats]:
     """Replay a prepared run into ``store``; returns the run id and the replay's counters.
 
-    The run row is marked ``completed``, ``cancelled`` or ``failed``; rows flushed before a failure
+    The run row is marked ``completed``, ``cancelled``, ``interrupted`` (a live run stopped by
+    SIGTERM/SIGINT: :class:`RunInterrupted` is raised) or ``failed``; rows flushed before a failure
     stay in the store.
     """
     scn = prep.scenario
@@ -168,6 +169,11 @@ def _replay_into(store: TraceStore, prep: Prepared, rid: str, picked: Sequence[i
                        provider=prep.provider, policy=prep.policy, graders=prep.graders, seed=prep.seed,
                        run_id=rid, sink=store, progress=progress, cancel=cancel, flush_every=flush_every,
                        seqs=picked)
+    except RunInterrupted as exc:  # a live run stopped by a signal: everything finished is written
+        recorded = len(store.recorded_request_ids(rid))
+        stopped = RunInterrupted(exc.signal_name, rid, recorded, len(prep.requests), str(store.path))
+        store.finish_run(rid, "interrupted", str(stopped))
+        raise stopped from None
     except BaseException as exc:
         try:
             store.finish_run(rid, "failed", f"{type(exc).__name__}: {exc}")
@@ -206,3 +212,36 @@ def resume(store: TraceStore, run_id: str, *, progress: Progress | None = None,
         return 0, None
     store.reopen_run(run_id)
     return len(picked), _replay_into(store, prep, run_id, picked, progress, cancel, flush_every)
+
+
+#: What to check first when every request failed with one kind of error.
+_HINTS = {"not_found": "check the model name (and api_base)", "auth": "check the key (api_key_env)",
+          "bad_request": "check the model's request parameters", "rate_limit": "the rate limits leave no room",
+          "server_error": "the provider fails or cannot be reached", "timeout": "the provider does not answer "
+          "within timeout_s", "context_window": "the prompts exceed the model's window",
+          "content_policy": "the provider refuses the content", "circuit_open": "every circuit breaker is open"}
+
+
+def all_failed(summary: dict, scenario_yaml: str) -> AllRequestsFailed | None:
+    """Why a run answered nothing, as one line (None when it answered some request or had none).
+
+    Built from the summary's ``failures`` (last error of each failed request) and the scenario's
+    ``api_base`` per fleet model, e.g. ``all 40 requests failed: 40 not_found from openai/gpt-4o-mini
+    at http://127.0.0.1:8011/v1 — check the model name (and api_base)``.
+    """
+    n = summary["requests"]
+    if not n or summary["failed"] != n:
+        return None
+    from workbench.providers.live import expand_env
+
+    fleet = parse_scenario(scenario_yaml).fleet
+    causes = []
+    for f in summary["failures"]:
+        base = fleet[f["target"]].api_base if f["target"] in fleet else None
+        where = f" at {expand_env(base)}" if base else ""
+        causes.append(f"{f['requests']:,} {f['error_kind']} from {f['model'] or f['target']}{where}")
+    kinds = {f["error_kind"] for f in summary["failures"]}
+    hint = _HINTS.get(kinds.pop(), "") if len(kinds) == 1 else ""
+    return AllRequestsFailed(f"all {n:,} requests of run {summary['run_id']} failed: {', '.join(causes)}"
+                             + (f" — {hint}" if hint else "") + " (messages: attempts.error_message)")
+

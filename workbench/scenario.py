@@ -22,7 +22,7 @@ import yaml
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, StrictBool, ValidationError,
                       model_validator)
 
-from workbench.errors import RETRYABLE_DEFAULT, ErrorKind, ScenarioError
+from workbench.errors import CONFIG_ERRORS, RETRYABLE_DEFAULT, ErrorKind, ScenarioError
 from workbench.seeds import SEED_MAX
 from workbench.yamlio import YamlLoader, _dotted, _line_for, field_error, read_yaml
 
@@ -148,14 +148,15 @@ class RouterSpec(_Model):
 
 
 class FallbackRule(_Model):
-    """Where to go next when the routed model fails with one of ``errors`` (any kind when omitted)."""
+    """Where to go next when the routed model fails with one of ``errors`` (when omitted: any kind but
+    a configuration error, ``not_found``/``bad_request``/``auth``, which must be named to fall back)."""
 
     to: Annotated[str, Field(min_length=1)]
     errors: list[ErrorKind] | None = None
 
     def matches(self, kind: ErrorKind) -> bool:
         """True when this rule applies to a failure of ``kind``."""
-        return self.errors is None or kind in self.errors
+        return kind not in CONFIG_ERRORS if self.errors is None else kind in self.errors
 
 
 class RetrySpec(_Model):

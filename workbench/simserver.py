@@ -22,9 +22,13 @@ At ``speed=1`` everything is real time. Each HTTP call is a new request (id: a h
 plus a per-server counter), so a retried prompt gets an independent draw, and the same sequence of
 calls to a server with the same seed draws the same way.
 
-Every fleet model is simulated (whatever its ``provider:``) and served under its fleet name and its
-litellm model name (a fleet name wins a clash; a litellm name shared by two fleet models goes to the
-first). Optional request headers steer the draw: ``X-Workbench-Difficulty`` (0..1 or easy/medium/hard,
+Every fleet model is simulated (whatever its ``provider:``) and served under its fleet name, its
+litellm model name, and that name without its provider prefix (``openai/gpt-4o`` is also served as
+``gpt-4o``: litellm strips the prefix before it calls, so a scenario aimed at this server with
+``openai/...`` names reaches it either way); a fleet name wins a clash, a name shared by two fleet
+models goes to the first, and a requested ``provider/name`` not served as such resolves to ``name``.
+``GET /admin/calls`` counts the chat calls received, in all and per user prompt (for drills that
+check what a resumed run re-sent). Optional request headers steer the draw: ``X-Workbench-Difficulty`` (0..1 or easy/medium/hard,
 default 0.5), ``X-Workbench-Category``, ``X-Workbench-Expected`` (a correct draw answers exactly this),
 ``X-Workbench-Choices`` (comma-separated labels a wrong draw picks from). Successes also carry
 ``X-Workbench-Score`` and ``X-Workbench-Cost-Usd``.
@@ -38,6 +42,7 @@ import math
 import signal
 import threading
 import time
+from collections import Counter
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -88,6 +93,11 @@ class _SimServer:
         self.served: dict[str, str] = {n: n for n in names}  # fleet names win over litellm names
         for n, spec in scenario.fleet.items():
             self.served.setdefault(spec.model, n)
+        for n, spec in scenario.fleet.items():  # what litellm sends for "openai/gpt-4o": "gpt-4o"
+            if "/" in spec.model:
+                self.served.setdefault(spec.model.split("/", 1)[1], n)
+        self.chat_calls = 0  # every POST /v1/chat/completions, rejected ones included
+        self.prompt_calls: Counter[str] = Counter()  # valid chat calls, by last user prompt
         for spec in scenario.fleet.values():  # load tokenizers before the clock starts
             count_tokens(spec.model, [{"role": "user", "content": "warm-up"}], "\x00sim-server warm-up")
         self.drill_until: dict[str, float] = {}  # fleet name -> monotonic wall time
@@ -104,6 +114,12 @@ class _SimServer:
         """Virtual seconds since the server started."""
         return self.wall() * self.speed
 
+    def resolve(self, model: str) -> str | None:
+        """The fleet name a requested model name is served under (``provider/name`` -> ``name``)."""
+        if model in self.served:
+            return self.served[model]
+        return self.served.get(model.split("/", 1)[1]) if "/" in model else None
+
     def in_outage(self, name: str, now: float) -> tuple[float, float, ErrorKind] | None:
         """The scenario outage window of ``name`` that contains virtual time ``now``, if any."""
         return next((o for o in self.provider.profiles[name]["outages"] if o[0] <= now < o[1]), None)
@@ -118,6 +134,7 @@ def create_app(scenario: Scenario | None = None, *, speed: float = 1.0, seed: in
     app.router.add_get("/v1/models", _models)
     app.router.add_get("/v1/models/{name}", _model)
     app.router.add_post("/admin/outage", _admin_outage)
+    app.router.add_get("/admin/calls", _admin_calls)
     app.router.add_get("/health", _health)
     app.on_response_prepare.append(_label)
     app.on_startup.append(_on_startup)
@@ -165,6 +182,7 @@ async def _read_json(request: web.Request) -> Any:
 async def _chat(request: web.Request) -> web.Response:
     """POST /v1/chat/completions: one simulated call, answered in wall-clock time."""
     state = request.app[_STATE]
+    state.chat_calls += 1
     body = await _read_json(request)
     parsed = body if isinstance(body, web.Response) else _parse_chat(body, request.headers, state)
     if isinstance(parsed, web.Response):
@@ -203,7 +221,8 @@ def _parse_chat(body: Any, headers, state: _SimServer) -> tuple[str, Request, in
     if body.get("stream"):
         return _bad("stream=true is not supported by the workbench sim-server (simulated answers arrive "
                     "whole); send stream=false or omit it.", "stream", "unsupported_value")
-    if model not in state.served:
+    name = state.resolve(model)
+    if name is None:
         return _not_found(state, model)
     messages = body.get("messages")
     problem = _check_messages(messages)
@@ -220,11 +239,13 @@ def _parse_chat(body: Any, headers, state: _SimServer) -> tuple[str, Request, in
     rid = f"{key64(json.dumps(messages, sort_keys=True)):016x}-{state.counter}"
     users = [m for m in messages if m["role"] == "user"]
     choices = [c.strip() for c in headers.get("X-Workbench-Choices", "").split(",") if c.strip()]
-    req = Request(id=rid, prompt=_text((users or messages)[-1].get("content")), messages=messages,
+    prompt = _text((users or messages)[-1].get("content"))
+    state.prompt_calls[prompt] += 1
+    req = Request(id=rid, prompt=prompt, messages=messages,
                   category=headers.get("X-Workbench-Category"), difficulty=difficulty,
                   expected=headers.get("X-Workbench-Expected"),
                   metadata={"choices": choices} if choices else {})
-    return state.served[model], req, max_tokens
+    return name, req, max_tokens
 
 
 def _check_messages(messages: Any) -> str | None:
@@ -312,7 +333,20 @@ async def _failure(request: web.Request, state: _SimServer, name: str, outcome: 
     if kind is ErrorKind.CONTENT_POLICY:
         return _bad("Invalid prompt: your prompt was flagged as potentially violating our usage policy "
                     "(simulated).", "messages", "content_policy_violation")
+    if kind in _CONFIG_STATUS:
+        status, type_, code = _CONFIG_STATUS[kind]
+        said = f"{code} for the model '{name}' (simulated)."
+        if kind is ErrorKind.AUTH:  # as OpenAI does: the key is echoed, so a client must scrub it
+            key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            said = f"Incorrect API key provided: {key} (simulated)."
+        return _error(status, said, type_, code)
     return _error(500, f"unexpected simulated failure '{kind}'", "server_error", "server_error")
+
+
+#: The HTTP answer of a simulated configuration error (drawn from ``error_rates`` or an outage kind).
+_CONFIG_STATUS = {ErrorKind.NOT_FOUND: (404, "invalid_request_error", "model_not_found"),
+                  ErrorKind.BAD_REQUEST: (400, "invalid_request_error", "invalid_request"),
+                  ErrorKind.AUTH: (401, "invalid_request_error", "invalid_api_key")}
 
 
 def _truncate(state: _SimServer, name: str, outcome: Outcome, max_tokens: int | None) -> tuple[int, str, float]:
@@ -359,6 +393,13 @@ async def _model(request: web.Request) -> web.Response:
 
 def _model_entry(state: _SimServer, name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": state.created, "owned_by": _OWNER}
+
+
+async def _admin_calls(request: web.Request) -> web.Response:
+    """GET /admin/calls: chat calls received in all (rejected ones too) and, for valid ones, per user
+    prompt."""
+    state = request.app[_STATE]
+    return web.json_response({"calls": state.chat_calls, "by_prompt": dict(state.prompt_calls)})
 
 
 async def _health(request: web.Request) -> web.Response:

@@ -45,3 +45,26 @@ def test_result_per_criterion():
     plain = exercises.result_html({"criteria": {"fallback for large": True, "budget": {"passed": False}}})
     assert plain.count("<li") == 2 and "PASS <b>fallback for large</b>" in plain and "FAIL <b>budget</b>" in plain
     assert exercises.result_html("42 points") == "<pre>42 points</pre>"
+
+
+def test_the_level_and_the_criteria_above_passing_are_shown():
+    result = ExerciseResult("cost-overrun", "design.yaml", "mine", "mine-1", "simulated", {}, [
+        CriterionResult("cost per 1k tickets", "metric", True, 2.7046, 3.0, "<=", 2, "cost_per_1k_usd"),
+        CriterionResult("cost per 1k tickets", "metric", False, 2.7046, 2.5, "<=", 1, "cost_per_1k_usd",
+                        level="exceeds", worst_seed=12)], top_level="exceeds")
+    html = exercises.result_html(result)
+    assert "<p class='wb-level'>level: <b>meets</b></p>" in html
+    assert "PASS <b>cost per 1k tickets</b>: measured 2.705, target &lt;= 3 </li>" in html
+    assert "FAIL [exceeds] <b>cost per 1k tickets</b>: measured 2.705, target &lt;= 2.5 </li>" in html
+    assert "wb-level" not in exercises.result_html({"criteria": {"budget": True}})  # no level: none shown
+
+
+def test_the_candidate_never_sees_the_panel_section():
+    from conftest import SCENARIOS
+
+    for brief in sorted((SCENARIOS / "exercises").glob("*/brief.md")):
+        text = brief.read_text()
+        shown = exercises.candidate_brief(text)
+        assert "## Your task" in shown and "What the panel looks for" in text
+        assert "What the panel looks for" not in shown and "Follow-up questions" not in shown
+    assert exercises.candidate_brief("# no panel section") == "# no panel section"

@@ -24,7 +24,7 @@ def request_row(rid: str, seq: int) -> tuple:
 
 def attempt_row(rid: str) -> tuple:
     return ("r1", rid, 1, "m", "gpt-4o", "simulated", False, False, 0.0, 1.0, 0.0, True, None, None, 10, 20,
-            0.001, 1.0, "answer", "answer", '{"exact":1.0}')
+            0.001, 1.0, "answer", "answer", '{"exact":1.0}', None)
 
 
 MIGRATIONS = sorted((ROOT / "workbench" / "store" / "migrations").glob("*.sql"))

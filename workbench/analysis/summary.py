@@ -19,6 +19,8 @@ Definitions (a user should be able to recompute each from the tables):
   spent on calls the policy made to decide (a classifier), on escalated second answers, and on LLM
   judges grading answers; ``circuit_skips``: targets skipped
   because their circuit breaker was open (no call made).
+* ``failures``: failed requests grouped by their last error kind and the target of their last
+  attempt, with the count and one stored error message (live calls keep the provider's text).
 """
 
 from __future__ import annotations
@@ -78,6 +80,19 @@ WHERE run_id = ? AND NOT ok GROUP BY ALL ORDER BY ALL
 """
 
 
+_FAILURES_SQL = """
+WITH last AS (
+    SELECT request_id, arg_max(target, attempt_no) AS target, arg_max(model, attempt_no) AS model,
+           arg_max(error_message, attempt_no) AS message
+    FROM attempts WHERE run_id = ? GROUP BY request_id)
+SELECT coalesce(r.error_kind, 'unknown') AS error_kind, l.target, l.model, count(*) AS requests,
+       min(l.message) AS message
+FROM requests r LEFT JOIN last l USING (request_id)
+WHERE r.run_id = ? AND r.status = 'failed'
+GROUP BY ALL ORDER BY requests DESC, error_kind, l.target
+"""
+
+
 def unreviewed_answers(con: duckdb.DuckDBPyConnection, run_id: str, answer: str) -> int:
     """Requests of the run whose final answer is ``answer`` (case and spaces aside) and no human gave:
     e.g. machine declines in a design that must put a person before every decline."""
@@ -130,6 +145,8 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
         "attempts": attempts, "attempt_error_rate": _rate(errors, attempts),
         "prompt_tokens": row["prompt_tokens"], "completion_tokens": row["completion_tokens"],
         "virtual_s": row["virtual_s"], "by_model": by_model,
+        "failures": [dict(zip(("error_kind", "target", "model", "requests", "message"), f))
+                     for f in con.execute(_FAILURES_SQL, [run_id, run_id]).fetchall()],
     }
 
 

@@ -21,7 +21,7 @@ from workbench.app.state import AppState
 from workbench.app.ui import Messages, guarded
 from workbench.errors import WorkbenchError
 
-__all__ = ["ExercisesView", "list_exercises", "scorer", "result_html"]
+__all__ = ["ExercisesView", "list_exercises", "scorer", "result_html", "candidate_brief"]
 
 _log = logging.getLogger(__name__)
 
@@ -30,6 +30,11 @@ def list_exercises(scenarios_dir: str | Path) -> dict[str, Path]:
     """Exercise name -> its folder, for every ``exercises/<name>/brief.md`` under the scenarios folder."""
     root = Path(scenarios_dir) / "exercises"
     return {p.parent.name: p.parent for p in sorted(root.glob("*/brief.md"))} if root.is_dir() else {}
+
+
+def candidate_brief(text: str) -> str:
+    """A brief without its panel-only section (from the ``<!-- panel-only`` marker on)."""
+    return text.split("<!-- panel-only")[0]
 
 
 def _module():
@@ -68,7 +73,9 @@ def result_html(result: Any) -> str:
         comparison = _get(c, "comparison", default="")
         versus = "" if target is None else f": measured {_short(measured)}, target {comparison} {_short(target)}"
         why = _get(c, "detail", "message", "reason", default="")
-        rows.append(f"<li class='wb-criterion' data-pass='{str(ok).lower()}'>{'PASS' if ok else 'FAIL'} "
+        level = _get(c, "level", default="meets")
+        tag = "" if level == "meets" else f" [{html.escape(str(level))}]"  # a criterion of a level above passing
+        rows.append(f"<li class='wb-criterion' data-pass='{str(ok).lower()}'>{'PASS' if ok else 'FAIL'}{tag} "
                     f"<b>{html.escape(str(name))}</b>{html.escape(versus)} {html.escape(str(why or ''))}</li>")
     passed, total = _get(result, "passed"), _get(result, "total")
     points, most = _get(result, "points"), _get(result, "max_points")
@@ -79,6 +86,8 @@ def result_html(result: Any) -> str:
         mode, run = _get(result, "mode"), _get(result, "run_id")
         where = f" (replayed on held-out traffic, {html.escape(str(mode))}, run {html.escape(str(run))})"
         head += (where if mode else "") + "</p>"
+        level = _get(result, "level")
+        head += f"<p class='wb-level'>level: <b>{html.escape(str(level))}</b></p>" if level else ""
     return f"{head}<ul>{''.join(rows)}</ul>"
 
 
@@ -127,7 +136,7 @@ class ExercisesView:
         if folder is None:
             self.brief.object, self.design.value = "", ""
             return
-        self.brief.object = (folder / "brief.md").read_text(encoding="utf-8")
+        self.brief.object = candidate_brief((folder / "brief.md").read_text(encoding="utf-8"))
         start = folder / "start.yaml"  # never the solution
         self.design.value = start.read_text(encoding="utf-8") if start.is_file() else ""
         self.result.object = ""

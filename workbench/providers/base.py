@@ -39,6 +39,9 @@ class Outcome:
     # falls back to the simulator on a miss labels that attempt "simulated" (honesty rule: never mixed
     # without a label).
     source: str | None = None
+    # Why a call failed, as the provider said it (live calls; scrubbed of keys): stored on the attempt
+    # so that a 404 or a 401 can be read, not guessed from its kind.
+    message: str | None = None
 
 
 #: ``answer(req, rkey, now, attempt) -> Outcome``: one call to one fleet model at time ``now``;

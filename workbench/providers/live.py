@@ -12,10 +12,14 @@ environment variables apply (``OPENAI_API_KEY``...), and a model with an ``api_b
 server) gets a placeholder key. ``api_base`` may use
 ``${VAR}`` or ``${VAR:-default}`` so one scenario can point at different servers.
 
-Failures map to the engine's error kinds: 429 -> ``rate_limit`` (with the server's retry-after),
-timeouts -> ``timeout``, context-window and content-policy errors -> their kinds, everything else
-(5xx, connection errors, other 4xx) -> ``server_error``. Cost is priced from the answer's usage with
-the same prices as the simulated provider (litellm's map, or the scenario's override).
+Failures map to the engine's error kinds by litellm's exception classes: 429 -> ``rate_limit`` (with
+the server's retry-after), timeouts -> ``timeout``, context-window and content-policy errors -> their
+kinds, 404 -> ``not_found``, 400/422 -> ``bad_request``, 401/403 -> ``auth`` (configuration errors:
+never retried nor fallen back by default), everything else (5xx, connection errors, other 4xx) ->
+``server_error``. The error's text is kept on the attempt, scrubbed of keys (the key of the call
+itself, then litellm's own secret patterns), so a wrong model name or key reads as what it is. Cost
+is priced from the answer's usage with the same prices as the simulated provider (litellm's map, or
+the scenario's override).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from workbench.providers.base import Outcome, register_provider, unknown_price_e
 from workbench.scenario import Scenario
 from workbench.traffic import Request
 
-__all__ = ["LiveProvider", "expand_env", "error_kind"]
+__all__ = ["LiveProvider", "expand_env", "error_kind", "scrub"]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -56,7 +60,37 @@ def error_kind(exc: BaseException) -> tuple[ErrorKind, float | None]:
         return ErrorKind.CONTEXT_WINDOW, None
     if isinstance(exc, ex.ContentPolicyViolationError):
         return ErrorKind.CONTENT_POLICY, None
+    if isinstance(exc, ex.NotFoundError):
+        return ErrorKind.NOT_FOUND, None
+    if isinstance(exc, (ex.AuthenticationError, ex.PermissionDeniedError)):
+        return ErrorKind.AUTH, None
+    if isinstance(exc, (ex.BadRequestError, ex.UnprocessableEntityError)):
+        return ErrorKind.BAD_REQUEST, None
     return ErrorKind.SERVER_ERROR, None
+
+
+_MASK = "**********"  # as the scenario's api_key is shown wherever it is stored
+_MAX_MESSAGE = 500
+
+
+def scrub(text: str, secrets: Sequence[str | None] = ()) -> str:
+    """``text`` on one line, at most 500 characters, without ``secrets`` or anything key-shaped."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, _MASK)
+    try:
+        from litellm.litellm_core_utils.secret_redaction import redact_string
+    except ImportError:  # an older litellm: its patterns are missing, the exact keys are still gone
+        redact_string = _redact_fallback
+    text = " ".join(redact_string(text).split())
+    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE - 1] + "…"
+
+
+_KEYLIKE = re.compile(r"(?:sk-|Bearer\s+)[A-Za-z0-9._~+/-]{8,}", re.IGNORECASE)
+
+
+def _redact_fallback(text: str) -> str:
+    return _KEYLIKE.sub(_MASK, text)
 
 
 def _provider_errors() -> tuple[type[BaseException], ...]:
@@ -100,10 +134,14 @@ class _LiveModel:
         self._key_env = spec.api_key_env
         self._key = spec.api_key.get_secret_value() if spec.api_key is not None else None
 
+    def _secret(self) -> str | None:
+        """The key this model's calls carry, if one was configured (to scrub it from messages)."""
+        return os.environ.get(self._key_env) if self._key_env else self._key
+
     async def call(self, req: Request, rkey: int, now: float, attempt: int) -> Outcome:
         import litellm
 
-        key = os.environ[self._key_env] if self._key_env else self._key
+        key = self._secret()
         if key is None and self.api_base:  # a local server (sim-server, Ollama, vLLM) wants no key,
             key = "not-needed"             # but OpenAI's client insists on one
         started = time.monotonic()
@@ -113,7 +151,8 @@ class _LiveModel:
                 timeout=self.timeout, num_retries=0, max_retries=0)
         except _provider_errors() as exc:  # a provider failure is an attempt row; a bug is not
             kind, retry_after = error_kind(exc)
-            return Outcome(False, time.monotonic() - started, kind, retry_after_s=retry_after)
+            return Outcome(False, time.monotonic() - started, kind, retry_after_s=retry_after,
+                           message=scrub(str(exc) or type(exc).__name__, (self._secret(),)))
         latency = time.monotonic() - started
         usage = getattr(response, "usage", None)
         ptok = int(getattr(usage, "prompt_tokens", 0) or 0)

@@ -36,7 +36,7 @@ __all__ = ["SimulatedProvider", "profile_for", "family_defaults"]
 _QUICK_FAIL_S = 0.05  # a 429 or a context-window rejection returns at once
 _SALT_Q, _SALT_ERR, _SALT_LAT, _SALT_LEN, _SALT_WRONG = 0, 1, 2, 4, 6  # fixed: changing one changes every draw
 _ERR_ORDER = (ErrorKind.SERVER_ERROR, ErrorKind.TIMEOUT, ErrorKind.RATE_LIMIT, ErrorKind.CONTEXT_WINDOW,
-              ErrorKind.CONTENT_POLICY)
+              ErrorKind.CONTENT_POLICY, ErrorKind.NOT_FOUND, ErrorKind.BAD_REQUEST, ErrorKind.AUTH)
 
 
 @lru_cache(maxsize=1)

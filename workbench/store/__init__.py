@@ -40,7 +40,7 @@ REQUEST_COLUMNS = (
 ATTEMPT_COLUMNS = (
     "run_id", "request_id", "attempt_no", "target", "model", "provider", "is_retry", "is_fallback",
     "start_s", "end_s", "wait_s", "ok", "error_kind", "retry_after_s", "prompt_tokens",
-    "completion_tokens", "cost_usd", "score", "purpose", "response", "verdicts",
+    "completion_tokens", "cost_usd", "score", "purpose", "response", "verdicts", "error_message",
 )
 
 
