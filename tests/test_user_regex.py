@@ -76,3 +76,4 @@ def test_grader_pattern_re2_cannot_run_names_the_grader(capfd):
     assert capfd.readouterr().err == ""  # RE2's own log line is silenced: one error, ours
     with pytest.raises(ValueError, match="invalid regex: missing \\)"):  # Python's syntax messages are kept
         check_regex("(a")
+

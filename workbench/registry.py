@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -85,6 +86,7 @@ def check_regex(value: str | None) -> str | None:
     return value
 
 
+@lru_cache(maxsize=1024)
 def compile_regex(pattern: str):
     """``pattern`` compiled by RE2: ``search``/``match``, ``groups``, ``groupindex`` as in :mod:`re`, in
     linear time. A pattern RE2 refuses (lookaround, backreference) raises ValueError saying so."""
