@@ -325,3 +325,138 @@ def test_scenario_is_frozen():
     assert isinstance(scn, Scenario)
     with pytest.raises(ValidationError, match="frozen"):
         scn.seed = 8  # type: ignore[misc]
+
+
+# --- strict input (issue 12): seeds in range, booleans only true/false, numbers finite ---------------
+
+SRC = "source: traffic.jsonl"
+STRICT_BAD = {
+    # name: (text, field, the reason's start)
+    "seed 2**63": (edit(("seed: 7", f"seed: 9223372036854775808  {HERE}")), "seed",
+                   "Input should be less than or equal to 9223372036854775807"),
+    "negative seed": (edit(("seed: 7", f"seed: -1  {HERE}")), "seed", "Input should be greater than or equal to 0"),
+    "audit: on": (edit(append=f"audit: on  {HERE}\n"), "audit", "must be true or false, got 'on'"),
+    "audit: yes": (edit(append=f"audit: yes  {HERE}\n"), "audit", "must be true or false, got 'yes'"),
+    "audit: 1": (edit(append=f"audit: 1  {HERE}\n"), "audit", "must be true or false, got 1"),
+    "replace: 'true'": (edit((SRC, f"{SRC}\n  replace: 'true'  {HERE}")), "traffic.replace",
+                        "must be true or false, got 'true'"),
+    "price .inf": (edit(("    model: gpt-4o\n", "    model: gpt-4o\n"
+                         f"    price: {{input_per_mtok: .inf, output_per_mtok: 1}}  {HERE}\n")),
+                   "fleet.large.price.input_per_mtok", "Input should be a finite number"),
+    "outage end .nan": (edit(("    model: gpt-4o\n", "    model: gpt-4o\n    sim:\n      outages:\n"
+                              f"        - {{start_s: 1, end_s: .nan}}  {HERE}\n")),
+                        "fleet.large.sim.outages[0].end_s", "Input should be a finite number"),
+    "timeout .inf": (edit(append=f"timeouts: {{attempt_s: .inf}}  {HERE}\n"), "timeouts.attempt_s",
+                     "Input should be a finite number"),
+    "rate 1e-300": (edit((SRC, f"{SRC}\n  arrival: {{process: poisson, rate_per_s: 1e-300}}  {HERE}")),
+                    "traffic.arrival.rate_per_s", "must be at least 1e-06 a second (one request in about 11.6 days)"),
+    "burst rate 1e-7": (edit((SRC, f"{SRC}\n  arrival:\n    process: burst\n    rate_per_s: 1\n    bursts:\n"
+                              f"      - {{at_s: 5, duration_s: 9, rate_per_s: 1e-7}}  {HERE}")),
+                        "traffic.arrival.bursts[0].rate_per_s", "must be at least 1e-06 a second (one request in about 11.6 days)"),
+    "speedup 1e-300": (edit((SRC, f"{SRC}\n  arrival: {{process: recorded, speedup: 1e-300}}  {HERE}")),
+                       "traffic.arrival.speedup", "Input should be greater than or equal to 0.000001"),
+}
+
+
+@pytest.mark.parametrize("case", list(STRICT_BAD), ids=list(STRICT_BAD))
+def test_strict_seeds_booleans_and_numbers(case, tmp_path, monkeypatch):
+    text, field, reason = STRICT_BAD[case]
+    err, path = load_error(tmp_path, monkeypatch, text)
+    assert_where(err, path, marked_line(text), field)
+    assert reason in err.reason
+
+
+STRICT_PARAMS_BAD = {
+    "grader boolean": (edit(append=f"graders:\n  - type: exact\n    params: {{case_sensitive: on}}  {HERE}\n"),
+                       build_graders, "graders[0].params.case_sensitive", "must be true or false, got 'on'"),
+    "policy number": (edit(("policy: static\n  params: {target: large}",
+                            "policy: loadbalance\n  params:\n    deployments: [large, small]\n"
+                            f"    strategy: latency-based-routing\n    latency_buffer: .inf  {HERE}")),
+                      build_policy, "router.params.latency_buffer", "Input should be a finite number"),
+    "rule number": (edit(("policy: static\n  params: {target: large}",
+                          f"policy: rules\n  params:\n    default: small\n    rules:\n"
+                          f"      - {{to: large, min_difficulty: .nan}}  {HERE}")),
+                    build_policy, "router.params.rules[0].min_difficulty", "Input should be a finite number"),
+}
+
+
+@pytest.mark.parametrize("case", list(STRICT_PARAMS_BAD), ids=list(STRICT_PARAMS_BAD))
+def test_strict_policy_and_grader_params(case, tmp_path, monkeypatch):
+    text, build, field, reason = STRICT_PARAMS_BAD[case]
+    err, path = load_error(tmp_path, monkeypatch, text, build=build)
+    assert_where(err, path, marked_line(text), field)
+    assert err.reason.startswith(reason), err.reason
+
+
+def _models():
+    """Every pydantic model a scenario is made of: the scenario's own, and each policy's and grader's params."""
+    import inspect
+
+    import workbench.scenario as scenario_module
+    from pydantic import BaseModel
+
+    from workbench.graders.base import _REGISTRY as GRADERS
+    from workbench.policies.base import _REGISTRY as POLICIES
+
+    seen, todo = set(), [m for _, m in inspect.getmembers(scenario_module, inspect.isclass)
+                         if issubclass(m, BaseModel) and m.__module__ == scenario_module.__name__]
+    todo += [reg.get(n).Params for reg in (POLICIES, GRADERS) for n in reg.names()]
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for field in model.model_fields.values():
+            todo += [t for t in _types(field.annotation) if isinstance(t, type) and issubclass(t, BaseModel)]
+    return seen
+
+
+def _types(annotation) -> list:
+    from typing import get_args
+
+    out, todo = [], [annotation]
+    while todo:
+        t = todo.pop()
+        out.append(t)
+        todo += get_args(t)
+    return out
+
+
+def _bools(annotation) -> tuple[int, int]:
+    """How many booleans ``annotation`` holds, and how many of them are not strict (a bare ``bool``)."""
+    from typing import Annotated, get_args, get_origin
+
+    from pydantic import Strict
+
+    total, loose, todo = 0, 0, [annotation]
+    while todo:
+        t = todo.pop()
+        if get_origin(t) is Annotated and get_args(t)[0] is bool:
+            total += 1
+            loose += not any(isinstance(m, Strict) and m.strict for m in get_args(t)[1:])
+        elif t is bool:
+            total, loose = total + 1, loose + 1
+        else:
+            todo += get_args(t)
+    return total, loose
+
+
+def test_every_boolean_of_a_scenario_is_strict_and_every_number_finite():
+    """A guard for fields added later: every bool anywhere in a scenario (params included) is strict,
+    so "on", "yes" or 1 is an error, and every model rejects inf and nan."""
+    from pydantic import Strict
+
+    models = _models()
+    assert len(models) > 30
+    total = 0
+    for model in models:
+        assert model.model_config.get("allow_inf_nan") is False, model
+        for name, field in model.model_fields.items():
+            if field.annotation is bool:
+                total += 1
+                assert any(isinstance(m, Strict) and m.strict for m in field.metadata), (model, name)
+            else:
+                n, loose = _bools(field.annotation)
+                total += n
+                assert loose == 0, (model, name)
+    assert total >= 4  # audit, traffic.replace, exact/contains case_sensitive, a rule's metadata values

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers import wb
 
 from workbench.errors import InputError, TrafficError
 from workbench.scenario import Burst, BurstArrival, PoissonArrival, RecordedArrival, load_scenario
@@ -185,6 +186,10 @@ BAD_JSONL = {
     "message without content": ([plain(1), {"id": "q2", "messages": [{"role": "user"}]}], 2, "messages"),
     "bad timestamp": ([plain(1), plain(2, arrived_at="yesterday at noon")], 2, "arrived_at"),
     "boolean timestamp": ([plain(1), plain(2, arrived_at=True)], 2, "arrived_at"),
+    "lone surrogate in the prompt": ([plain(1), plain(2, prompt="caf\udce9")], 2, "prompt"),
+    "lone surrogate in a message": ([plain(1), {"id": "q2", "messages": [{"role": "user", "content": "\ud83d"}]}],
+                                    2, "messages[0].content"),
+    "lone surrogate in metadata": ([plain(1), plain(2, metadata={"tags": ["ok", "\udfff"]})], 2, "metadata.tags[1]"),
 }
 
 
@@ -193,6 +198,24 @@ def test_bad_jsonl_names_file_line_and_field(tmp_path, case):
     lines, line, field = BAD_JSONL[case]
     path = write_jsonl(tmp_path / "t.jsonl", lines)
     assert_where(traffic_error(path), path, line, field)
+
+
+def test_lone_surrogate_is_one_error_and_a_pair_loads(tmp_path):
+    err = traffic_error(write_jsonl(tmp_path / "t.jsonl", [plain(1, category="\ud800x")]))
+    assert "lone surrogate \\ud800 in the text: not valid Unicode" in str(err)
+    (req,) = load_traffic(write_jsonl(tmp_path / "ok.jsonl", [plain(1, prompt="smile \U0001f600")])).requests
+    assert req.prompt == "smile \U0001f600"  # written by json.dumps as the escaped pair \ud83d\ude00
+
+
+def test_lone_surrogate_stops_the_run_before_anything_is_written(tmp_path):
+    traffic = write_jsonl(tmp_path / "t.jsonl", [plain(1), plain(2, prompt="\ud800")])
+    db = tmp_path / "t.duckdb"
+    res = wb("run", str(SCENARIOS / "support-baseline.yaml"), "--traffic", str(traffic), "--db", str(db),
+             "--no-progress", cwd=tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip() == (f"error: {traffic}:2, field 'prompt': lone surrogate \\ud800 in the text: "
+                                  "not valid Unicode (a \\uD800-\\uDFFF escape without its pair)")
+    assert not db.exists()  # no run row: the database was never opened
 
 
 def test_duplicate_id_names_the_first_line(tmp_path):
@@ -240,6 +263,21 @@ def test_parquet_metadata_that_is_not_json(tmp_path):
     duckdb.sql(f"COPY (SELECT 'q1' AS id, 'x' AS prompt, 0.1 AS difficulty, '{{oops' AS metadata) "
                f"TO '{path}' (FORMAT parquet)")
     assert_where(traffic_error(path), path, 1, "metadata")
+
+
+@pytest.mark.parametrize("text, line, reason", [
+    ('id,prompt\nq1,fine\nq2,"never closed\nq3,next\nq4,last\n', 3, "unterminated quote: the quoted value "
+     "opened here never closes"),
+    ('id,prompt\nq1,"a\nb"\nq2,"never closed\nq3,next\n', 4, "unterminated quote"),
+    ('id,prompt\nq1,fine\nq2,"never closed\nq3,"ok"\n', 3, "the quoted value opened here closes on line 4 "
+     "and is followed by 'o': a quote is missing or stray"),
+], ids=["to-the-end", "after-a-multiline-value", "pairs-with-a-later-quote"])
+def test_csv_unterminated_quote_names_the_line_it_opened(tmp_path, text, line, reason):
+    path = tmp_path / "t.csv"
+    path.write_text(text, encoding="utf-8")
+    err = traffic_error(path)
+    assert_where(err, path, line, None)
+    assert err.reason.startswith(reason)
 
 
 def test_csv_keeps_line_breaks_inside_quoted_fields(tmp_path):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from typing import Sequence
 
@@ -291,7 +292,7 @@ def _cmd_policies(args: argparse.Namespace) -> int:
     listing = []
     for name in policy_names():
         cls = get_policy(name)
-        doc = cls.__doc__.strip().splitlines()[0] if cls.__doc__ else ""
+        doc = _plain(cls.__doc__.strip().splitlines()[0]) if cls.__doc__ else ""
         listing.append({"name": name, "description": doc, "params": cls.Params.model_json_schema()})
     if args.json:
         print(json.dumps(listing, indent=2))
@@ -302,6 +303,11 @@ def _cmd_policies(args: argparse.Namespace) -> int:
         params = ", ".join(f"{k}{'' if k in required else '?'}" for k in props)
         print(f"{p['name']:<12} {p['description']}\n{'':<12} params: {params or '(none)'}")
     return 0
+
+
+def _plain(doc: str) -> str:
+    """A docstring line as plain text: ``x`` and :role:`x` (reST markup) become 'x'."""
+    return re.sub(r"(?::[a-z]+:)?`{1,2}([^`]+)`{1,2}", r"'\1'", doc)
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
@@ -344,22 +350,43 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 def _cmd_models(args: argparse.Namespace) -> int:
     from workbench.catalog import known_models, model_info
 
+    found = 0
     for m in known_models():
         if args.search.lower() in m.lower():
             info = model_info(m)
             if info is not None:
+                found += 1
                 window = f"{info.max_input_tokens:,}" if info.max_input_tokens else "?"
                 print(f"{m:<60} in ${info.input_per_token * 1e6:8.3f}  out ${info.output_per_token * 1e6:8.3f}"
                       f"  window {window}")
+    if not found:
+        print(f"no model matches {args.search!r}", file=sys.stderr)
+        return 1
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``workbench`` console script; returns the exit code."""
-    from workbench.errors import WorkbenchError
-
     args = build_parser().parse_args(argv)
     try:
+        code = _dispatch(args)
+        sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's last flush
+    except BrokenPipeError:
+        # `workbench ... | head`: the Python docs' recipe. stdout now points at devnull so the final flush
+        # cannot raise again; 141 is what a shell reports for a process ended by SIGPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    return code
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from workbench.errors import WorkbenchError
+    from workbench.store.base import check_run_id
+
+    try:
+        for run_id in (getattr(args, "run_id", None), *getattr(args, "run_ids", ()), getattr(args, "baseline", None)):
+            if run_id is not None:
+                check_run_id(run_id)  # a run id becomes a file name: refused before anything is opened
         if args.command == "run":
             return _cmd_run(args, [args.scenario])
         if args.command == "compare":

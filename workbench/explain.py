@@ -12,7 +12,7 @@ from typing import Any
 
 from workbench.policies import Policy, RouteContext, build_policy
 from workbench.scenario import Scenario
-from workbench.seeds import key64, request_key
+from workbench.seeds import check_seed, key64, request_key
 from workbench.traffic import Request
 
 __all__ = ["explain", "fallback_chain"]
@@ -45,7 +45,7 @@ def explain(scenario: Scenario, text: str, *, category: str | None = None, diffi
     policy = build_policy(scenario)
     if request_id is None:
         request_id = f"explain-{key64(text):016x}"
-    run_seed = scenario.seed if seed is None else seed
+    run_seed = scenario.seed if seed is None else check_seed(seed)
     if type(policy).fit is not Policy.fit:  # calibrated on the replayed traffic, as in a run
         from workbench.runner import replayed_requests
 

@@ -24,7 +24,9 @@ from workbench.policies import Policy, build_policy
 from workbench.providers import FleetProvider, make_provider
 from workbench.replay import Progress, ReplayStats, replay
 from workbench.scenario import Scenario, TrafficSpec, load_scenario, parse_scenario
+from workbench.seeds import check_seed
 from workbench.store import RunInfo, TraceStore
+from workbench.store.base import check_run_id
 from workbench.traffic import Request, arrival_times, load_dataset_traffic, load_traffic, sample_requests
 
 __all__ = ["Prepared", "prepare", "assemble", "prepare_many", "execute", "resume", "new_run_id", "method_notes",
@@ -56,7 +58,7 @@ def prepare(scenario: Scenario | str | Path, *, traffic: str | Path | None = Non
     spec = traffic_spec or scn.traffic
     if requests is not None:
         spec = spec.model_copy(update={"sample": requests})
-    run_seed = scn.seed if seed is None else seed
+    run_seed = scn.seed if seed is None else check_seed(seed)  # --seed: the scenario's is checked on load
     spec, path, loaded, ordered, times = _replayed(scn, spec, traffic, traffic_spec is not None, run_seed)
     resolved = spec if spec.dataset is not None else spec.model_copy(update={"source": str(path)})
     return assemble(scn, resolved, path, loaded.sha256, run_seed, ordered, times)
@@ -126,9 +128,10 @@ def _source_id(scn: Scenario, traffic: str | Path | None) -> str:
 
 
 def new_run_id(scenario_name: str) -> str:
-    """A readable, unique run id: ``<scenario>-<UTC time>-<random>``."""
+    """A readable, unique run id: ``<scenario>-<UTC time>-<random>`` (the name cut to 100 characters,
+    so the id stays within :data:`workbench.store.base.RUN_ID_PATTERN`)."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    return f"{scenario_name}-{stamp}-{secrets.token_hex(3)}"
+    return f"{scenario_name[:100]}-{stamp}-{secrets.token_hex(3)}"
 
 
 def execute(prep: Prepared, store: TraceStore, *, run_id: str | None = None,
@@ -141,7 +144,7 @@ def execute(prep: Prepared, store: TraceStore, *, run_id: str | None = None,
     stay in the store.
     """
     scn = prep.scenario
-    rid = run_id or new_run_id(scn.name)
+    rid = new_run_id(scn.name) if run_id is None else check_run_id(run_id)
     store.begin_run(RunInfo(
         run_id=rid, scenario=scn.name, scenario_yaml=scn.yaml_text, scenario_hash=scn.content_hash,
         scenario_path=str(scn.path.resolve()) if scn.path else None,

@@ -19,25 +19,43 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, StrictBool, ValidationError,
+                      model_validator)
 
 from workbench.errors import CONFIG_ERRORS, RETRYABLE_DEFAULT, ErrorKind, ScenarioError
+from workbench.seeds import SEED_MAX
 from workbench.yamlio import YamlLoader, _dotted, _line_for, field_error, read_yaml
 
 __all__ = [
     "Price", "Limits", "Outage", "SimProfile", "ModelSpec", "HumanSpec", "RouterSpec", "FallbackRule",
     "RetrySpec", "Timeouts", "CircuitBreaker", "Budget", "GraderSpec", "PoissonArrival", "RecordedArrival",
-    "BurstArrival", "Burst", "TrafficSpec", "RecordedSpec", "read_yaml", "field_error", "YamlLoader", "Scenario", "load_scenario", "parse_scenario",
+    "BurstArrival", "Burst", "TrafficSpec", "RecordedSpec", "MIN_RATE_PER_S", "read_yaml", "field_error", "YamlLoader", "Scenario", "load_scenario", "parse_scenario",
 ]
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 PosFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
 Share = Annotated[float, Field(ge=0, le=1)]
+Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
+#: The lowest arrival rate (one request in about 11.6 days): slower ones put arrivals at times no
+#: replay reaches (``rate_per_s: 1e-300`` gives arrival times of about 1e300 s, or infinity).
+MIN_RATE_PER_S = 1e-6
+
+
+def _sane_rate(value: float) -> float:
+    if not value >= MIN_RATE_PER_S:
+        raise ValueError(f"must be at least {MIN_RATE_PER_S:g} a second (one request in about 11.6 days), got "
+                         f"{value:g}: a slower rate puts arrivals at times no replay reaches")
+    return value
+
+
+Rate = Annotated[float, AfterValidator(_sane_rate)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict numbers and booleans: `.inf`/`.nan` are never a price, rate or time, and only true/false
+    # are booleans (pydantic would read `audit: on`, `yes` or `1` as true; the README says true/false).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Price(_Model):
@@ -196,7 +214,7 @@ class PoissonArrival(_Model):
     """Requests arrive at random at a constant mean rate."""
 
     process: Literal["poisson"]
-    rate_per_s: PosFloat
+    rate_per_s: Rate
 
 
 class RecordedArrival(_Model):
@@ -204,7 +222,7 @@ class RecordedArrival(_Model):
 
     process: Literal["recorded"]
     field: str = "arrived_at"
-    speedup: PosFloat = 1.0
+    speedup: Annotated[float, Field(ge=1e-6)] = 1.0  # slower: arrival times no replay reaches
 
 
 class Burst(_Model):
@@ -212,14 +230,14 @@ class Burst(_Model):
 
     at_s: NonNegFloat
     duration_s: PosFloat
-    rate_per_s: PosFloat
+    rate_per_s: Rate
 
 
 class BurstArrival(_Model):
     """Poisson arrivals at a base rate with bursts of a higher rate."""
 
     process: Literal["burst"]
-    rate_per_s: PosFloat
+    rate_per_s: Rate
     bursts: Annotated[list[Burst], Field(min_length=1)]
 
 
@@ -236,7 +254,7 @@ class TrafficSpec(_Model):
     source: Annotated[str, Field(min_length=1)] | None = None
     dataset: Annotated[str, Field(min_length=1)] | None = None
     sample: Annotated[int, Field(ge=1)] | None = None
-    replace: bool = False
+    replace: StrictBool = False
     arrival: Arrival = PoissonArrival(process="poisson", rate_per_s=1.0)
 
     @model_validator(mode="after")
@@ -251,7 +269,7 @@ class Scenario(_Model):
 
     name: Annotated[str, Field(pattern=_NAME)]
     description: str = ""
-    seed: int = 0
+    seed: Seed = 0
     concurrency: Annotated[int, Field(ge=1, le=100_000)] = 64
     fleet: Annotated[dict[Annotated[str, Field(pattern=_NAME)], ModelSpec], Field(min_length=1)]
     humans: dict[Annotated[str, Field(pattern=_NAME)], HumanSpec] = {}
@@ -263,7 +281,7 @@ class Scenario(_Model):
     budget: Budget | None = None
     graders: list[GraderSpec] = []
     traffic: TrafficSpec
-    audit: bool = False
+    audit: StrictBool = False
     """Seal every request into a tamper-evident hash chain (``workbench audit verify RUN_ID``)."""
 
     _path: Path | None = PrivateAttr(default=None)

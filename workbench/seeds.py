@@ -13,9 +13,21 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["stream_seed", "key64", "request_key", "unit", "unit2"]
+from workbench.errors import InputError
+
+__all__ = ["SEED_MAX", "check_seed", "stream_seed", "key64", "request_key", "unit", "unit2"]
 
 _MASK = (1 << 64) - 1
+#: The largest seed: a run stores its seed as a signed 64-bit integer (DuckDB ``BIGINT``).
+SEED_MAX = 2**63 - 1
+
+
+def check_seed(seed: int, field: str = "seed") -> int:
+    """``seed`` if it is a whole number from 0 to :data:`SEED_MAX`; else one :class:`InputError`."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise InputError(f"must be a whole number from 0 to {SEED_MAX} (2**63 - 1: runs store it as a "
+                         f"64-bit integer), got {seed!r}", field=field)
+    return seed
 
 
 def key64(*parts: object) -> int:

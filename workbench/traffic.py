@@ -25,6 +25,7 @@ from typing import Any, Iterable, Sequence
 from workbench.errors import TrafficError
 from workbench.scenario import BurstArrival, PoissonArrival, RecordedArrival
 from workbench.seeds import stream_seed
+from workbench.traffic_checks import bad_quote, reject_surrogates
 
 __all__ = ["Request", "Traffic", "prompt_key", "load_traffic", "load_dataset_traffic", "sample_requests", "arrival_times", "DIFFICULTY_LABELS"]
 
@@ -142,6 +143,8 @@ def _read_jsonl(p: Path, data: bytes) -> Iterable[tuple[int, dict]]:
             raise TrafficError(f"invalid JSON: {type(exc).__name__}: {str(exc)[:120]}", file=p, line=n) from None
         if not isinstance(record, dict):
             raise TrafficError("each line must be a JSON object", file=p, line=n)
+        if "\\u" in raw:  # only a \u escape can put a lone surrogate into the decoded text
+            reject_surrogates(record, p, n)
         yield n, record
 
 
@@ -150,9 +153,16 @@ def _read_csv(p: Path, data: bytes) -> Iterable[tuple[int, dict]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise TrafficError(f"not UTF-8 text ({exc.reason})", file=p) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    # strict: a quote that never closes is an error, not the rest of the file read as one value
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    start = 1
     try:
-        for row in reader:
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
             if None in row:
                 raise TrafficError("more values than header columns", file=p, line=reader.line_num)
             record: dict[str, Any] = {k: v for k, v in row.items() if v not in ("", None)}
@@ -165,7 +175,10 @@ def _read_csv(p: Path, data: bytes) -> Iterable[tuple[int, dict]]:
                                            field=key) from None
             yield reader.line_num, record
     except csv.Error as exc:
-        raise TrafficError(f"malformed CSV: {exc}", file=p, line=reader.line_num) from None
+        found = bad_quote(text, start)
+        if found is not None:
+            raise TrafficError(found[1], file=p, line=found[0]) from None
+        raise TrafficError(f"malformed CSV: {exc}", file=p, line=start) from None
 
 
 def _read_parquet(p: Path, data: bytes) -> Iterable[tuple[int, dict]]:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from workbench.errors import InputError, ScenarioError
 
-__all__ = ["YamlLoader", "read_yaml", "field_error", "line_for", "dotted"]
+__all__ = ["YamlLoader", "read_yaml", "field_error", "problem", "line_for", "dotted"]
 
 
 class _Loader(yaml.SafeLoader):
@@ -91,15 +91,20 @@ def field_error(exc: ValidationError, where: str, lines: dict[tuple, int], error
     errors = exc.errors(include_url=False)
     first = errors[0]
     loc = _clean_loc(first["loc"])
-    msg = first["msg"]
-    if first["type"] == "extra_forbidden":
-        msg = unknown
-    elif first["type"] == "missing":
-        msg = "required field is missing"
+    msg = unknown if first["type"] == "extra_forbidden" else problem(first)
     more = len(errors) - 1
     if more:
         msg += f" (and {more} more problem{'s' if more > 1 else ''})"
     return error(msg, file=where, line=_line_for(lines, loc), field=_dotted(loc))
+
+
+def problem(error: dict) -> str:
+    """What one pydantic error says, in the words of a workbench file (booleans, missing fields)."""
+    if error["type"] == "missing":
+        return "required field is missing"
+    if error["type"] == "bool_type":
+        return f"must be true or false, got {error['input']!r} (on, yes, 1 and the like are not booleans here)"
+    return error["msg"]
 
 
 def _clean_loc(loc: tuple) -> tuple:

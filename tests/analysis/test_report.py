@@ -65,3 +65,32 @@ def test_report_command_from_stored_runs_and_unknown_run(compared):
     assert "baseline <b>support-tiered</b>" in (tmp / "r2.html").read_text()
     bad = wb("report", "nope", "--db", str(tmp / "t.duckdb"), "--out", str(tmp / "r3.html"), cwd=tmp)
     assert bad.returncode == 2 and "no run 'nope'" in bad.stderr and not (tmp / "r3.html").exists()
+
+
+HOSTILE = ["<!--", "</script><script>alert(1)</script>", "a&b\u2028c\u2029 -->"]
+
+
+def test_report_charts_draw_whatever_the_category_names(tmp_path, page):
+    """Names in the chart data that could end or comment out the <script> holding it ("<!--" emptied
+    every chart) are JSON \\u escapes: every chart draws, no script runs, the names show as text."""
+    lines = (SCENARIOS / "traffic" / "support_tickets.jsonl").read_text().splitlines()[:60]
+    records = [{**json.loads(line), "category": HOSTILE[i % 3]} for i, line in enumerate(lines)]
+    traffic = tmp_path / "hostile.jsonl"
+    traffic.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = tmp_path / "report.html"
+    res = wb("compare", BASELINE, TIERED, "--traffic", str(traffic), "--db", str(tmp_path / "t.duckdb"),
+             "--no-progress", "--report", str(out), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    html = out.read_text()
+    payload = html.split('<script id="specs" type="application/json">', 1)[1].split("</script>", 1)[0]
+    assert not set("<>&\u2028\u2029") & set(payload)
+    shown = {r["category"] for r in json.loads(payload)["quality"]["datasets"].popitem()[1]}
+    assert shown == {*HOSTILE[:2], "a&b\\u2028c\\u2029 -->"}  # separators drawn as escapes, not line breaks
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(out.as_uri())
+    n = page.locator("div.chart").count()
+    assert n >= 5
+    page.wait_for_function(f"document.querySelectorAll('div.chart[data-rendered=yes]').length == {n}",
+                           timeout=30_000)
+    assert "<!--" in page.locator("#chart-quality svg").text_content() and dialogs == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from workbench.errors import ScenarioError
@@ -81,3 +83,37 @@ def test_bad_schema_is_an_error_at_build(make_graders, schema, message):
 def test_schema_is_required(make_graders):
     with pytest.raises(ScenarioError, match=r"field 'graders\[0\]\.params\.schema': Field required"):
         make_graders("- type: json_schema")
+
+
+# --- the schema's regexes run on RE2 (issue 12: a user regex must not take exponential time) --------
+
+EVIL, TEXT = "(a+)+$", "a" * 26 + "!"  # Python's re: about 5 s a search; RE2: microseconds
+
+
+def test_json_schema_regexes_run_on_re2_too(make_graders):
+    """The json_schema grader's ``pattern``, ``patternProperties`` and ``additionalProperties`` search
+    with RE2: the same evil pattern costs nothing, and the results match jsonschema's own."""
+    (strict, loose) = make_graders(f"""
+        - type: json_schema
+          params: {{schema: {{type: object, properties: {{code: {{type: string, pattern: '{EVIL}'}}}},
+                    patternProperties: {{'{EVIL}': {{type: integer}}}}, additionalProperties: false}}}}
+        - type: json_schema
+          params: {{schema: {{type: object, additionalProperties: {{type: string}},
+                    patternProperties: {{'^x_': {{type: integer}}}}}}}}
+    """)
+    req = Request(id="r", prompt="q")
+    started = time.perf_counter()
+    assert strict.score(req, '{"code": "%s"}' % TEXT, None) == 0.0
+    assert strict.score(req, '{"%s": 1}' % TEXT, None) == 0.0  # not a pattern property: additional, refused
+    assert time.perf_counter() - started < 1.0
+    assert strict.score(req, '{"code": "aaa", "aa": 3}', None) == 1.0
+    assert strict.score(req, '{"aa": "three"}', None) == 0.0  # a pattern property of the wrong type
+    assert [loose.score(req, t, None) for t in ('{"x_a": 1, "b": "s"}', '{"x_a": "s"}', '{"b": 2}')] == [1.0, 0.0, 0.0]
+
+
+def test_json_schema_regex_re2_cannot_run_is_an_error_at_build(make_graders):
+    with pytest.raises(ScenarioError) as info:
+        make_graders("- {type: json_schema, params: {schema: {properties: {a: {pattern: '(?!x)y'}}}}}")
+    assert info.value.field == "graders[0].params.schema"
+    assert info.value.reason.startswith("Value error, invalid JSON Schema at properties/a/pattern: regex not "
+                                        "supported by RE2")

@@ -72,3 +72,36 @@ def test_audit_rows_and_filters(tiered):
         mine = attempt_rows(store, rid, fell_back)
         assert list(mine.attempt_no) == list(range(1, len(mine) + 1)) and mine.is_fallback.any()
         assert len(attempt_rows(store, rid)) == summary["attempts"]
+
+
+FORMULAS = ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1"]
+
+
+def test_csv_export_neutralises_formula_cells_and_parquet_keeps_them(tmp_path):
+    """Cells a spreadsheet would run as formulas (=, +, -, @, tab, CR first) come back from the CSV with
+    a leading single quote (OWASP); numbers stay numbers; the Parquet export keeps the values as stored."""
+    import json
+
+    tickets = (SCENARIOS / "traffic" / "support_tickets.jsonl").read_text().splitlines()[:6]
+    records = [{**json.loads(t), "id": f, "category": f, "prompt": f + " " + json.loads(t)["prompt"]}
+               for t, f in zip(tickets, FORMULAS)]
+    traffic = tmp_path / "formulas.jsonl"
+    traffic.write_text("".join(json.dumps(r) + "\n" for r in records))
+    db = tmp_path / "t.duckdb"
+    rid, summary = run(SCENARIOS / "support-baseline.yaml", db, traffic=traffic)
+    with TraceStore(db) as store:
+        files = export_run(store, rid, tmp_path / "csv", "csv")
+        pq = export_run(store, rid, tmp_path / "pq", "parquet")
+    with files["requests"].open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["request_id"] for r in rows) == sorted("'" + v for v in FORMULAS)
+    assert all(r["category"] == r["request_id"] for r in rows)
+    assert not any(cell[:1] in ("=", "+", "-", "@", "\t", "\r") for r in rows for cell in r.values())
+    assert sum(float(r["cost_usd"]) for r in rows) == pytest.approx(summary["cost_usd"], rel=1e-9)
+    assert [int(r["seq"]) for r in rows] == list(range(6))  # still in arrival order
+    with files["attempts"].open(newline="") as f:
+        attempts = list(csv.DictReader(f))
+    assert {a["request_id"] for a in attempts} == {"'" + v for v in FORMULAS}
+    with duckdb.connect() as con:
+        raw = con.execute("SELECT request_id FROM read_parquet(?)", [str(pq["requests"])]).fetchall()
+    assert sorted(v for (v,) in raw) == sorted(FORMULAS)

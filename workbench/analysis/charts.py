@@ -81,6 +81,12 @@ def _order(values: pd.Series) -> list[str]:
     return [str(v) for v in pd.unique(values)]
 
 
+def _printable(text: object) -> str:
+    # A category comes from the user's traffic: a line or paragraph separator (U+2028/2029) in a
+    # name Vega-Lite writes into a sort expression makes Vega reject the whole chart.
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 def _title(text: str, frame: pd.DataFrame, subtitle: str | None = None) -> alt.TitleParams:
     full = f"{text} ({data_label(frame['mode'])})"
     return alt.TitleParams(full, subtitle=subtitle if subtitle else alt.Undefined, anchor="start")
@@ -268,6 +274,7 @@ def quality_chart(quality: pd.DataFrame) -> alt.Chart:
     df = df[df["quality"].notna()]
     if df.empty:
         raise ValueError("quality_chart: no category has a quality score (no graders?)")
+    df = df.assign(category=df["category"].map(_printable))
     order, categories = _order(df["series"]), _order(df["category"])
     return alt.Chart(df).mark_bar().encode(
         x=alt.X("category:N", sort=categories, title="category", axis=alt.Axis(labelAngle=0)),

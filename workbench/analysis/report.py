@@ -24,7 +24,7 @@ from workbench.analysis.summary import run_summary
 from workbench.errors import WorkbenchError
 from workbench.scenario import parse_scenario
 
-__all__ = ["build_report", "report_html", "DEFAULT_VOLUME"]
+__all__ = ["build_report", "report_html", "script_json", "DEFAULT_VOLUME"]
 
 #: Requests per day assumed by the monthly projection when the user gives none (stated in the report).
 DEFAULT_VOLUME = 10_000
@@ -35,6 +35,16 @@ def _vega_bundle() -> str:
     import vl_convert
 
     return vl_convert.javascript_bundle()
+
+
+#: Characters that could end or comment out a <script> block ("</script>", "<!--"), start an entity,
+#: or end a JavaScript line (U+2028/2029): written as JSON \\u escapes, which JSON.parse reads back.
+_SCRIPT_UNSAFE = str.maketrans({c: f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"})
+
+
+def script_json(data) -> str:
+    """``data`` as JSON safe inside an HTML ``<script>`` block, whatever strings it holds."""
+    return json.dumps(data).translate(_SCRIPT_UNSAFE)
 
 
 def _runs_info(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> pd.DataFrame:
@@ -180,7 +190,7 @@ def report_html(con: duckdb.DuckDBPyConnection, run_ids: list[str], *, baseline:
     specs = _chart_specs(con, run_ids, modes, table, _with_mode(projection, modes), budget)
     label = charts.data_label(modes.values())
     divs = "".join(f"<div class=chart id='chart-{name}' data-chart='{name}'></div>" for name, _ in specs)
-    payload = json.dumps({name: spec for name, spec in specs}).replace("</", "<\\/")
+    payload = script_json({name: spec for name, spec in specs})
     volume_note = ("" if volume != DEFAULT_VOLUME else
                    f" (no volume was given: {DEFAULT_VOLUME:,} a day is assumed)")
     return f"""<!DOCTYPE html>

@@ -31,9 +31,9 @@ __all__ = ["Grader", "GraderParams", "register", "grader_names", "build_graders"
 
 
 class GraderParams(BaseModel):
-    """Base of every grader's params: unknown keys are errors."""
+    """Base of every grader's params: unknown keys are errors, numbers finite (as in the scenario)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Grader(ABC):

@@ -7,7 +7,9 @@ in Markdown. ``NaN`` and ``Infinity`` are not JSON and fail. The schema is writt
 scenario and checked against its own metaschema (the ``jsonschema`` library, any draft it knows,
 Draft 2020-12 when ``$schema`` is absent) when the scenario is built, with ``format`` checked. Only
 local references (``$ref: "#/..."``) are allowed: a replay never fetches anything, and an unreachable
-reference would otherwise fail mid-run.
+reference would otherwise fail mid-run. The schema's regexes (``pattern``, ``patternProperties``, and
+so ``additionalProperties``) run on RE2 like every user regex (linear time, see
+:func:`workbench.registry.compile_regex`); one RE2 cannot run is an error when the scenario is built.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from workbench.graders.base import Grader, GraderParams, register
+from workbench.registry import check_regex, compile_regex
 
 __all__ = ["JsonSchema", "extract_json"]
 
@@ -64,16 +67,63 @@ def _remote_ref(node: Any) -> str | None:
 
 
 def _validator_class(schema: dict[str, Any]) -> Any:
-    """The validator class of the schema's ``$schema`` draft (2020-12 when absent); ValueError if unknown."""
+    """The validator class of the schema's ``$schema`` draft (2020-12 when absent), its regex keywords on
+    RE2; ValueError if unknown."""
     from jsonschema import Draft202012Validator, validators
 
     declared = schema.get("$schema")
     if declared is None:
-        return Draft202012Validator
+        return _on_re2(Draft202012Validator)
     cls = validators.validator_for(schema, default=None) if isinstance(declared, str) else None
     if cls is None:
         raise ValueError(f"unknown $schema {declared!r} (use a JSON Schema draft's URI, or leave it out)")
-    return cls
+    return _on_re2(cls)
+
+
+def _on_re2(cls: Any) -> Any:
+    """``cls`` with the keywords that search a regex in the answer (``pattern``, ``patternProperties``,
+    ``additionalProperties``) searching with RE2 instead of Python's backtracking ``re``."""
+    from jsonschema import ValidationError, validators
+
+    def pattern(validator, regex, instance, schema):
+        if validator.is_type(instance, "string") and not compile_regex(regex).search(instance):
+            yield ValidationError(f"{instance!r} does not match {regex!r}")
+
+    def pattern_properties(validator, patterns, instance, schema):
+        for regex, subschema in patterns.items() if validator.is_type(instance, "object") else ():
+            for key in [k for k in instance if compile_regex(regex).search(k)]:
+                yield from validator.descend(instance[key], subschema, path=key, schema_path=regex)
+
+    def additional_properties(validator, allowed, instance, schema):
+        if not validator.is_type(instance, "object"):
+            return
+        regexes = [compile_regex(r) for r in schema.get("patternProperties", {})]
+        extras = [k for k in instance if k not in schema.get("properties", {}) and not any(
+            rx.search(k) for rx in regexes)]
+        if validator.is_type(allowed, "object"):
+            for key in extras:
+                yield from validator.descend(instance[key], allowed, path=key)
+        elif not allowed and extras:
+            yield ValidationError(f"additional properties are not allowed ({', '.join(map(repr, extras))})")
+
+    return validators.extend(cls, {"pattern": pattern, "patternProperties": pattern_properties,
+                                   "additionalProperties": additional_properties})
+
+
+def _regexes(node: Any) -> list[tuple[str, str]]:
+    """Every regex of a schema, as (where, regex): ``pattern`` values and ``patternProperties`` keys."""
+    out, stack = [], [("", node)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("pattern"), str):
+                out.append((f"{where}/pattern", item["pattern"]))
+            if isinstance(item.get("patternProperties"), dict):
+                out += [(f"{where}/patternProperties", k) for k in item["patternProperties"]]
+            stack += [(f"{where}/{k}", v) for k, v in item.items() if k not in ("const", "enum", "examples")]
+        elif isinstance(item, list):
+            stack += [(f"{where}/{i}", v) for i, v in enumerate(item)]
+    return out
 
 
 @register
@@ -104,6 +154,11 @@ class JsonSchema(Grader):
             ref = _remote_ref(schema)
             if ref is not None:
                 raise ValueError(f"$ref '{ref}' points outside the schema (only '#/...' references work)")
+            for where, regex in _regexes(schema):
+                try:
+                    check_regex(regex)
+                except ValueError as exc:
+                    raise ValueError(f"invalid JSON Schema at {where.lstrip('/')}: {exc}") from None
             return schema
 
     @cached_property

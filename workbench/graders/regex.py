@@ -5,19 +5,18 @@ in the text (anchor it with ``^``/``$`` to demand the whole answer). With ``expe
 also extracts the answer: that group of the first match must equal the request's ``expected`` (both
 stripped), e.g. ``pattern: 'Ticket: (?P<label>\\w+)'``, ``expected_group: label``. The pattern is
 compiled when the scenario is built, so a typo is an error naming ``graders[i].params.pattern``, not
-a run of zeros.
+a run of zeros. It runs on RE2, in time linear in the answer (see :func:`workbench.registry.compile_regex`).
 """
 
 from __future__ import annotations
 
-import re
 from functools import cached_property
 from typing import Annotated
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from workbench.graders.base import Grader, GraderParams, register
-from workbench.registry import check_regex
+from workbench.registry import check_regex, compile_regex
 
 __all__ = ["Regex"]
 
@@ -41,7 +40,7 @@ class Regex(Grader):
         def _group_exists(cls, group: int | str | None, info: ValidationInfo) -> int | str | None:
             pattern = info.data.get("pattern")  # absent when the pattern itself was the error
             if group is not None and pattern is not None:
-                rx = re.compile(pattern)
+                rx = compile_regex(pattern)
                 if isinstance(group, int) and group > rx.groups:
                     raise ValueError(f"group {group} does not exist: the pattern has {rx.groups} group(s)")
                 if isinstance(group, str) and group not in rx.groupindex:
@@ -50,8 +49,8 @@ class Regex(Grader):
             return group
 
     @cached_property
-    def _rx(self) -> re.Pattern:
-        return re.compile(self.params.pattern)
+    def _rx(self):
+        return compile_regex(self.params.pattern)
 
     def score(self, req, text, provider_score):
         if text is None:

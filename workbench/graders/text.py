@@ -6,13 +6,15 @@ Both normalise case and surrounding whitespace by default, because a support lab
 
 from __future__ import annotations
 
+from pydantic import StrictBool
+
 from workbench.graders.base import Grader, GraderParams, register
 
 __all__ = ["Exact", "Contains"]
 
 
 class _TextParams(GraderParams):
-    case_sensitive: bool = False
+    case_sensitive: StrictBool = False
 
 
 def _norm(s: str, case_sensitive: bool) -> str:

@@ -86,9 +86,9 @@ class RouteContext:
 
 
 class PolicyParams(BaseModel):
-    """Base of every policy's params: unknown keys are errors."""
+    """Base of every policy's params: unknown keys are errors, numbers finite (as in the scenario)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Policy(ABC):

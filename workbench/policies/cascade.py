@@ -16,12 +16,12 @@ The checks, any of which sends the answer up the chain:
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
 from workbench.policies.base import Decision, Policy, PolicyParams, RouteContext, check_regex, register
+from workbench.registry import compile_regex
 
 __all__ = ["Cascade"]
 
@@ -54,8 +54,9 @@ class Cascade(Policy):
         if params.min_score is not None and not scenario.graders:
             raise scenario.error_at(("router", "params", "min_score"), "min_score needs graders in the scenario")
         self._next = {a: b for a, b in zip(params.chain, params.chain[1:])}
-        self._refusal = re.compile(params.refusal) if params.refusal else None
-        self._format = re.compile(params.format) if params.format else None
+        # RE2: a user's pattern runs on every answer, in linear time (see workbench.registry)
+        self._refusal = compile_regex(params.refusal) if params.refusal else None
+        self._format = compile_regex(params.format) if params.format else None
 
     def referenced_targets(self) -> dict[tuple, str]:
         return {("chain", i): t for i, t in enumerate(self.params.chain)}

@@ -13,7 +13,9 @@ Matching semantics, chosen to be unsurprising:
 
 * ``keywords`` match whole words (or whole phrases), case-insensitively: ``refund`` matches
   "Refund!" but not "refunded"; a phrase's spaces match any run of whitespace.
-* ``regex`` is ``re.search`` on the prompt, as written (add ``(?i)`` for case-insensitive).
+* ``regex`` is searched in the prompt, as written (add ``(?i)`` for case-insensitive), by RE2 (linear
+  time, see :func:`workbench.registry.compile_regex`): no lookarounds or backreferences; ``\\w``,
+  ``\\d``, ``\\s`` and ``\\b`` are ASCII (``\\pL`` is any letter); ``$`` is the very end of the prompt.
 * ``metadata`` values are compared as strings, so YAML ``seats: 950`` matches JSON ``"950"`` or
   ``950``; a missing key never matches.
 * ``min_difficulty``: requests without a difficulty never match.
@@ -25,9 +27,10 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Callable, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from workbench.policies.base import Decision, Policy, PolicyParams, RouteContext, check_regex, register
+from workbench.registry import compile_regex
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.traffic import Request
@@ -45,14 +48,14 @@ Check = Callable[["Request"], Union[str, None]]
 class Rule(BaseModel):
     """One rule: optional ``name``, a target ``to``, and conditions that must all hold."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: _NonEmpty | None = None
     to: _NonEmpty
     category: Annotated[list[_NonEmpty], Field(min_length=1)] | None = None
     keywords: Annotated[list[str], Field(min_length=1)] | None = None
     regex: _NonEmpty | None = None
-    metadata: Annotated[dict[str, Union[str, int, float, bool]], Field(min_length=1)] | None = None
+    metadata: Annotated[dict[str, Union[str, int, float, StrictBool]], Field(min_length=1)] | None = None
     min_chars: Annotated[int, Field(ge=0)] | None = None
     max_chars: Annotated[int, Field(ge=0)] | None = None
     min_difficulty: Annotated[float, Field(ge=0, le=1)] | None = None
@@ -100,7 +103,7 @@ def _keyword_check(words: list[str]) -> Check:
 
 
 def _regex_check(regex: str) -> Check:
-    pattern = re.compile(regex)
+    pattern = compile_regex(regex)
 
     def check(req: "Request") -> str | None:
         m = pattern.search(req.prompt)

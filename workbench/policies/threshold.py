@@ -55,7 +55,7 @@ ScoreFn = Callable[["Request"], float]
 
 
 class _ScorerBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class LengthScorer(_ScorerBase):

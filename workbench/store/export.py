@@ -5,6 +5,11 @@ straight from the table to the file without materialising a DataFrame, and needs
 Why the audit queries live here too: SQL stays inside ``workbench/store`` and ``workbench/analysis``
 (the app never imports duckdb), and the audit table and the export show the same rows.
 
+Why text cells of a CSV export may start with ``'``: a spreadsheet runs a cell that starts with ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return as a formula, and prompts, answers and categories come
+from users and models. Such a cell gets a leading single quote (OWASP's advice against CSV injection),
+which spreadsheets show as text; Parquet, which no spreadsheet evaluates, keeps every value as stored.
+
 Every exported or audited row carries the run's ``mode`` (simulated, recorded, live, mixed) as its
 first column: a file that leaves the workbench must still say where its figures came from. Nothing
 else of the run row is exported (the scenario YAML stays in the store), so no configuration, masked
@@ -19,6 +24,7 @@ import duckdb
 import pandas as pd
 
 from workbench.errors import InputError, StoreError
+from workbench.store.base import check_run_id
 
 __all__ = ["export_run", "EXPORT_FORMATS", "request_rows", "attempt_rows", "audit_facets", "run_size"]
 
@@ -56,6 +62,7 @@ def export_run(con_or_store, run_id: str, path: str | Path, fmt: str = "parquet"
     fmt = fmt.lower()
     if fmt not in EXPORT_FORMATS:
         raise InputError(f"unknown export format '{fmt}' (use {' or '.join(EXPORT_FORMATS)})")
+    check_run_id(run_id)  # it becomes a file name: no '/', no '..'
     con = _con(con_or_store)
     _check_run(con, run_id)
     folder = Path(path)
@@ -65,14 +72,31 @@ def export_run(con_or_store, run_id: str, path: str | Path, fmt: str = "parquet"
         raise StoreError(f"{folder}: cannot create the export folder: {exc}") from None
     options = "FORMAT csv, HEADER" if fmt == "csv" else "FORMAT parquet"
     out = {}
-    for table, sql in (("requests", _REQUESTS), ("attempts", _ATTEMPTS)):
+    for table, sql, order in (("requests", _REQUESTS, "seq"), ("attempts", _ATTEMPTS, "request_id, attempt_no")):
         target = folder / f"{run_id}.{table}.{EXPORT_FORMATS[fmt]}"
         try:
+            if fmt == "csv":
+                sql = _neutralised(con, sql, run_id, order)
             con.execute(f"COPY ({sql}) TO {_literal(target)} ({options})", [run_id])
         except duckdb.Error as exc:
             raise StoreError(f"{target}: export failed: {exc}") from None
         out[table] = target
     return out
+
+
+#: A text cell a spreadsheet would run as a formula (OWASP, CSV injection): = + - @ tab CR first.
+_FORMULA = r"^[=+\-@\t\r]"
+
+
+def _neutralised(con: duckdb.DuckDBPyConnection, sql: str, run_id: str, order: str) -> str:
+    """``sql`` with every text column's formula-like cells prefixed by a single quote."""
+    columns = con.execute(f"SELECT * FROM ({sql}) LIMIT 0", [run_id]).description
+    exprs = []
+    for name, kind, *_ in columns:
+        col = '"' + name.replace('"', '""') + '"'
+        quoted = f"CASE WHEN regexp_matches({col}, '{_FORMULA}') THEN chr(39) || {col} ELSE {col} END AS {col}"
+        exprs.append(quoted if str(kind) == "VARCHAR" else col)
+    return f"SELECT {', '.join(exprs)} FROM ({sql}) ORDER BY {order}"
 
 
 def request_rows(con_or_store, run_id: str, *, status: str | None = None, target: str | None = None,
