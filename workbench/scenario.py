@@ -24,7 +24,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr,
 
 from workbench.errors import CONFIG_ERRORS, RETRYABLE_DEFAULT, ErrorKind, ScenarioError
 from workbench.seeds import SEED_MAX
-from workbench.yamlio import YamlLoader, _dotted, _line_for, field_error, read_yaml
+from workbench.yamlio import YamlLoader, _dotted, _line_for, field_error, read_text, read_yaml
 
 __all__ = [
     "Price", "Limits", "Outage", "SimProfile", "ModelSpec", "HumanSpec", "RouterSpec", "FallbackRule",
@@ -380,13 +380,7 @@ class Scenario(_Model):
 def load_scenario(path: str | Path) -> Scenario:
     """Read, validate and cross-check a scenario file; raise one :class:`ScenarioError` naming where."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError("no such scenario file", file=p) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"cannot read: {exc}", file=p) from None
-    return parse_scenario(text, source=p)
+    return parse_scenario(read_text(p, "scenario"), source=p)
 
 
 def parse_scenario(text: str, source: str | Path | None = None) -> Scenario:

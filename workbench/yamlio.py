@@ -10,6 +10,7 @@ needs both, in one message.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 
 from workbench.errors import InputError, ScenarioError
 
-__all__ = ["YamlLoader", "read_yaml", "field_error", "problem", "line_for", "dotted"]
+__all__ = ["YamlLoader", "read_text", "read_yaml", "field_error", "problem", "line_for", "dotted"]
 
 
 class _Loader(yaml.SafeLoader):
@@ -57,6 +58,16 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|Tr
 #: The loader of every workbench YAML file (YAML 1.2 booleans, duplicate keys rejected), for code that
 #: needs the data only (the app's editor); :func:`read_yaml` adds the line map and the error.
 YamlLoader = _Loader
+
+
+def read_text(path: Path, what: str, error: type[InputError] = ScenarioError) -> str:
+    """The file's UTF-8 text; a missing or unreadable file is one ``error`` naming it (``what``: "scenario")."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"no such {what} file", file=path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"cannot read: {exc}", file=path) from None
 
 
 def read_yaml(text: str, where: str, error: type[InputError] = ScenarioError) -> tuple[Any, dict[tuple, int]]:

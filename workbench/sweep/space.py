@@ -28,7 +28,7 @@ from pydantic_core import PydanticCustomError
 from workbench.errors import InputError, WorkbenchError
 from workbench.policies import build_policy
 from workbench.scenario import Scenario
-from workbench.yamlio import dotted, field_error, line_for, read_yaml
+from workbench.yamlio import dotted, field_error, line_for, read_text, read_yaml
 
 __all__ = ["SpaceError", "Param", "Space", "Constraint", "Objective", "METRICS", "OBJECTIVE_ALIASES",
            "load_space", "parse_space", "parse_constraint", "parse_objective", "apply_params", "check_space"]
@@ -184,13 +184,7 @@ def parse_constraint(text: str) -> Constraint:
 def load_space(path: str | Path, scenario: Scenario) -> Space:
     """Read and check a space file against ``scenario``: one :class:`SpaceError` naming file, line, field."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpaceError("no such space file", file=p) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpaceError(f"cannot read: {exc}", file=p) from None
-    return parse_space(text, scenario, source=p)
+    return parse_space(read_text(p, "space", SpaceError), scenario, source=p)
 
 
 def parse_space(text: str, scenario: Scenario, source: str | Path | None = None) -> Space:
