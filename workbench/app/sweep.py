@@ -9,13 +9,13 @@ values, ids, names) is shown as text: escaped in HTML, plain text in the table, 
 
 from __future__ import annotations
 
-import html
 import json
 
 import pandas as pd
 import panel as pn
 
 from workbench.analysis.sweep import front_chart, sweep_result
+from workbench.app.safe import Safe, html, join
 from workbench.app.state import AppState
 from workbench.app.ui import Messages, guarded, mode_badge
 from workbench.store.sweeps import list_sweeps
@@ -77,31 +77,29 @@ class SweepView:
         self.trials.value = frame[TRIAL_COLUMNS]
 
 
-def _header(result: dict) -> str:
-    e = html.escape
-    modes = " ".join(mode_badge(m) for m in result["modes"])
+def _header(result: dict) -> Safe:
+    modes = join((mode_badge(m) for m in result["modes"]), " ")
     cons = ", ".join(f"{c['metric']} {c['op']} {c['bound']:g}" for c in result["constraints"]) or "no constraint"
-    lines = [f"<p>{modes} <b>{e(result['sweep_id'])}</b> over <b>{e(result['scenario'])}</b>: "
-             f"{len(result['trials'])} trials ({e(result['sampler'])}, {e(result['executor'])}); "
-             f"front: trials {e(', '.join(map(str, result['front'])))}</p>"]
+    lines = [html("<p>{} <b>{}</b> over <b>{}</b>: {} trials ({}, {}); front: trials {}</p>", modes,
+                  result["sweep_id"], result["scenario"], len(result["trials"]), result["sampler"],
+                  result["executor"], ", ".join(map(str, result["front"])))]
     best = result["best"]
     if best is None:
-        lines.append(f"<p class='wb-sweep-best'>No design meets {e(cons)}.</p>")
-        return "".join(lines)
-    changes = e(json.dumps(best["params"], sort_keys=True))
-    text = (f"Cheapest design meeting {e(cons)}: trial {best['trial']} ({e(best['run_id'])}), "
-            f"cost per 1k ${best['cost_per_1k_usd']:.3f}, quality {_num(best['quality'])}, error rate "
-            f"{best['error_rate']:.2%}; changes: <code>{changes}</code>")
+        lines.append(html("<p class='wb-sweep-best'>No design meets {}.</p>", cons))
+        return join(lines)
+    text = html("Cheapest design meeting {}: trial {} ({}), cost per 1k ${:.3f}, quality {}, error rate {:.2%}; "
+                "changes: <code>{}</code>", cons, best["trial"], best["run_id"], best["cost_per_1k_usd"],
+                _num(best["quality"]), best["error_rate"], json.dumps(best["params"], sort_keys=True))
     vs = best.get("vs_baseline")
     if vs:
-        text += (f". Against the baseline: Δ cost/1k {vs['cost_per_1k_delta']:+.3f} [{vs['cost_per_1k_lo']:+.3f}, "
-                 f"{vs['cost_per_1k_hi']:+.3f}]")
+        text += html(". Against the baseline: Δ cost/1k {:+.3f} [{:+.3f}, {:+.3f}]", vs["cost_per_1k_delta"],
+                     vs["cost_per_1k_lo"], vs["cost_per_1k_hi"])
         if vs["quality_delta"] is not None:
-            text += (f", Δ quality {vs['quality_delta']:+.3f} [{vs['quality_lo']:+.3f}, "
-                     f"{vs['quality_hi']:+.3f}]")
+            text += html(", Δ quality {:+.3f} [{:+.3f}, {:+.3f}]", vs["quality_delta"], vs["quality_lo"],
+                         vs["quality_hi"])
         text += " (95% paired bootstrap)"
-    lines.append(f"<p class='wb-sweep-best'>{text}</p>")
-    return "".join(lines)
+    lines.append(html("<p class='wb-sweep-best'>{}</p>", Safe(text)))
+    return join(lines)
 
 
 def _num(v) -> str:

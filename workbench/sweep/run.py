@@ -17,6 +17,7 @@ from typing import Callable
 from workbench.runner import prepare
 from workbench.scenario import Scenario
 from workbench.store import TraceStore
+from workbench.store.base import check_run_id
 from workbench.store.sweeps import add_trial, begin_sweep, finish_sweep, import_run_tables
 from workbench.sweep.executors import Shared, TrialTask, make_executor
 from workbench.sweep.search import make_search
@@ -89,7 +90,8 @@ def run_sweep(plan: SweepPlan, store: TraceStore, *, executor: str = "process", 
     shared = Shared(base.traffic_spec.model_dump_json(exclude_none=True), str(base.traffic_path),
                     base.traffic_hash, base.seed, base.requests, base.arrivals)
     search = make_search(plan.space, plan.sampler, plan.trials, plan.space.seed, plan.objectives, plan.constraints)
-    sid = sweep_id or new_sweep_id(scn.name)
+    # Trial run ids are ``<sweep id>-tNNN``: a sweep id obeys the run-id pattern, checked before anything runs.
+    sid = check_run_id(sweep_id or new_sweep_id(scn.name))
     pool = make_executor(executor, shared, workers, address)
     begin_sweep(store, sweep_id=sid, scenario=scn.name, scenario_path=str(scn.path) if scn.path else None,
                 space_yaml=plan.space_text, space_path=plan.space_path, sampler=plan.sampler,
