@@ -214,7 +214,8 @@ def _reason(v: dict) -> str:
     claim = "significantly better" if v["significant"] else "at least as good"
     parts = []
     for a in v["against"]:
-        noise = "" if a["d_quality_lo"] > 0 else ", within noise"
+        lo, hi = a["d_quality_lo"], a["d_quality_hi"]
+        noise = "" if lo > 0 else ", no difference" if lo == hi == 0 else ", within noise"
         parts.append(f"{a['scenario']}: quality {a['d_quality']:+.3f} [95% {a['d_quality_lo']:+.3f}, "
                      f"{a['d_quality_hi']:+.3f}{noise}], cost per 1k {a['d_cost_per_1k_usd']:+.3f} USD")
     where = " (quality is simulated)" if v["simulated"] else ""
