@@ -72,3 +72,28 @@ def sigkill_mid_run(scenario: Path, db: Path, cwd: Path, flushes: int) -> str:
     line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("workbench-test:"))
     assert f"flushes={flushes}:" in line, line
     return line
+
+
+#: Routers over :func:`small_wins_scenario`'s fleet: all to the small model, almost all, half, all to the large.
+SMALL_WINS = {
+    "mini": "router: {policy: static, params: {target: small}}",
+    "w97": "router: {policy: weighted, params: {weights: {small: 97, large: 3}}}",
+    "w50": "router: {policy: weighted, params: {weights: {small: 50, large: 50}}}",
+    "big": "router: {policy: static, params: {target: large}}",
+}
+
+
+def small_wins_scenario(folder: Path, design: str, graders: bool = True) -> Path:
+    """``small-wins-<design>`` (a router of :data:`SMALL_WINS`) over the demo tickets, seed 42, in a fleet
+    whose cheap model is also the better one (simulated quality 0.99 / 0.95 on easy / hard tickets
+    against gpt-4o's calibrated defaults): one single-model design beats every other."""
+    from conftest import SCENARIOS
+
+    path = folder / f"small-wins-{design}.yaml"
+    path.write_text(
+        f"name: small-wins-{design}\nseed: 42\nconcurrency: 16\nfleet:\n"
+        "  small: {model: gpt-4o-mini, sim: {quality_easy: 0.99, quality_hard: 0.95}}\n"
+        f"  large: {{model: gpt-4o}}\n{SMALL_WINS[design]}\n" + ("graders: [{type: exact}]\n" if graders else "")
+        + f"traffic: {{source: {SCENARIOS / 'traffic' / 'support_tickets.jsonl'}, "
+        "arrival: {process: recorded, field: arrived_at}}\n")
+    return path

@@ -40,6 +40,8 @@ def test_compare_json_matches_the_database(tmp_path):
     assert d["d_cost_per_1k_usd"] == pytest.approx(runs[1]["cost_per_1k_usd"] - runs[0]["cost_per_1k_usd"])
     assert d["d_cost_per_1k_hi"] < 0  # cheaper, beyond noise
     assert runs[0]["strong_share"] == 1.0 and 0 < runs[1]["strong_share"] < 0.5
+    # better but dearer against cheaper but worse: routing trades, so nothing says it is not needed
+    assert runs[1]["quality"] < runs[0]["quality"] and all(r["no_routing_needed"] is None for r in runs)
 
 
 def test_run_text_output_and_runs_listing(tmp_path):

@@ -166,10 +166,14 @@ def _print_head(con, run_id: str) -> None:
 
 
 def _add_deltas(con, summaries: list[dict]) -> None:
-    """Each run's strong-model share and its paired deltas against the first run, with 95% intervals."""
+    """Each run's strong-model share, its paired deltas against the first run with 95% intervals, and
+    whether one single-model design makes routing unnecessary (``no_routing_needed``)."""
     from workbench.analysis.compare import compare_runs
+    from workbench.analysis.fleet import no_routing_needed
 
-    table = compare_runs(con, [s["run_id"] for s in summaries]).set_index("run_id")
+    frame = compare_runs(con, [s["run_id"] for s in summaries])
+    verdict = no_routing_needed(con, frame)
+    table = frame.set_index("run_id")
     keys = ["d_cost_per_1k_usd", "d_cost_per_1k_lo", "d_cost_per_1k_hi", "d_quality", "d_quality_lo",
             "d_quality_hi"]
     for i, s in enumerate(summaries):
@@ -177,6 +181,7 @@ def _add_deltas(con, summaries: list[dict]) -> None:
         s["strong_share"] = None if row.strong_share != row.strong_share else float(row.strong_share)
         s["vs_baseline"] = None if i == 0 else {
             k: (None if row[k] != row[k] else float(row[k])) for k in keys}
+        s["no_routing_needed"] = verdict  # the comparison's verdict, the same on every run
 
 
 def _arrival_text(p) -> str:

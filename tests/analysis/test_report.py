@@ -54,6 +54,7 @@ def test_report_numbers_match_json(compared, page):
     html = (tmp / "report.html").read_text()
     assert html.count("vegaEmbed(") == 1 and "<script src" not in html  # the bundle is inlined once
     assert "workbench run " in html and "--seed 42" in html  # how to repeat each run
+    assert "no routing needed" not in html and runs[0]["no_routing_needed"] is None  # tiered: cheaper, worse
 
 
 def test_report_command_from_stored_runs_and_unknown_run(compared):

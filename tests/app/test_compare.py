@@ -7,11 +7,13 @@ import re
 
 import pytest
 from conftest import SCENARIOS
-from helpers import run
+from helpers import run, small_wins_scenario
 
 from workbench.analysis.compare import compare_runs, monthly_projection
+from workbench.analysis.fleet import no_routing_needed
 from workbench.analysis.summary import run_summary
-from workbench.app.compare import CompareView, table_html
+from workbench.app.compare import CompareView, no_routing_html, table_html
+from workbench.app.safe import esc
 from workbench.app.state import AppState
 from workbench.store import TraceStore
 
@@ -63,6 +65,27 @@ def test_view_draws_charts_and_projects(runs):
     text = view.projection_text.object
     assert f"${month1[0]:,.2f} in month 1 (baseline)" in text and f"${month1[1]:,.2f} in month 1" in text
     assert "saves $" in text  # tiered is cheaper than the baseline (the report download: tests/app/test_shell.py)
+    assert "wb-no-routing" not in view.table.object  # tiered is cheaper but worse: routing trades
+
+
+def test_view_says_no_routing_needed_when_one_model_beats_every_design(tmp_path):
+    db = tmp_path / "t.duckdb"
+    mini, _ = run(small_wins_scenario(tmp_path, "mini"), db, requests=60)
+    w50, _ = run(small_wins_scenario(tmp_path, "w50"), db, requests=60)
+    view = CompareView(AppState(db=str(db), scenarios_dir=str(SCENARIOS)))
+    view.refresh()
+    view.pick.value = [w50, mini]
+    with TraceStore(db) as st:
+        verdict = no_routing_needed(st.con, compare_runs(st.con, [w50, mini]))
+    assert verdict["run"] == mini and view.msg.pane.visible is False
+    assert no_routing_html(verdict) in view.table.object
+    assert str(esc(verdict["reason"])) in view.table.object and "(quality is simulated)" in verdict["reason"]
+
+
+def test_no_routing_sentence_is_escaped():
+    shown = no_routing_html({"reason": "no routing needed: <img src=x onerror=alert(1)> (all to m)"})
+    assert "<img" not in shown and "&lt;img src=x onerror=alert(1)&gt;" in shown
+    assert no_routing_html(None) == ""
 
 
 def test_runs_over_other_traffic_give_a_message(runs):

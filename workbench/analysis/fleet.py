@@ -14,20 +14,45 @@ AIQ is the baseline and the oracle's quality the ceiling.
 
 ``dominant_model`` names a model both at least as good and at most as costly as every other (strictly
 better in one of the two against each): on such a dataset no routing is needed, and the figures say so.
+``no_routing_needed`` asks the same of stored runs being compared (the CLI's ``compare``, the report
+and the app's Compare view all call it): a run that sends (almost) every request to one model and is
+at least as good and at most as costly as every other compared design. It reads only the runs' own
+traces (no new replay); the paired bootstrap over the same requests decides whether the quality lead
+is called significant, and simulated quality is named as such.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
+import duckdb
 import numpy as np
 import pandas as pd
 
+from workbench.analysis.compare import paired_bootstrap
 from workbench.analysis.routing import _wide, oracle
 from workbench.errors import InputError
 
 __all__ = ["model_points", "mix_frontier", "mix_quality", "route_outcome", "upper_hull", "aiq",
-           "fleet_metrics", "dominant_model"]
+           "fleet_metrics", "dominant_model", "no_routing_needed", "SINGLE_MODEL_SHARE"]
+
+#: A run "sends all traffic to one model" when at least this share of its requests called that model
+#: only (answers, retries, fallbacks, escalations and router calls; LLM judges aside).
+SINGLE_MODEL_SHARE = 0.95
+
+_SINGLE_SQL = """
+WITH per_request AS (
+    SELECT run_id, request_id, min(model) AS model, count(DISTINCT model) AS models
+    FROM attempts WHERE run_id IN (SELECT unnest(?::VARCHAR[])) AND coalesce(purpose, 'answer') <> 'judge'
+    GROUP BY run_id, request_id
+), per_model AS (
+    SELECT run_id, model, count(*) AS n FROM per_request WHERE models = 1 GROUP BY run_id, model
+), totals AS (
+    SELECT run_id, count(*) AS n FROM requests WHERE run_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY run_id
+)
+SELECT m.run_id, arg_max(m.model, m.n) AS model, max(m.n) / any_value(t.n) AS share
+FROM per_model m JOIN totals t USING (run_id) GROUP BY m.run_id
+"""
 
 
 def model_points(matrix: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
@@ -133,3 +158,66 @@ def fleet_metrics(matrix: pd.DataFrame, models: Sequence[str], curve: pd.DataFra
             "min_margin": min_margin, "beats_every_mix": bool(hi > lo and min_margin > 0),
             "under_oracle": bool((curve["quality"] <= best["quality"] + 1e-12).all()),
             "no_routing_needed": dominant_model(matrix, models)}
+
+
+def _single_model_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> dict[str, tuple[str, float]]:
+    """Runs that send at least ``SINGLE_MODEL_SHARE`` of their requests to one model: run -> (model, share)."""
+    rows = con.execute(_SINGLE_SQL, [run_ids, run_ids]).fetchall()
+    return {rid: (model, float(share)) for rid, model, share in rows if share >= SINGLE_MODEL_SHARE}
+
+
+def _dominates(c: pd.Series, o: pd.Series) -> bool:
+    """``c`` at least as good and at most as costly as ``o`` (per 1k requests), strictly in one of the two."""
+    return bool(c.quality >= o.quality and c.cost_per_1k_usd <= o.cost_per_1k_usd
+                and (c.quality > o.quality or c.cost_per_1k_usd < o.cost_per_1k_usd))
+
+
+def no_routing_needed(con: duckdb.DuckDBPyConnection, table: pd.DataFrame, *, n_boot: int = 2000,
+                      seed: int = 0) -> dict | None:
+    """The compared run that makes routing unnecessary, or None (see the module docstring).
+
+    ``table`` is :func:`~workbench.analysis.compare.compare_runs`' (runs over identical traffic). A
+    run qualifies when it sends at least ``SINGLE_MODEL_SHARE`` of its requests to one model and its
+    quality is at least, and its cost per 1k requests at most, every other run's, strictly better in
+    one of the two against each (point estimates; None when a run has no quality). Returns ``run``,
+    ``scenario``, ``model``, ``share``, ``significant`` (the paired 95% interval of the quality lead
+    excludes zero against every other run), ``simulated`` (a compared run's quality is simulated),
+    ``against`` (per other run: its quality and cost differences with intervals) and ``reason``.
+    """
+    rows = table.set_index("run_id")
+    if len(rows) < 2 or rows["quality"].isna().any():
+        return None
+    singles = _single_model_runs(con, list(rows.index))
+    winner = next((rid for rid in rows.index if rid in singles
+                   and all(_dominates(rows.loc[rid], o) for oid, o in rows.iterrows() if oid != rid)), None)
+    if winner is None:
+        return None
+    model, share = singles[winner]
+    against = []
+    for oid, o in rows.drop(index=winner).iterrows():
+        boot = paired_bootstrap(con, oid, winner, n_boot=n_boot, seed=seed)  # winner minus the other
+        against.append({"run": oid, "scenario": o.scenario, "d_quality": boot["quality_delta"],
+                        "d_quality_lo": boot["quality_lo"], "d_quality_hi": boot["quality_hi"],
+                        "d_cost_per_1k_usd": boot["cost_per_1k_delta"], "d_cost_per_1k_lo": boot["cost_per_1k_lo"],
+                        "d_cost_per_1k_hi": boot["cost_per_1k_hi"]})
+    significant = all(a["d_quality_lo"] is not None and a["d_quality_lo"] > 0 for a in against)
+    simulated = bool(rows["mode"].isin(["simulated", "mixed"]).any())
+    out = {"run": winner, "scenario": rows.loc[winner].scenario, "model": model, "share": share,
+           "significant": significant, "simulated": simulated, "against": against}
+    out["reason"] = _reason(out)
+    return out
+
+
+def _reason(v: dict) -> str:
+    """The plain sentence: who, to which model, and the evidence against each other run."""
+    sent = "all" if v["share"] >= 1 else f"{v['share']:.1%} of requests"
+    claim = "significantly better" if v["significant"] else "at least as good"
+    parts = []
+    for a in v["against"]:
+        lo, hi = a["d_quality_lo"], a["d_quality_hi"]
+        noise = "" if lo > 0 else ", no difference" if lo == hi == 0 else ", within noise"
+        parts.append(f"{a['scenario']}: quality {a['d_quality']:+.3f} [95% {a['d_quality_lo']:+.3f}, "
+                     f"{a['d_quality_hi']:+.3f}{noise}], cost per 1k {a['d_cost_per_1k_usd']:+.3f} USD")
+    where = " (quality is simulated)" if v["simulated"] else ""
+    return (f"no routing needed: {v['scenario']} ({sent} to {v['model']}) is {claim} and no more costly than "
+            f"every other design compared{where}; against " + "; ".join(parts))

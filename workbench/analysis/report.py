@@ -20,6 +20,7 @@ import duckdb
 import pandas as pd
 
 from workbench.analysis import charts, compare
+from workbench.analysis.fleet import no_routing_needed
 from workbench.analysis.summary import run_summary
 from workbench.errors import WorkbenchError
 from workbench.scenario import parse_scenario
@@ -85,6 +86,11 @@ def _headline(table: pd.DataFrame, projection: pd.DataFrame, baseline: str, volu
                      f"p95 latency {r.p95_latency_s:.2f} s")
         rows.append("<li>" + "; ".join(parts) + ".</li>")
     return "<ul class=headline>" + "".join(rows) + "</ul>"
+
+
+def _no_routing_html(verdict: dict | None) -> str:
+    """The plain "no routing needed" sentence, when one single-model design beats every other."""
+    return "" if verdict is None else f"<p class=no-routing><b>{html.escape(verdict['reason'])}</b></p>"
 
 
 _TABLE_COLUMNS = [
@@ -183,7 +189,9 @@ def report_html(con: duckdb.DuckDBPyConnection, run_ids: list[str], *, baseline:
     volume = DEFAULT_VOLUME if volume is None else volume
     info = _runs_info(con, run_ids)
     modes = info["mode"].to_dict()
-    table = compare.compare_runs(con, run_ids, baseline).set_index("run_id")
+    frame = compare.compare_runs(con, run_ids, baseline)
+    verdict = no_routing_needed(con, frame)
+    table = frame.set_index("run_id")
     summaries = [run_summary(con, rid) for rid in run_ids]
     projection = compare.monthly_projection(summaries, requests_per_day=volume, growth_per_month=growth,
                                             baseline=baseline, budget_usd_per_month=budget)
@@ -205,7 +213,7 @@ th{{background:#f3f3f3}} .mode{{color:#a33;font-weight:600}} pre.diff{{backgroun
 <p>{len(run_ids)} runs over the same traffic and seed; baseline <b>{html.escape(info.loc[baseline].scenario)}</b>.
 Monthly figures at {volume:,.0f} requests a day{volume_note}, growth {growth:.0%} a month, 30.4375 days a month.
 Quality intervals are paired bootstrap 95% intervals over the same requests.</p>
-<h2>Headline</h2>{_headline(table, projection, baseline, volume)}
+<h2>Headline</h2>{_no_routing_html(verdict)}{_headline(table, projection, baseline, volume)}
 <h2>Side by side</h2>{_table_html(table)}
 <h2>Charts</h2>{divs}
 <h2>What differs between the designs</h2>{_diffs_html(info, baseline)}

@@ -206,6 +206,8 @@ def format_comparison(summaries: list[dict]) -> str:
     lines = [label.ljust(lab) + "".join(c.rjust(width) for c in cells) for label, cells in rows]
     if paired:
         lines.append("  (Δ: run minus first run [95% paired bootstrap interval])")
+    if verdict := summaries[0].get("no_routing_needed"):  # added by fleet.no_routing_needed
+        lines += ["", verdict["reason"]]
     lines.append("")
     for s in summaries:
         lines.append(f"{s['scenario']} ({s['run_id']}) by target:")

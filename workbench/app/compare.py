@@ -19,13 +19,14 @@ import pandas as pd
 import panel as pn
 
 from workbench.analysis import compare
+from workbench.analysis.fleet import no_routing_needed
 from workbench.analysis.summary import run_summary
 from workbench.app.safe import html, join, labels, text
 from workbench.app.state import AppState
 from workbench.app.ui import Messages, guarded, mode_badge
 from workbench.errors import WorkbenchError
 
-__all__ = ["CompareView", "table_html"]
+__all__ = ["CompareView", "table_html", "no_routing_html"]
 
 _COLUMNS = [  # key, label, format
     ("requests", "requests", "{:,.0f}"), ("cost_usd", "cost (USD)", "${:,.4f}"),
@@ -59,6 +60,11 @@ def table_html(table: pd.DataFrame) -> str:
                 "</table><p style='font-size:12px'>Δ: run minus the first (baseline) run, with the paired bootstrap "
                 "95% interval over the same requests.</p><style>.wb-compare td,.wb-compare th{{border:1px solid #ccc;"
                 "padding:3px 7px}}</style>", head, join(rows))
+
+
+def no_routing_html(verdict: dict | None) -> str:
+    """The "no routing needed" sentence of :func:`~workbench.analysis.fleet.no_routing_needed` ('' if None)."""
+    return "" if verdict is None else html("<p class='wb-no-routing'><b>{}</b></p>", verdict["reason"])
 
 
 def _saving(usd: float) -> str:
@@ -123,10 +129,12 @@ class CompareView:
             return
         with self.state.store() as st:
             table = compare.compare_runs(st.con, ids)
+            verdict = no_routing_needed(st.con, table)
             self._summaries = [run_summary(st.con, rid) for rid in ids]
             panes = self._charts(st.con, ids, table)
-        self.table.object = html("<p>Baseline: <b>{}</b> ({}); {} runs over the same traffic and seed.</p>{}",
-                                 table.scenario.iloc[0], ids[0], len(ids), table_html(table))
+        self.table.object = html("<p>Baseline: <b>{}</b> ({}); {} runs over the same traffic and seed.</p>{}{}",
+                                 table.scenario.iloc[0], ids[0], len(ids), no_routing_html(verdict),
+                                 table_html(table))
         self.charts.objects = panes
         self._project()
 
