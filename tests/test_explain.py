@@ -38,7 +38,7 @@ traffic: {source: t.jsonl}
 """)
     chain = fallback_chain(scn, "a")
     assert [(f["after"], f["to"]) for f in chain] == [("a", "b"), ("a", "c"), ("b", "desk")]
-    assert chain[0]["errors"] == ["server_error"] and chain[1]["errors"] == "any"
+    assert chain[0]["errors"] == ["server_error"] and chain[1]["errors"] == "any but configuration errors"
     assert chain[2]["kind"] == "human"
     assert fallback_chain(scn, "desk") == []
 
@@ -80,3 +80,15 @@ def test_a_learned_scorer_explains_traffic_requests_and_says_why_not_free_text(r
     assert out["target"] in ("strong", "weak") and "learned P(" in out["reason"]
     with pytest.raises(InputError, match="scores the replayed requests only"):
         explain(scn, "What is 2 + 2?")
+
+
+def test_cli_explain_names_what_a_fallback_without_errors_takes(tmp_path):
+    """A fallback rule without ``errors`` takes any kind but the configuration errors: the text says so
+    (it printed the word 'any' letter by letter once the chain said more than 'any')."""
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nfleet: {a: {model: gpt-4o}, b: {model: gpt-4o-mini}}\n"
+                    "router: {policy: static, params: {target: a}}\nfallbacks: {a: [{to: b}]}\n"
+                    "traffic: {source: t.jsonl}\n")
+    res = wb("explain", str(path), "hello", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "fallback 1: if a fails (any but configuration errors) -> b [model]" in res.stdout

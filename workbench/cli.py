@@ -343,7 +343,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     if not out["fallbacks"] and out["target"]:
         print("  fallbacks: none: a failure after retries fails the request")
     for i, f in enumerate(out["fallbacks"], 1):
-        errors = f["errors"] if f["errors"] == "any" else ", ".join(f["errors"])
+        errors = f["errors"] if isinstance(f["errors"], str) else ", ".join(f["errors"])
         print(f"  fallback {i}: if {f['after']} fails ({errors}) -> {f['to']} [{f['kind']}]")
     if out["budget"]:
         b = out["budget"]

@@ -30,7 +30,7 @@ def fallback_chain(scenario: Scenario, target: str) -> list[dict[str, Any]]:
         visited.add(rule.to)
         kind = "human" if rule.to in scenario.humans else "model"
         out.append({"after": source, "to": rule.to, "kind": kind,
-                    "errors": [e.value for e in rule.errors] if rule.errors else "any"})
+                    "errors": [e.value for e in rule.errors] if rule.errors else "any but configuration errors"})
         pending.extend((rule.to, r) for r in scenario.fallbacks.get(rule.to, ()))
     return out
 

@@ -119,7 +119,8 @@ class ScenarioForm:
         W = pn.widgets
         self.fallback_list = pn.pane.HTML("", css_classes=["wb-fallbacks"])
         self.fb_to = W.Select(label="fall back to", width=150)
-        self.fb_errors = W.MultiChoice(label="on errors (none: any)", options=edits.ERROR_KINDS, width=330)
+        self.fb_errors = W.MultiChoice(label="on errors (none: any but not_found, bad_request, auth)",
+                                       options=edits.ERROR_KINDS, width=330)
         add = self._button("Add fallback", lambda e: self.draft.edit(
             edits.add_fallback, self.member.value, self.fb_to.value, list(self.fb_errors.value)), 120)
         remove = self._button("Remove last fallback", self._remove_last_fallback, 170, primary=False)
