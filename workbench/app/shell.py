@@ -64,7 +64,10 @@ def build_app(db: str | Path = "workbench.duckdb", scenarios_dir: str | Path = "
 
     run = RunView(state, on_finished=finished)
     exercises = ExercisesView(state)
-    views = [scenarios, traffic, run, compare, audit, exercises, SweepView(state)]
+    sweeps = SweepView(state)
+    # Filled before its tab is first drawn: a Tabulator filled while its tab is being drawn may draw no rows.
+    guarded(sweeps.msg)(sweeps.refresh)()
+    views = [scenarios, traffic, run, compare, audit, exercises, sweeps]
     tabs = pn.Tabs(*((name, v.panel) for name, v in zip(
         ["Scenarios", "Traffic", "Run", "Compare", "Audit", "Exercises", "Sweep"], views)), dynamic=True,
         sizing_mode="stretch_width", css_classes=["wb-tabs"])

@@ -39,7 +39,7 @@ class SweepView:
         self.header = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["wb-sweep-header"])
         self.chart = pn.pane.Vega(None, css_classes=["wb-sweep-front"], margin=(10, 10))
         self.trials = pn.widgets.Tabulator(pd.DataFrame(columns=TRIAL_COLUMNS), disabled=True, show_index=False,
-                                           pagination="local", page_size=20, sizing_mode="stretch_width",
+                                           pagination="remote", page_size=20, sizing_mode="stretch_width",
                                            formatters={"changes": {"type": "plaintext"},
                                                        "run_id": {"type": "plaintext"}},
                                            css_classes=["wb-sweep-trials"])
@@ -69,7 +69,12 @@ class SweepView:
         with self.state.store() as st:
             result = sweep_result(st.con, sweep_id)
         self.msg.clear()
-        self.header.object = _header(result)
+        header = _header(result)
+        if header == self.header.object:
+            # Unchanged since last shown (the tab re-reads the store each time it opens): a table re-filled
+            # while its tab is being drawn sometimes drew no rows, so leave what is drawn alone.
+            return
+        self.header.object = header
         frame = pd.DataFrame(result["trials"])
         self.chart.object = front_chart(frame) if len(frame) else None
         frame["changes"] = [", ".join(f"{k}={json.dumps(v)}" for k, v in p.items()) or "(baseline)"
