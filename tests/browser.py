@@ -64,6 +64,17 @@ def tab(page, name: str) -> None:
     page.locator(".bk-tab", has_text=name).click()
 
 
+def start_run(page, requests: int) -> None:
+    """On the Run tab, with runs picked: set the request count, start, and wait until the run completes."""
+    from playwright.sync_api import expect
+
+    count = page.locator(".wb-run-requests input")
+    count.fill(str(requests))
+    count.press("Enter")
+    page.locator(".wb-run-start button").click()
+    expect(page.locator(".wb-live[data-state=completed]")).to_have_count(1, timeout=90_000)
+
+
 def choose(page, picker: str, *labels: str) -> None:
     """Pick ``labels``, in order, in the multi-choice ``picker`` (a CSS selector) by clicking its entries.
 

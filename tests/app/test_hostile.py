@@ -22,7 +22,7 @@ import sys
 
 import duckdb
 import pytest
-from browser import choose, serve_app, tab
+from browser import choose, serve_app, start_run, tab
 from conftest import SCENARIOS
 from helpers import run
 
@@ -178,11 +178,7 @@ def _run(page) -> None:
     items = page.locator(".wb-run-pick .choices__item--choice")
     expect(items.filter(has_text=f"(editor draft): {attack('draft-name')}")).to_have_count(1)
     choose(page, ".wb-run-pick", SCENARIO_FILE)
-    count = page.locator(".wb-run-requests input")
-    count.fill(str(REQUESTS))
-    count.press("Enter")
-    page.locator(".wb-run-start button").click()
-    expect(page.locator(".wb-live[data-state=completed]")).to_have_count(1, timeout=90_000)
+    start_run(page, REQUESTS)
     expect(page.locator(".wb-run-results table")).to_contain_text("hostile")
 
 

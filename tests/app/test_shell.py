@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from browser import choose, serve_app, tab
+from browser import choose, serve_app, start_run, tab
 from conftest import ROOT, SCENARIOS
 from helpers import wb
 
@@ -102,11 +102,7 @@ def test_edit_run_compare_audit(app, page):
     # run it against the baseline over 60 requests
     tab(page, "Run")
     _choose(page, "support-baseline.yaml", "support-mini.yaml")
-    count = page.locator(".wb-run-requests input")
-    count.fill(str(REQUESTS))
-    count.press("Enter")
-    page.locator(".wb-run-start button").click()
-    expect(page.locator(".wb-live[data-state=completed]")).to_have_count(1, timeout=90_000)
+    start_run(page, REQUESTS)
     expect(page.locator(".wb-run-results table")).to_contain_text("support-mini")
     _shot(page, "run")
     # the comparison: the stored figures, deltas with intervals, charts drawn
