@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.analysis.compare import paired_bootstrap
-from workbench.analysis.routing import _wide, oracle
+from workbench.analysis.routing import _outcome, _wide, oracle
 from workbench.errors import InputError
 
 __all__ = ["model_points", "mix_frontier", "mix_quality", "route_outcome", "upper_hull", "aiq",
@@ -110,10 +110,7 @@ def route_outcome(matrix: pd.DataFrame, models: Sequence[str], choice: pd.Series
     if (col < 0).any():
         raise InputError(f"choice names a model outside {', '.join(models)}: {picked.iloc[int(np.argmin(col))]}",
                          field="choice")
-    rows = np.arange(len(scores))
-    counts = np.bincount(col, minlength=len(models))
-    return {"quality": float(scores.to_numpy()[rows, col].mean()), "cost_usd": float(costs.to_numpy()[rows, col].sum()),
-            "share": {m: float(counts[i] / len(rows)) for i, m in enumerate(models)}}
+    return _outcome(scores.to_numpy(), costs.to_numpy(), col, list(models))
 
 
 def aiq(cost: Sequence[float], quality: Sequence[float], lo: float, hi: float, grid: int = 1001) -> float:

@@ -119,12 +119,15 @@ def oracle(matrix: pd.DataFrame, models: Sequence[str] | None = None) -> dict:
     best = s.max(axis=1)
     # Among the best-scored models, the cheapest; among equally cheap ones, the first in ``names``.
     price = np.where(s == best[:, None], c, np.inf)
-    pick = price.argmin(axis=1)
+    return {**_outcome(s, c, price.argmin(axis=1), names), "n": len(s)}
+
+
+def _outcome(s: np.ndarray, c: np.ndarray, pick: np.ndarray, names: Sequence[str]) -> dict:
+    """Mean ``quality``, total ``cost_usd`` and ``share`` per model when prompt i goes to column pick[i]."""
     rows = np.arange(len(s))
-    n = len(s)
     counts = np.bincount(pick, minlength=len(names))
-    return {"quality": float(best.mean()), "cost_usd": float(c[rows, pick].sum()),
-            "share": {name: float(counts[i] / n) for i, name in enumerate(names)}, "n": n}
+    return {"quality": float(s[rows, pick].mean()), "cost_usd": float(c[rows, pick].sum()),
+            "share": {name: float(counts[i] / len(s)) for i, name in enumerate(names)}}
 
 
 def _shares(shares: Sequence[float] | None) -> np.ndarray:
