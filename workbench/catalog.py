@@ -11,7 +11,7 @@ can list the catalog without touching litellm's call API.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 __all__ = ["ModelInfo", "model_info", "count_tokens", "count_text_tokens", "known_models"]
@@ -29,8 +29,9 @@ class ModelInfo:
 
 
 def _litellm():
-    import workbench  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before litellm is imported)
     import litellm
+
+    import workbench  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before litellm is imported)
 
     return litellm
 
@@ -44,7 +45,7 @@ def _entry(model: str) -> dict[str, Any] | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lookup(model: str) -> dict[str, Any] | None:
     return _entry(model)
 

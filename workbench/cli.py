@@ -15,7 +15,7 @@ import json
 import os
 import re
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from workbench.cli_tools import TOOL_COMMANDS, _input_error, _positive, _progress, add_tool_parsers
 

@@ -13,8 +13,8 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from workbench.cli_sweep import add_sweep_parser, cmd_sweep
 

@@ -21,15 +21,24 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import yaml
 
 from workbench.errors import InputError, ScenarioError
-from workbench.rubric import (LEVELS, METRICS, Criterion, HumanReview, Reflex, Rubric, check_element,
-                              element_label, load_rubric)
+from workbench.rubric import (
+    LEVELS,
+    METRICS,
+    Criterion,
+    HumanReview,
+    Reflex,
+    Rubric,
+    check_element,
+    element_label,
+    load_rubric,
+)
 from workbench.scenario import Scenario, TrafficSpec, load_scenario, parse_scenario, read_yaml
 
 __all__ = ["METRICS", "LEVELS", "Rubric", "Exercise", "CriterionResult", "ExerciseResult", "exercises_dir",

@@ -29,7 +29,7 @@ class StopHook:
         self.after, self.at, self.sig = after, at, sig
 
     @classmethod
-    def from_env(cls) -> "StopHook | None":
+    def from_env(cls) -> StopHook | None:
         """The hook the environment asks for, or None (the normal case)."""
         for after in ("flushes", "requests"):
             value = os.environ.get(f"WORKBENCH_TEST_STOP_AFTER_{after.upper()}")

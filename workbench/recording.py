@@ -16,10 +16,10 @@ holds model names, texts and numbers only.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
@@ -97,7 +97,7 @@ def record(scenario: Scenario | str | Path, store: TraceStore, *, dataset: str |
     rec.prompts = len(prompts)
     modes = sorted(set(outcomes["source"]))
     meta = {"source": f"recorded by `workbench record` from scenario '{scn.name}' ({', '.join(modes) or 'no answers'})",
-            "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "notes": [f"answers of runs {', '.join(rec.run_ids)}; failed calls are not stored"]}
     with OutcomeStore(name, create=True) as ds:
         ds.write(prompts, outcomes, meta)

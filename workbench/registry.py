@@ -64,7 +64,7 @@ class Registry(Generic[T]):
         return self._items.get(name)
 
 
-def validate_params(scenario: "Scenario", params_cls: type[BaseModel], raw: dict[str, Any], loc: tuple,
+def validate_params(scenario: Scenario, params_cls: type[BaseModel], raw: dict[str, Any], loc: tuple,
                     what: str) -> BaseModel:
     """``raw`` validated as ``params_cls``; a :class:`ScenarioError` at ``loc + field`` otherwise."""
     try:

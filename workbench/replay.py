@@ -26,16 +26,17 @@ import heapq
 import json
 import math
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 from workbench.errors import ErrorKind
 from workbench.faults import StopHook
 from workbench.graders import Grader
 from workbench.graders.base import grade_all, grader_labels
-from workbench.replay_parts import _Breaker, _JudgeCalls
 from workbench.policies import Decision, FleetState, Policy, RouteContext
 from workbench.providers.base import Outcome
+from workbench.replay_parts import _Breaker, _JudgeCalls
 from workbench.scenario import FallbackRule, Scenario
 from workbench.seeds import key64, request_key, unit
 from workbench.traffic import Request, prompt_key

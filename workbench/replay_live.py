@@ -28,7 +28,7 @@ import math
 import signal
 import threading
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 from workbench.errors import ErrorKind, RunInterrupted
 from workbench.providers.base import Outcome
@@ -122,7 +122,7 @@ class LiveEngine(_Engine):
             else:  # a simulated model inside a live run: it takes its simulated time
                 out = answer(req, rkey, st.att_start, attempt)
                 await asyncio.sleep(min(out.latency_s, limit))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             out = Outcome(False, limit, ErrorKind.TIMEOUT)
         if out.latency_s > limit or math.isinf(out.latency_s):
             out = Outcome(False, limit, ErrorKind.TIMEOUT, prompt_tokens=out.prompt_tokens)

@@ -19,7 +19,7 @@ deleting the outage it was asked to survive.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -129,8 +129,7 @@ class UnchangedConditions(_Element):
     reference: _NonEmpty = "start.yaml"
 
 
-Element = Annotated[Union[HumanNode, FallbackFor, BreakerPresent, BudgetPresent, AuditOn, HumanReview,
-                          UnchangedConditions], Field(discriminator="kind")]
+Element = Annotated[HumanNode | FallbackFor | BreakerPresent | BudgetPresent | AuditOn | HumanReview | UnchangedConditions, Field(discriminator="kind")]
 
 
 class Level(_Strict):

@@ -12,10 +12,10 @@ The CLI, the app and the notebooks all run scenarios through this module.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Sequence
 
 import workbench
 from workbench.errors import AllRequestsFailed, InputError, RunInterrupted, StoreError
@@ -130,7 +130,7 @@ def _source_id(scn: Scenario, traffic: str | Path | None) -> str:
 def new_run_id(scenario_name: str) -> str:
     """A readable, unique run id: ``<scenario>-<UTC time>-<random>`` (the name cut to 100 characters,
     so the id stays within :data:`workbench.store.base.RUN_ID_PATTERN`)."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return f"{scenario_name[:100]}-{stamp}-{secrets.token_hex(3)}"
 
 

@@ -16,11 +16,20 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, StrictBool, ValidationError,
-                      model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    StrictBool,
+    ValidationError,
+    model_validator,
+)
 
 from workbench.errors import CONFIG_ERRORS, RETRYABLE_DEFAULT, ErrorKind, ScenarioError
 from workbench.seeds import SEED_MAX
@@ -80,7 +89,7 @@ class Outage(_Model):
     kind: ErrorKind = ErrorKind.SERVER_ERROR
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Outage":
+    def _ordered(self) -> Outage:
         if self.end_s <= self.start_s:
             raise ValueError(f"end_s ({self.end_s}) must be after start_s ({self.start_s})")
         return self
@@ -197,7 +206,7 @@ class Budget(_Model):
     downgrade_to: str | None = None
 
     @model_validator(mode="after")
-    def _target(self) -> "Budget":
+    def _target(self) -> Budget:
         if self.on_exceed == "downgrade" and not self.downgrade_to:
             raise ValueError("on_exceed: downgrade needs downgrade_to (a fleet model)")
         return self
@@ -241,7 +250,7 @@ class BurstArrival(_Model):
     bursts: Annotated[list[Burst], Field(min_length=1)]
 
 
-Arrival = Annotated[Union[PoissonArrival, RecordedArrival, BurstArrival], Field(discriminator="process")]
+Arrival = Annotated[PoissonArrival | RecordedArrival | BurstArrival, Field(discriminator="process")]
 
 
 class TrafficSpec(_Model):
@@ -258,7 +267,7 @@ class TrafficSpec(_Model):
     arrival: Arrival = PoissonArrival(process="poisson", rate_per_s=1.0)
 
     @model_validator(mode="after")
-    def _one_source(self) -> "TrafficSpec":
+    def _one_source(self) -> TrafficSpec:
         if (self.source is None) == (self.dataset is None):
             raise ValueError("give exactly one of source (a traffic file) or dataset (an imported dataset)")
         return self

@@ -43,8 +43,9 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from aiohttp import web
 
@@ -70,7 +71,7 @@ traffic: {source: none.jsonl}
 _STALL_S = 600.0  # virtual seconds a stalled call holds its connection: far past any client timeout
 _POLL_S = 0.05  # wall seconds between checks for a departed client or a shutdown
 _OWNER = "workbench-simulated"
-_STATE: web.AppKey["_SimServer"] = web.AppKey("sim_server")
+_STATE: web.AppKey[_SimServer] = web.AppKey("sim_server")
 
 
 class _Gone(Exception):
@@ -166,7 +167,7 @@ def _bad(message: str, param: str | None = None, code: str | None = None) -> web
     return _error(400, message, "invalid_request_error", code, param)
 
 
-def _not_found(state: "_SimServer", model: Any) -> web.Response:
+def _not_found(state: _SimServer, model: Any) -> web.Response:
     return _error(404, f"The model '{model}' does not exist on this sim-server; served models: "
                   f"{', '.join(state.served)}.", "invalid_request_error", "model_not_found", "model")
 

@@ -17,10 +17,11 @@ import io
 import json
 import math
 import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from workbench.errors import TrafficError
 from workbench.scenario import BurstArrival, PoissonArrival, RecordedArrival
@@ -276,7 +277,7 @@ def _timestamp(value: Any, bad, fld: str = "arrived_at") -> float | None:
 def _utc(dt: datetime) -> datetime:
     # A timestamp without a zone is read as UTC, never as this machine's local time: the same file
     # must replay the same way everywhere.
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 def sample_requests(requests: Sequence[Request], n: int | None, seed: int, *, replace: bool = False,

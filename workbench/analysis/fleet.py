@@ -23,7 +23,7 @@ is called significant, and simulated quality is named as such.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import duckdb
 import numpy as np

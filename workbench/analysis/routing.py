@@ -32,7 +32,7 @@ Definitions (RouteLLM's, ``routellm/evals/evaluate.py``; where this differs, it 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

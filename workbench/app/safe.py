@@ -16,7 +16,8 @@ view in Chromium.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
 import panel as pn
 from markupsafe import Markup, escape

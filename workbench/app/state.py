@@ -10,9 +10,10 @@ scenario's own parser (the same file:line field message as ``workbench run``).
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import param
 import yaml

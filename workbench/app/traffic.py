@@ -10,8 +10,8 @@ from __future__ import annotations
 import pandas as pd
 import panel as pn
 
-from workbench.app.sources import DATASET_PREFIX, list_datasets, list_traffic_files
 from workbench.app.safe import html
+from workbench.app.sources import DATASET_PREFIX, list_datasets, list_traffic_files
 from workbench.app.state import AppState
 from workbench.app.ui import Messages, guarded
 from workbench.errors import InputError

@@ -8,8 +8,8 @@ re-routed by any number of runs, offline and for free. This package also holds w
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from workbench.datasets.fetch import DownloadError, fetch_routellm
 from workbench.datasets.fleet_eval import evaluate_fleet, format_fleet_eval

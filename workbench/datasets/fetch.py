@@ -12,8 +12,8 @@ import http.client
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from workbench.datasets.generic import Progress
 from workbench.errors import WorkbenchError

@@ -9,7 +9,7 @@ the routing decisions come from predictions.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from workbench.errors import InputError
 

@@ -36,9 +36,10 @@ import hashlib
 import io
 import json
 import math
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -61,7 +62,7 @@ Progress = Callable[[str, int, int], None]
 
 def now_iso() -> str:
     """The current UTC time, ISO-8601, to the second."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def sha256_file(data: bytes) -> str:

@@ -32,9 +32,9 @@ read and checked before anything is written.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from workbench.datasets.generic import DatasetBuilder, Pricer, Progress, now_iso, read_csv, sha256_file
 from workbench.errors import InputError

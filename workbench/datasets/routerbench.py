@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import ast
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from workbench.datasets.generic import DatasetBuilder, Pricer, Progress, now_iso, sha256_file
 from workbench.errors import InputError

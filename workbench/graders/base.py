@@ -47,11 +47,11 @@ class Grader(ABC):
     def __init__(self, params: GraderParams):
         self.params = params
 
-    def bind(self, scenario: "Scenario", loc: tuple) -> None:
+    def bind(self, scenario: Scenario, loc: tuple) -> None:
         """Check or load what depends on the scenario; errors go to ``scenario.error_at((*loc, ...))``."""
 
     @abstractmethod
-    def score(self, req: "Request", text: str | None, provider_score: float | None) -> float | None:
+    def score(self, req: Request, text: str | None, provider_score: float | None) -> float | None:
         """A score in [0, 1], or None when this grader cannot judge this request."""
 
 
@@ -68,7 +68,7 @@ def grader_names() -> list[str]:
     return _REGISTRY.names()
 
 
-def build_graders(scenario: "Scenario") -> list[Grader]:
+def build_graders(scenario: Scenario) -> list[Grader]:
     """The scenario's graders with validated params; errors name ``graders[i]`` and its line."""
     out = []
     for i, spec in enumerate(scenario.graders):
@@ -93,7 +93,7 @@ def grader_labels(graders: list[Grader]) -> list[str]:
     return labels
 
 
-def grade_all(graders: list[Grader], req: "Request", text: str | None, provider_score: float | None,
+def grade_all(graders: list[Grader], req: Request, text: str | None, provider_score: float | None,
               labels: list[str] | None = None) -> tuple[float | None, dict[str, float | None]]:
     """The mean of the verdicts that are not None (None if none), and each grader's verdict by label.
 
@@ -111,6 +111,6 @@ def grade_all(graders: list[Grader], req: "Request", text: str | None, provider_
     return (total / n if n else None), verdicts
 
 
-def grade(graders: list[Grader], req: "Request", text: str | None, provider_score: float | None) -> float | None:
+def grade(graders: list[Grader], req: Request, text: str | None, provider_score: float | None) -> float | None:
     """Mean score of the graders that could judge, or None when none could (or there are none)."""
     return grade_all(graders, req, text, provider_score)[0]

@@ -21,8 +21,9 @@ import hashlib
 import io
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Iterator
+from typing import Annotated, Any
 
 from pydantic import Field
 

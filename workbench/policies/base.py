@@ -13,8 +13,9 @@ request so every route can be explained after the fact.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -38,7 +39,7 @@ class Consult:
     """
 
     model: str
-    request: "Request"
+    request: Request
 
 
 @dataclass(slots=True)
@@ -97,7 +98,7 @@ class Policy(ABC):
     name: ClassVar[str]
     Params: ClassVar[type[PolicyParams]]
 
-    def __init__(self, params: PolicyParams, scenario: "Scenario"):
+    def __init__(self, params: PolicyParams, scenario: Scenario):
         self.params = params
         self.scenario = scenario
 
@@ -105,7 +106,7 @@ class Policy(ABC):
         """Targets named in the params, by their location under ``router.params`` (for validation)."""
         return {}
 
-    def fit(self, requests: Sequence["Request"]) -> None:
+    def fit(self, requests: Sequence[Request]) -> None:
         """Look at the replay's requests before it starts (calibration); most policies need not."""
 
     def method_notes(self) -> list[str]:
@@ -113,14 +114,14 @@ class Policy(ABC):
         return []
 
     @abstractmethod
-    def decide(self, req: "Request", ctx: RouteContext) -> Decision:
+    def decide(self, req: Request, ctx: RouteContext) -> Decision:
         """Choose the first target for ``req`` (or a model to consult first)."""
 
-    def after_consult(self, req: "Request", ctx: RouteContext, answer: str | None) -> Decision:
+    def after_consult(self, req: Request, ctx: RouteContext, answer: str | None) -> Decision:
         """Choose the target once the consulted model answered (``answer`` None if the call failed)."""
         raise NotImplementedError(f"policy '{self.name}' asked for a consult but cannot use the answer")
 
-    def review(self, req: "Request", ctx: RouteContext, target: str, answer: str | None,
+    def review(self, req: Request, ctx: RouteContext, target: str, answer: str | None,
                score: float | None) -> tuple[str, str] | None:
         """After ``target`` answered: ``(next target, why)`` to escalate (both calls are paid), or None."""
         return None
@@ -147,7 +148,7 @@ def get_policy(name: str) -> type[Policy]:
     return cls
 
 
-def build_policy(scenario: "Scenario") -> Policy:
+def build_policy(scenario: Scenario) -> Policy:
     """The scenario's router with validated params; errors name ``router.params.<field>`` and its line."""
     spec = scenario.router
     cls = _REGISTRY.get(spec.policy)

@@ -42,7 +42,7 @@ class Cascade(Policy):
         _check_regex = field_validator("refusal", "format")(check_regex)
 
         @model_validator(mode="after")
-        def _some_check(self) -> "Cascade.Params":
+        def _some_check(self) -> Cascade.Params:
             if self.min_score is None and self.refusal is None and self.format is None:
                 raise ValueError("a cascade needs a check: min_score, refusal or format")
             if len(set(self.chain)) != len(self.chain):

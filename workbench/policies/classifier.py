@@ -15,7 +15,7 @@ ignore ``truth``: the model's real answer decides.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -56,7 +56,7 @@ class Classifier(Policy):
         routes: Annotated[dict[str, str], Field(min_length=2)]
         default: str
         prompt: str = DEFAULT_PROMPT
-        truth: Annotated[Union[ByDifficulty, ByCategory], Field(discriminator="by")] | None = None
+        truth: Annotated[ByDifficulty | ByCategory, Field(discriminator="by")] | None = None
 
         @field_validator("prompt")
         @classmethod

@@ -33,7 +33,7 @@ imported when scores are computed, never at package import.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

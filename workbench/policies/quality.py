@@ -29,8 +29,8 @@ the hand-made features are fitted per outer fold on its training rows (they use 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 

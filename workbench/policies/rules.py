@@ -24,8 +24,9 @@ Matching semantics, chosen to be unsurprising:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Callable, Union
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
@@ -42,7 +43,7 @@ _MISSING = object()
 _CONDITIONS = ("category", "keywords", "regex", "metadata", "min_chars", "max_chars", "min_difficulty")
 
 #: A compiled condition: a short description of what matched, or None when it does not hold.
-Check = Callable[["Request"], Union[str, None]]
+Check = Callable[["Request"], str | None]
 
 
 class Rule(BaseModel):
@@ -55,7 +56,7 @@ class Rule(BaseModel):
     category: Annotated[list[_NonEmpty], Field(min_length=1)] | None = None
     keywords: Annotated[list[str], Field(min_length=1)] | None = None
     regex: _NonEmpty | None = None
-    metadata: Annotated[dict[str, Union[str, int, float, StrictBool]], Field(min_length=1)] | None = None
+    metadata: Annotated[dict[str, str | int | float | StrictBool], Field(min_length=1)] | None = None
     min_chars: Annotated[int, Field(ge=0)] | None = None
     max_chars: Annotated[int, Field(ge=0)] | None = None
     min_difficulty: Annotated[float, Field(ge=0, le=1)] | None = None
@@ -70,7 +71,7 @@ class Rule(BaseModel):
     _compiles = field_validator("regex")(check_regex)
 
     @model_validator(mode="after")
-    def _has_condition(self) -> "Rule":
+    def _has_condition(self) -> Rule:
         if all(getattr(self, c) is None for c in _CONDITIONS):
             raise ValueError(f"a rule needs at least one condition ({', '.join(_CONDITIONS)})")
         if self.min_chars is not None and self.max_chars is not None and self.min_chars > self.max_chars:
@@ -93,7 +94,7 @@ def _keyword_check(words: list[str]) -> Check:
     pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
     canonical = {" ".join(p).casefold(): w for p, w in zip(phrases, words)}
 
-    def check(req: "Request") -> str | None:
+    def check(req: Request) -> str | None:
         m = pattern.search(req.prompt)
         if m is None:
             return None
@@ -105,7 +106,7 @@ def _keyword_check(words: list[str]) -> Check:
 def _regex_check(regex: str) -> Check:
     pattern = compile_regex(regex)
 
-    def check(req: "Request") -> str | None:
+    def check(req: Request) -> str | None:
         m = pattern.search(req.prompt)
         return None if m is None else f"regex: {m.group(0)[:40]!r}"
     return check
@@ -119,7 +120,7 @@ def _category_check(categories: list[str]) -> Check:
 def _metadata_check(expected: dict) -> Check:
     wanted = tuple((k, str(v)) for k, v in expected.items())
 
-    def check(req: "Request") -> str | None:
+    def check(req: Request) -> str | None:
         meta = req.metadata
         for key, value in wanted:
             got = meta.get(key, _MISSING) if meta else _MISSING
@@ -139,7 +140,7 @@ def _length_checks(lo: int | None, hi: int | None) -> list[Check]:
 
 
 def _difficulty_check(lo: float) -> Check:
-    def check(req: "Request") -> str | None:
+    def check(req: Request) -> str | None:
         d = req.difficulty
         return f"min_difficulty: {d:g} >= {lo:g}" if d is not None and d >= lo else None
     return check

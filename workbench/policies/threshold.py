@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Annotated, Callable, Literal, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
@@ -75,7 +76,7 @@ class DifficultyScorer(_ScorerBase):
 
     def build(self) -> tuple[str, ScoreFn]:
         """The reason's label and the score function."""
-        def score(req: "Request") -> float:
+        def score(req: Request) -> float:
             d = req.difficulty
             if d is None:
                 raise TrafficError(f"scorer 'difficulty' needs a difficulty on every request; "
@@ -112,7 +113,7 @@ class KeywordsScorer(_ScorerBase):
         alternatives = "|".join(r"\s+".join(map(re.escape, p)) for p in phrases)
         pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
 
-        def score(req: "Request") -> float:
+        def score(req: Request) -> float:
             found = {" ".join(m.split()).casefold() for m in pattern.findall(req.prompt)}
             return float(sum(weights.get(f, 0.0) for f in found))
         return "keywords", score
@@ -128,7 +129,7 @@ class MetadataScorer(_ScorerBase):
         """The reason's label and the score function."""
         key = self.field
 
-        def score(req: "Request") -> float:
+        def score(req: Request) -> float:
             value = req.metadata.get(key) if req.metadata else None
             if value is None:
                 return 0.0
@@ -164,7 +165,7 @@ class LearnedScorer(_ScorerBase):
     _scores: dict[str, float] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
-    def _strong_for_nested(self) -> "LearnedScorer":
+    def _strong_for_nested(self) -> LearnedScorer:
         if self.method == "nested" and self.strong is None:
             raise ValueError("method nested predicts the gain of the strong model: give strong (its name in "
                              "the outcome matrix)")
@@ -174,7 +175,7 @@ class LearnedScorer(_ScorerBase):
         """The reason's label and the score function (a lookup filled by :meth:`fit_scores`)."""
         table = self._scores
 
-        def score(req: "Request") -> float:
+        def score(req: Request) -> float:
             if req.id not in table:
                 raise InputError(f"scorer 'learned' scores the replayed requests only (each out of sample); "
                                  f"'{req.id}' is not one of them: give a traffic request id (explain --id)")
@@ -183,7 +184,7 @@ class LearnedScorer(_ScorerBase):
                  f"learned P({self.strong} right) - P({self.model} right)")
         return label, score
 
-    def fit_scores(self, requests: Sequence["Request"], scenario) -> None:
+    def fit_scores(self, requests: Sequence[Request], scenario) -> None:
         """Cross-fit over ``requests`` with their recorded scores from the dataset."""
         from workbench.policies.learned import cross_fitted_scores
         from workbench.store.outcomes import OutcomeStore
@@ -221,7 +222,7 @@ class LearnedScorer(_ScorerBase):
         self._scores.update({r.id: float(x) for r, x in zip(requests, scores)})
 
 
-Scorer = Annotated[Union[LengthScorer, DifficultyScorer, KeywordsScorer, MetadataScorer, LearnedScorer],
+Scorer = Annotated[LengthScorer | DifficultyScorer | KeywordsScorer | MetadataScorer | LearnedScorer,
                    Field(discriminator="type")]
 
 
@@ -268,7 +269,7 @@ class Threshold(Policy):
             return v
 
         @model_validator(mode="after")
-        def _one_cut(self) -> "Threshold.Params":
+        def _one_cut(self) -> Threshold.Params:
             if (self.threshold is None) == (self.strong_share is None):
                 raise ValueError("give exactly one of threshold (a fixed score) and strong_share "
                                  "(a share of strong calls to calibrate for)")
@@ -308,7 +309,7 @@ class Threshold(Policy):
                          "on the replayed traffic itself (in-sample)")
         return notes
 
-    def fit(self, requests: Sequence["Request"]) -> None:
+    def fit(self, requests: Sequence[Request]) -> None:
         """Score every request (so a bad one fails before the clock starts); calibrate if asked to."""
         if isinstance(self.params.scorer, LearnedScorer):
             self.params.scorer.fit_scores(requests, self.scenario)

@@ -19,7 +19,8 @@ decision reason says so.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -128,7 +129,7 @@ class Utility(Policy):
         seed: int = 0
 
         @model_validator(mode="after")
-        def _one_objective(self) -> "Utility.Params":
+        def _one_objective(self) -> Utility.Params:
             given = [k for k in ("cost_weight", "budget_per_1k_usd", "top_share", "quality_target")
                      if getattr(self, k) is not None]
             if len(given) != 1:
@@ -157,7 +158,7 @@ class Utility(Policy):
             notes.append("utility policy: cost weight calibrated on the replayed traffic itself (in-sample)")
         return notes
 
-    def fit(self, requests: Sequence["Request"]) -> None:
+    def fit(self, requests: Sequence[Request]) -> None:
         """Predict every request's quality and cost per target (cross-fitted), then calibrate."""
         from workbench.policies.utility_fit import fit_tables
 
@@ -181,7 +182,7 @@ class Utility(Policy):
         for r, i, q, c in zip(requests, idx, quality, cost):
             self._table[r.id] = (int(i), float(q[i] - (self._weight or 0.0) * c[i]), q, c)
 
-    def decide(self, req: "Request", ctx: RouteContext) -> Decision:
+    def decide(self, req: Request, ctx: RouteContext) -> Decision:
         row = self._table.get(req.id)
         if row is None:
             from workbench.errors import InputError

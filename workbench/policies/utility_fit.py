@@ -8,7 +8,8 @@ reports are exactly the ones a replay routes by. Reading the dataset lives here,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,7 +39,7 @@ def fleet_tables(texts: Sequence[str], outcomes: Mapping[str, dict], prices: Map
             pred.chosen)
 
 
-def _outcomes(policy, requests: Sequence["Request"]) -> tuple[dict, dict]:
+def _outcomes(policy, requests: Sequence[Request]) -> tuple[dict, dict]:
     """Recorded outcomes and prices of each target's model, in request order (errors name the field)."""
     from workbench import catalog
     from workbench.store.outcomes import OutcomeStore
@@ -74,7 +75,7 @@ def _outcomes(policy, requests: Sequence["Request"]) -> tuple[dict, dict]:
     return outcomes, prices
 
 
-def fit_tables(policy, requests: Sequence["Request"]) -> tuple[np.ndarray, np.ndarray]:
+def fit_tables(policy, requests: Sequence[Request]) -> tuple[np.ndarray, np.ndarray]:
     """Predicted quality and cost (requests x ``policy.params.targets``) for a scenario's replay."""
     outcomes, prices = _outcomes(policy, requests)
     p = policy.params

@@ -10,8 +10,9 @@ A new provider kind is one new module that calls :func:`register_provider`; noth
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from workbench.errors import ErrorKind, ScenarioError, UnavailableError
 
@@ -95,12 +96,12 @@ class FleetProvider:
         """The answering callable of the provider that serves ``model``."""
         return self._by_model[model].bind(model)
 
-    def call(self, model: str, req: "Request", rkey: int, now: float, attempt: int = 1) -> Outcome:
+    def call(self, model: str, req: Request, rkey: int, now: float, attempt: int = 1) -> Outcome:
         """One call, for tests and notebooks (the replay binds once instead)."""
         return self.bind(model)(req, rkey, now, attempt)
 
 
-def make_provider(scenario: "Scenario", requests: Sequence["Request"], seed: int) -> FleetProvider:
+def make_provider(scenario: Scenario, requests: Sequence[Request], seed: int) -> FleetProvider:
     """Build the providers of the scenario's fleet; errors name the fleet model to fix."""
     _load_builtin()
     groups: dict[str, list[str]] = {}
@@ -117,7 +118,7 @@ def make_provider(scenario: "Scenario", requests: Sequence["Request"], seed: int
     return FleetProvider(by_model)
 
 
-def unknown_price_error(scenario: "Scenario", name: str) -> ScenarioError:
+def unknown_price_error(scenario: Scenario, name: str) -> ScenarioError:
     """The error for a fleet model litellm has no price for."""
     spec = scenario.fleet[name]
     return scenario.error_at(("fleet", name, "model"),

@@ -29,7 +29,7 @@ import math
 import os
 import re
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from workbench.catalog import model_info
 from workbench.errors import ErrorKind

@@ -22,7 +22,7 @@ Recorded answers never fail: rate limits, errors and outages are the simulated p
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from workbench.catalog import model_info
 from workbench.providers.base import Outcome, register_provider, unknown_price_error

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
 
 import duckdb
 import pandas as pd
@@ -215,4 +215,4 @@ def answers(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)

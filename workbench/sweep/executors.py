@@ -19,11 +19,11 @@ one actor per CPU holds the shared data.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Iterable, Iterator
 
 __all__ = ["Shared", "TrialTask", "TrialOutput", "run_trial", "make_executor", "SerialExecutor",
            "PoolExecutor", "RayExecutor", "EXECUTORS"]

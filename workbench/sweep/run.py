@@ -10,9 +10,9 @@ trial's rows, computed by the worker that replayed it, over exactly the rows the
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from workbench.runner import prepare
 from workbench.scenario import Scenario
@@ -21,8 +21,15 @@ from workbench.store.base import check_run_id
 from workbench.store.sweeps import add_trial, begin_sweep, finish_sweep, import_run_tables
 from workbench.sweep.executors import Shared, TrialTask, make_executor
 from workbench.sweep.search import make_search
-from workbench.sweep.space import (Constraint, Objective, Space, SpaceError, apply_params, parse_constraint,
-                                   parse_objective)
+from workbench.sweep.space import (
+    Constraint,
+    Objective,
+    Space,
+    SpaceError,
+    apply_params,
+    parse_constraint,
+    parse_objective,
+)
 
 __all__ = ["SweepPlan", "plan_sweep", "run_sweep", "new_sweep_id"]
 
@@ -74,7 +81,7 @@ def _option(fn, text: str, name: str):
 
 def new_sweep_id(scenario_name: str) -> str:
     """A readable, unique sweep id: ``sweep-<scenario>-<UTC time>-<random>``."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return f"sweep-{scenario_name}-{stamp}-{secrets.token_hex(3)}"
 
 

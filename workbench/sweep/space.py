@@ -83,7 +83,7 @@ class Param(_Model):
         return v
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "Param":
+    def _one_kind(self) -> Param:
         if sum(x is not None for x in (self.choices, self.int_, self.float_)) != 1:
             raise _invalid("give exactly one of choices: [...], int: [low, high] or float: [low, high]")
         if self.log and self.step is not None:

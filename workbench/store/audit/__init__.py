@@ -21,9 +21,21 @@ does a key the rewriter does not have.
 """
 
 from workbench.store.audit.chain import AUDIT_COLUMNS, chain_head, chains, check_resumable, is_audited, seal
-from workbench.store.audit.record import (ATTEMPT_FIELDS, GENESIS, KEY_ENV, REQUEST_FIELDS, RUN_UNSEALED,
-                                          SEAL_VERSION, audit_record, canonical, chain_hash, link, record_v2,
-                                          run_fields, signing_key)
+from workbench.store.audit.record import (
+                                          ATTEMPT_FIELDS,
+                                          GENESIS,
+                                          KEY_ENV,
+                                          REQUEST_FIELDS,
+                                          RUN_UNSEALED,
+                                          SEAL_VERSION,
+                                          audit_record,
+                                          canonical,
+                                          chain_hash,
+                                          link,
+                                          record_v2,
+                                          run_fields,
+                                          signing_key,
+)
 from workbench.store.audit.verify import AuditResult, request_trail, trail_frame, trail_summary, verify_run
 
 __all__ = ["GENESIS", "SEAL_VERSION", "KEY_ENV", "AUDIT_COLUMNS", "REQUEST_FIELDS", "ATTEMPT_FIELDS", "RUN_UNSEALED",

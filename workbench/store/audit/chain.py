@@ -9,16 +9,28 @@ inside the transaction, so a batch that rolls back leaves the next one linking t
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Iterable, Sequence
 
 import duckdb
 import pandas as pd
 
 from workbench.errors import StoreError
-from workbench.store.audit.record import (ATTEMPT_FIELDS, GENESIS, KEY_ENV, REQUEST_FIELDS, _dumps, audit_record,
-                                          canonical, link, record_v2, run_fields, sha256_hex, signing_key)
+from workbench.store.audit.record import (
+    ATTEMPT_FIELDS,
+    GENESIS,
+    KEY_ENV,
+    REQUEST_FIELDS,
+    _dumps,
+    audit_record,
+    canonical,
+    link,
+    record_v2,
+    run_fields,
+    sha256_hex,
+    signing_key,
+)
 
 __all__ = ["AUDIT_COLUMNS", "Chain", "chains", "seal", "is_audited", "chain_head", "check_resumable"]
 

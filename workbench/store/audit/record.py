@@ -29,8 +29,8 @@ import hmac
 import json
 import math
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
 

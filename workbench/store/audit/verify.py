@@ -22,8 +22,17 @@ import pandas as pd
 
 from workbench.errors import InputError
 from workbench.store.audit.chain import Chain, chain_of, run_row
-from workbench.store.audit.record import (ATTEMPT_FIELDS, GENESIS, KEY_ENV, REQUEST_FIELDS, _dumps, audit_record,
-                                          link, record_v2, signing_key)
+from workbench.store.audit.record import (
+    ATTEMPT_FIELDS,
+    GENESIS,
+    KEY_ENV,
+    REQUEST_FIELDS,
+    _dumps,
+    audit_record,
+    link,
+    record_v2,
+    signing_key,
+)
 
 __all__ = ["AuditResult", "verify_run", "request_trail", "trail_frame", "trail_summary"]
 
