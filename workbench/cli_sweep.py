@@ -83,28 +83,49 @@ def _progress(done: int, _total) -> None:
 
 def _write_best(out: str, text: str, result: dict, base) -> Path:
     """The best design's scenario YAML with a header saying where it comes from; a relative traffic
-    source is rewritten relative to the new file."""
-    import yaml
-
+    source is rewritten relative to the new file. Written over the base scenario's own file where the
+    design allows, so its comments (the brief) and layout are kept; else dumped plain."""
     from workbench.scenario import parse_scenario
+    from workbench.yamlio import dump_yaml
 
     best = result["best"]
     scn = parse_scenario(text, source=base.path)
-    data = yaml.safe_load(scn.to_yaml())
+    data = scn.model_dump(mode="json", exclude_defaults=True)
     data["description"] = (f"{base.name} with {json.dumps(best['params'], sort_keys=True)} "
                            f"(sweep {result['sweep_id']}, trial {best['trial']})")
     if scn.traffic.source is not None:
         data["traffic"]["source"] = os.path.relpath(scn.traffic_path().resolve(), Path(out).resolve().parent)
     figures = ", ".join(f"{k} {best[k]:.4g}" for k in ("cost_per_1k_usd", "quality", "error_rate", "p95_latency_s")
                         if best.get(k) is not None)
-    header = (f"# Cheapest design meeting {', '.join(_constraint_text(c) for c in result['constraints']) or 'no constraint'}\n"
+    met = ", ".join(_constraint_text(c) for c in result["constraints"]) or "no constraint"
+    header = (f"# Cheapest design meeting {met}\n"
               f"# found by workbench sweep {result['sweep_id']} (trial {best['trial']}, run {best['run_id']}).\n"
               f"# Changed from {base.name}: {json.dumps(best['params'], sort_keys=True)}\n"
               f"# Figures ({', '.join(result['modes'])}): {figures}\n")
     path = Path(out)
-    path.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    plain = dump_yaml(data)
+    body = _over_base_file(base, data, path, parse_scenario(plain, source=path)) or plain
+    path.write_text(header + body, encoding="utf-8")
     parse_scenario(path.read_text(encoding="utf-8"), source=path)  # it must load back
     return path
+
+
+def _over_base_file(base, data: dict, path: Path, want) -> str | None:
+    """``data`` written as changes to the base scenario's file (comments kept), or None when that file
+    is gone, holds a key, or the result would not be exactly the design ``want``."""
+    from workbench.errors import InputError
+    from workbench.scenario import parse_scenario
+    from workbench.yamlio import dump_yaml, patch, read_text, read_tree
+
+    if base.path is None or any(m.api_key is not None for m in base.fleet.values()):
+        return None
+    try:
+        tree, _, _ = read_tree(read_text(Path(base.path), "scenario"), str(base.path))
+        patch(tree, base.model_dump(mode="json", exclude_defaults=True), data)
+        text = dump_yaml(tree)
+        return text if parse_scenario(text, source=path) == want else None
+    except InputError:
+        return None
 
 
 def _constraint_text(c: dict) -> str:

@@ -25,8 +25,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import yaml
-
 from workbench.errors import InputError, ScenarioError
 from workbench.rubric import (
     LEVELS,
@@ -40,6 +38,7 @@ from workbench.rubric import (
     load_rubric,
 )
 from workbench.scenario import Scenario, TrafficSpec, load_scenario, parse_scenario, read_yaml
+from workbench.yamlio import dump_yaml
 
 __all__ = ["METRICS", "LEVELS", "Rubric", "Exercise", "CriterionResult", "ExerciseResult", "exercises_dir",
            "list_exercises", "load_rubric", "score_submission", "format_result", "reflex_design"]
@@ -205,7 +204,7 @@ def reflex_design(name: str, reflex: Reflex, *, root: str | Path | None = None) 
     data, _ = read_yaml(ex.start.read_text(encoding="utf-8"), str(ex.start))
     data.update(reflex.design)
     try:  # relative paths (the traffic file) resolve as in start.yaml, the file the reflex edits
-        return parse_scenario(yaml.safe_dump(data, sort_keys=False), ex.start)
+        return parse_scenario(dump_yaml(data), ex.start)
     except ScenarioError as exc:  # the line would be one of the generated text: name the reflex instead
         field = f"design.{exc.field}" if exc.field else "design"
         raise InputError(f"reflex '{reflex.name}' is not a valid design: {exc.reason}", file=ex.rubric,
@@ -226,7 +225,7 @@ def _metric_result(c: Criterion, level: str, summaries: dict[int, dict]) -> Crit
         worst = missing[0]
     else:
         pick = max if c.comparison == "<=" else min
-        worst = pick(values, key=values.__getitem__)
+        worst = pick(values, key=lambda seed: values[seed] or 0.0)  # none is None here
     passed = all(_holds(c, v) for v in values.values())
     return CriterionResult(c.name or c.metric, "metric", passed, values[worst], c.target, c.comparison, c.points,
                            c.metric, "not measured (no graders?)" if missing else "", level, worst, values)
@@ -267,20 +266,21 @@ def score_submission(name: str, submission: str | Path | Scenario, *, db: str | 
     preps = [prepare(scn, seed=s, traffic_spec=spec) for s in seeds]  # every check before anything runs
     exceeds = rubric.levels.exceeds
     criteria = [("meets", c) for c in rubric.criteria] + [("exceeds", c) for c in (exceeds.criteria if exceeds else [])]
-    elements = [("meets", el) for el in rubric.requires] + [("exceeds", el) for el in (exceeds.requires if exceeds else [])]
+    elements = [("meets", el) for el in rubric.requires] + [("exceeds", el)
+                                                           for el in (exceeds.requires if exceeds else [])]
     structural = [None if isinstance(el, HumanReview) else check_element(el, scn, preps[0].policy, ex.directory)
                   for _, el in elements]
     answers = {el.answer for _, el in elements if isinstance(el, HumanReview)}
     summaries, unreviewed, runs = {}, {}, {}
     with tempfile.TemporaryDirectory(prefix="workbench-exercise-") as tmp:
         with TraceStore(db if db is not None else Path(tmp) / "exercise.duckdb") as store:
-            for seed, prep in zip(seeds, preps):
+            for seed, prep in zip(seeds, preps, strict=True):
                 runs[seed], _ = execute(prep, store)
                 summaries[seed] = run_summary(store.con, runs[seed])
                 unreviewed[seed] = {a: unreviewed_answers(store.con, runs[seed], a) for a in answers}
     results = [_metric_result(c, level, summaries) for level, c in criteria]
     results += [_element_result(el, level, verdict, unreviewed)
-                for (level, el), verdict in zip(elements, structural)]
+                for (level, el), verdict in zip(elements, structural, strict=True)]
     first = summaries[seeds[0]]
     holdout = {"source": spec.source, "requests": first["requests"], "seeds": seeds,
                "arrival": spec.arrival.model_dump(mode="json")}

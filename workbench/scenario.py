@@ -18,7 +18,6 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -33,12 +32,13 @@ from pydantic import (
 
 from workbench.errors import CONFIG_ERRORS, RETRYABLE_DEFAULT, ErrorKind, ScenarioError
 from workbench.seeds import SEED_MAX
-from workbench.yamlio import YamlLoader, _dotted, _line_for, field_error, read_text, read_yaml
+from workbench.yamlio import _dotted, _line_for, dump_yaml, field_error, read_text, read_yaml
 
 __all__ = [
     "Price", "Limits", "Outage", "SimProfile", "ModelSpec", "HumanSpec", "RouterSpec", "FallbackRule",
     "RetrySpec", "Timeouts", "CircuitBreaker", "Budget", "GraderSpec", "PoissonArrival", "RecordedArrival",
-    "BurstArrival", "Burst", "TrafficSpec", "RecordedSpec", "MIN_RATE_PER_S", "read_yaml", "field_error", "YamlLoader", "Scenario", "load_scenario", "parse_scenario",
+    "BurstArrival", "Burst", "TrafficSpec", "RecordedSpec", "MIN_RATE_PER_S", "read_yaml", "field_error", "Scenario",
+    "load_scenario", "parse_scenario",
 ]
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -343,7 +343,7 @@ class Scenario(_Model):
     def to_yaml(self) -> str:
         """Dump as YAML (defaults omitted) that loads back to an equal scenario."""
         data = self.model_dump(mode="json", exclude_defaults=True)
-        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        return dump_yaml(data)
 
     def traffic_path(self, override: str | Path | None = None) -> Path:
         """Traffic file: an override as given (relative to cwd), else relative to the scenario file.

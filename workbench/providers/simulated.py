@@ -22,14 +22,13 @@ from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 
-import yaml
-
 from workbench.catalog import count_tokens, model_info
 from workbench.errors import ErrorKind
 from workbench.providers.base import Outcome, register_provider, unknown_price_error
 from workbench.scenario import ModelSpec, Scenario
 from workbench.seeds import key64, unit, unit2
 from workbench.traffic import Request
+from workbench.yamlio import read_yaml
 
 __all__ = ["SimulatedProvider", "profile_for", "family_defaults"]
 
@@ -43,7 +42,7 @@ _ERR_ORDER = (ErrorKind.SERVER_ERROR, ErrorKind.TIMEOUT, ErrorKind.RATE_LIMIT, E
 def family_defaults() -> dict[str, dict]:
     """The calibrated family profiles from ``profiles.yaml``, in matching order."""
     text = resources.files("workbench.providers").joinpath("profiles.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)["families"]
+    return read_yaml(text, "workbench/providers/profiles.yaml")[0]["families"]
 
 
 def profile_for(spec: ModelSpec) -> dict:
@@ -148,7 +147,7 @@ class _SimModel:
             return req.expected
         # A request may list its own `choices` (multiple choice, a classifier's labels); otherwise a
         # wrong answer is another label seen for its category in the traffic.
-        pool = req.metadata.get("choices") or self.labels.get(req.category, ())
+        pool = req.metadata.get("choices") or self.labels.get(req.category) or ()
         wrong = [x for x in pool if x != req.expected]
         return wrong[int(unit(k, _SALT_WRONG) * len(wrong))] if wrong else "unresolved"
 
