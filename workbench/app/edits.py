@@ -1,10 +1,12 @@
-"""Form edits of a scenario, as pure functions over its YAML data (a dict), plus YAML in and out.
+"""Form edits of a scenario, as functions over its YAML tree (a mapping), plus YAML in and out.
 
-Why on the raw YAML data and not on the pydantic model: the form must keep working while the design
-is invalid (a fallback to a model not yet added, a policy whose params are still being typed), and
-the YAML text stays the one source of truth: every edit is applied to the data the text parses to,
-and the text is dumped again. The scenario's own validation (``workbench.scenario.parse_scenario``)
-then judges the result, with its file:line field message.
+Why on the raw YAML and not on the pydantic model: the form must keep working while the design is
+invalid (a fallback to a model not yet added, a policy whose params are still being typed), and the
+YAML text stays the one source of truth: every edit is applied to the round-trip tree the text parses
+to (ruamel.yaml, :mod:`workbench.yamlio`), changing only the fields edited, and the tree is dumped
+again, so the file's comments (a scenario's brief), key order and layout survive a form edit. The
+scenario's own validation (``workbench.scenario.parse_scenario``) then judges the result, with its
+file:line field message.
 
 Each function changes ``data`` in place and raises :class:`InputError` naming the field for an edit
 that cannot be expressed at all (a duplicate name, params that are not a mapping).
@@ -12,14 +14,11 @@ that cannot be expressed at all (a duplicate name, params that are not a mapping
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
-import yaml
-
+from workbench import yamlio
 from workbench.errors import ErrorKind, InputError
-from workbench.scenario import YamlLoader  # the scenario's own YAML 1.2 rules (on/no stay strings)
 
 __all__ = ["load_yaml_data", "dump_yaml", "set_field", "set_model", "add_model", "remove_model",
            "set_provider", "add_fallback", "remove_fallback", "set_policy", "parse_params", "set_human",
@@ -31,14 +30,16 @@ PROVIDERS = ["simulated", "recorded", "live"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-def load_yaml_data(text: str) -> Any:
-    """The data ``text`` parses to under the scenario's YAML rules (``yaml.YAMLError`` if it cannot)."""
-    return yaml.load(text, Loader=YamlLoader)  # noqa: S506  (a SafeLoader)
+def load_yaml_data(text: str, where: str = "<yaml>") -> Any:
+    """The round-trip tree ``text`` parses to under the scenario's YAML rules (YAML 1.2, comments kept);
+    an :class:`InputError` naming the line and field if it cannot."""
+    tree, _, _ = yamlio.read_tree(text, where, InputError)
+    return tree
 
 
-def dump_yaml(data: dict) -> str:
-    """YAML text of ``data``: keys in their order, short leaf mappings and lists inline."""
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
+def dump_yaml(data: Any) -> str:
+    """YAML text of a tree (its comments, key order and layout kept) or of plain data."""
+    return yamlio.dump_yaml(data)
 
 
 def _name(value: str, field: str) -> str:
@@ -69,7 +70,7 @@ def set_field(data: dict, key: str, value: Any) -> None:
     if value is None or value == "":
         data.pop(key, None)
     else:
-        data[key] = value
+        yamlio.assign(data, key, value)
 
 
 def set_model(data: dict, member: str, model: str) -> None:
@@ -77,7 +78,7 @@ def set_model(data: dict, member: str, model: str) -> None:
     model = (model or "").strip()
     if not model:
         raise InputError("a model name is required", field=f"fleet.{member}.model")
-    _member(data, member)["model"] = model
+    yamlio.assign(_member(data, member), "model", model)
 
 
 def add_model(data: dict, name: str, model: str, provider: str = "simulated") -> None:
@@ -88,7 +89,7 @@ def add_model(data: dict, name: str, model: str, provider: str = "simulated") ->
         raise InputError(f"'{name}' is already a fleet model or a human node", field=f"fleet.{name}")
     if not (model or "").strip():
         raise InputError("a model name is required", field=f"fleet.{name}.model")
-    fleet[name] = {"model": model.strip(), "provider": provider}
+    yamlio.assign(fleet, name, {"model": model.strip(), "provider": provider})
 
 
 def _drop_rules_to(data: dict, target: str) -> None:
@@ -96,8 +97,10 @@ def _drop_rules_to(data: dict, target: str) -> None:
     if isinstance(fallbacks, dict):
         for src, rules in list(fallbacks.items()):
             if isinstance(rules, list):
-                fallbacks[src] = [r for r in rules if not (isinstance(r, dict) and r.get("to") == target)]
-                if not fallbacks[src]:
+                for i in reversed(range(len(rules))):  # in place: the other rules keep their comments
+                    if isinstance(rules[i], dict) and rules[i].get("to") == target:
+                        del rules[i]
+                if not rules:
                     del fallbacks[src]
         if not fallbacks:
             del data["fallbacks"]
@@ -116,7 +119,7 @@ def set_provider(data: dict, member: str, provider: str) -> None:
     if provider not in PROVIDERS:
         raise InputError(f"unknown provider '{provider}' (use {', '.join(PROVIDERS)})",
                          field=f"fleet.{member}.provider")
-    _member(data, member)["provider"] = provider
+    yamlio.assign(_member(data, member), "provider", provider)
 
 
 def add_fallback(data: dict, source: str, to: str, errors: list[str] | None = None) -> None:
@@ -124,13 +127,13 @@ def add_fallback(data: dict, source: str, to: str, errors: list[str] | None = No
     rule: dict[str, Any] = {"to": to}
     if errors:
         rule["errors"] = list(errors)
-    fallbacks = data.setdefault("fallbacks", {})
+    fallbacks = data.setdefault("fallbacks", yamlio.to_node({}))
     if not isinstance(fallbacks, dict):
         raise InputError("fallbacks is not a mapping: fix it in the YAML first", field="fallbacks")
-    chain = fallbacks.setdefault(source, [])
+    chain = fallbacks.setdefault(source, yamlio.to_node([]))
     if not isinstance(chain, list):
         raise InputError("a fallback chain is a list of rules", field=f"fallbacks.{source}")
-    chain.append(rule)
+    chain.append(yamlio.to_node(rule))
 
 
 def remove_fallback(data: dict, source: str, index: int) -> None:
@@ -150,11 +153,10 @@ def parse_params(text: str) -> dict:
     if not (text or "").strip():
         return {}
     try:
-        params = load_yaml_data(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise InputError(f"not YAML or JSON{where}: {getattr(exc, 'problem', None) or exc}",
+        params = yamlio.plain(load_yaml_data(text))
+    except InputError as exc:
+        where = f" (line {exc.line})" if exc.line else ""
+        raise InputError(f"not YAML or JSON{where}: {exc.reason.removeprefix('invalid YAML: ')}",
                          field="router.params") from None
     if not isinstance(params, dict):
         raise InputError("params are a mapping, e.g. {target: large}", field="router.params")
@@ -163,7 +165,7 @@ def parse_params(text: str) -> dict:
 
 def set_policy(data: dict, policy: str, params: dict) -> None:
     """Route with ``policy`` and ``params`` (validated with the whole scenario afterwards)."""
-    data["router"] = {"policy": policy, "params": copy.deepcopy(params)} if params else {"policy": policy}
+    yamlio.assign(data, "router", {"policy": policy, "params": params} if params else {"policy": policy})
 
 
 def set_human(data: dict, name: str, agents: int, handling_time_s: float, cost_per_request_usd: float,
@@ -172,12 +174,12 @@ def set_human(data: dict, name: str, agents: int, handling_time_s: float, cost_p
     name = _name(name, "humans")
     if name in _fleet(data):
         raise InputError(f"'{name}' is already a fleet model", field=f"humans.{name}")
-    humans = data.setdefault("humans", {})
+    humans = data.setdefault("humans", yamlio.to_node({}))
     node: dict[str, Any] = {"agents": agents, "handling_time_s": handling_time_s,
                             "cost_per_request_usd": cost_per_request_usd}
     if accuracy is not None:
         node["accuracy"] = accuracy
-    humans[name] = node
+    yamlio.assign(humans, name, node)
 
 
 def remove_human(data: dict, name: str) -> None:
@@ -198,7 +200,7 @@ def set_budget(data: dict, max_usd: float | None, on_exceed: str = "reject", dow
     budget: dict[str, Any] = {"max_usd": max_usd, "on_exceed": on_exceed}
     if on_exceed == "downgrade" and downgrade_to:
         budget["downgrade_to"] = downgrade_to
-    data["budget"] = budget
+    yamlio.assign(data, "budget", budget)
 
 
 def set_name_line(text: str, name: str) -> str:

@@ -2,22 +2,22 @@
 
 Why ``param``: views bind widgets to these parameters, and tests drive the same objects without a
 browser. Why the YAML text is the draft's one source of truth: the form and the code editor must
-never disagree; the form edits the data the text parses to (:mod:`workbench.app.edits`) and writes
-the text back, the editor writes the text directly, and every change of the text is validated by the
-scenario's own parser (the same file:line field message as ``workbench run``).
+never disagree; the form edits the round-trip tree the text parses to (:mod:`workbench.app.edits`:
+only the fields edited change, comments stay) and writes the text back, the editor writes the text
+directly, and every change of the text is validated by the scenario's own parser (the same file:line
+field message as ``workbench run``).
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import param
-import yaml
 
+from workbench import yamlio
 from workbench.app import edits
 from workbench.app.jobs import RunJob, open_store
 from workbench.errors import InputError, WorkbenchError
@@ -25,6 +25,9 @@ from workbench.graders import build_graders
 from workbench.policies import build_policy
 from workbench.scenario import Scenario, parse_scenario
 from workbench.store import TraceStore
+
+if TYPE_CHECKING:
+    from workbench.app.sources import TrafficChoice
 
 __all__ = ["ScenarioDraft", "AppState", "validate_text", "list_scenarios", "DRAFT"]
 
@@ -84,8 +87,8 @@ class ScenarioDraft(param.Parameterized):
     @param.depends("text", watch=True)
     def _check(self) -> None:
         try:
-            data = edits.load_yaml_data(self.text)
-        except yaml.YAMLError:
+            _, data, _ = yamlio.read_tree(self.text, str(self.source), InputError)  # the form's plain data
+        except InputError:
             data = None
         if isinstance(data, dict):
             self.param.update(data=data, yaml_ok=True)
@@ -107,9 +110,9 @@ class ScenarioDraft(param.Parameterized):
         """Apply a form edit (a function of :mod:`edits`) to the data and rewrite the text."""
         if not self.yaml_ok:
             raise InputError("the YAML does not parse: fix it in the editor before using the form")
-        data = copy.deepcopy(self.data)
-        fn(data, *args, **kw)
-        self.text = edits.dump_yaml(data)
+        tree = edits.load_yaml_data(self.text)  # a fresh tree of the text: comments and layout kept
+        fn(tree, *args, **kw)
+        self.text = edits.dump_yaml(tree)
 
     def save_as(self, filename: str) -> Path:
         """Write the draft to a new file in its folder; never overwrites. Returns the path written.
@@ -158,9 +161,14 @@ class AppState(param.Parameterized):
 
     db = param.String(default="workbench.duckdb")
     scenarios_dir = param.String(default="scenarios")
-    draft = param.ClassSelector(class_=ScenarioDraft)
-    traffic = param.ClassSelector(class_=object, doc="a TrafficChoice (workbench.app.sources)")
-    job = param.ClassSelector(class_=RunJob)
+    if TYPE_CHECKING:  # never None once __init__ has run (param's own types say "or None")
+        draft: ScenarioDraft
+        traffic: TrafficChoice
+        job: RunJob
+    else:
+        draft = param.ClassSelector(class_=ScenarioDraft)
+        traffic = param.ClassSelector(class_=object, doc="a TrafficChoice (workbench.app.sources)")
+        job = param.ClassSelector(class_=RunJob)
     finished_runs = param.List(default=[], doc="run ids of the last finished job (Compare and Audit start there)")
     run_names = param.List(default=[], doc="scenarios picked on the Run page, in order (file names or DRAFT)")
 
