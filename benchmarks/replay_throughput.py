@@ -53,12 +53,11 @@ from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm is imported anywhere
 
-import yaml  # noqa: E402
-
 import workbench  # noqa: E402
 from workbench import runner  # noqa: E402
 from workbench.scenario import Scenario, parse_scenario  # noqa: E402
 from workbench.store import TraceStore  # noqa: E402
+from workbench.yamlio import dump_yaml, read_yaml  # noqa: E402
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "support-tiered.yaml"
 GOAL_RATE = 20_000.0
@@ -96,7 +95,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # --- workbench side ---------------------------------------------------------------------------
 def build_scenario(n: int, rate: float) -> Scenario:
     """support-tiered with only its traffic overridden, and a gpt-4o outage inside the arrival span."""
-    data = yaml.safe_load(SCENARIO.read_text(encoding="utf-8"))
+    data = read_yaml(SCENARIO.read_text(encoding="utf-8"), str(SCENARIO))[0]
     span = n / rate
     large = data["fleet"]["large"]
     large.setdefault("sim", {})["outages"] = [
@@ -105,7 +104,7 @@ def build_scenario(n: int, rate: float) -> Scenario:
     data["traffic"] = {"source": data["traffic"]["source"], "sample": n, "replace": True,
                        "arrival": {"process": "poisson", "rate_per_s": rate}}
     data["description"] = f"{data.get('description', '')} [replay_throughput benchmark: {n} requests]"
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    text = dump_yaml(data)
     # source= the real file, so the relative traffic path resolves next to it
     return parse_scenario(text, source=SCENARIO)
 
@@ -163,7 +162,7 @@ def run_litellm(scn: Scenario, prompts: list[str], seed: int) -> dict:
     t0 = time.perf_counter()
     for prompt in prompts:
         u = rng.random()
-        group = next((g for g, c in zip(groups, cum) if u < c), groups[-1])
+        group = next((g for g, c in zip(groups, cum, strict=True) if u < c), groups[-1])
         resp = router.completion(model=group, messages=[{"role": "user", "content": prompt}])
         cost += litellm.completion_cost(resp)
     elapsed = time.perf_counter() - t0
