@@ -104,7 +104,11 @@ def _write_best(out: str, text: str, result: dict, base) -> Path:
               f"# Figures ({', '.join(result['modes'])}): {figures}\n")
     path = Path(out)
     plain = dump_yaml(data)
-    body = _over_base_file(base, data, path, parse_scenario(plain, source=path)) or plain
+    body = _over_base_file(base, data, path, parse_scenario(plain, source=path))
+    if body is not None:
+        body = f"# {base.name}'s own comments follow (they were written for the design this one changes).\n{body}"
+    else:
+        body = plain
     path.write_text(header + body, encoding="utf-8")
     parse_scenario(path.read_text(encoding="utf-8"), source=path)  # it must load back
     return path
