@@ -163,7 +163,7 @@ def run_litellm(scn: Scenario, prompts: list[str], seed: int) -> dict:
     t0 = time.perf_counter()
     for prompt in prompts:
         u = rng.random()
-        group = next((g for g, c in zip(groups, cum) if u < c), groups[-1])
+        group = next((g for g, c in zip(groups, cum, strict=True) if u < c), groups[-1])
         resp = router.completion(model=group, messages=[{"role": "user", "content": prompt}])
         cost += litellm.completion_cost(resp)
     elapsed = time.perf_counter() - t0
