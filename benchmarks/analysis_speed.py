@@ -129,14 +129,14 @@ def build(path: Path, n_requests: int) -> list[str]:
     run_ids = [f"{name}-bench" for _, name, _ in RUNS]
     with TraceStore(path) as store:
         con = store.con
-        for (no, name, policy), rid in zip(RUNS, run_ids):
+        for (_, name, _), rid in zip(RUNS, run_ids, strict=True):
             con.execute("INSERT INTO runs (run_id, scenario, scenario_yaml, scenario_hash, scenario_path, "
                         "traffic_path, traffic_hash, requests_planned, seed, mode, model_modes, workbench_version, "
                         "status, started_at, finished_at, note) "
                         "VALUES (?, ?, '{}', ?, NULL, 'synthetic.jsonl', 'synthetic-traffic', "
                         "?, 7, 'simulated', '{}', 'bench', 'completed', now(), now(), 'synthetic benchmark rows')",
                         [rid, name, f"hash-{name}", n_requests])
-        values = ", ".join(f"({no}, '{rid}', '{policy}')" for (no, _, policy), rid in zip(RUNS, run_ids))
+        values = ", ".join(f"({no}, '{rid}', '{policy}')" for (no, _, policy), rid in zip(RUNS, run_ids, strict=True))
         con.execute(f"CREATE TEMP TABLE run_list AS SELECT * FROM (VALUES {values}) d(run_no, run_id, policy)")
         for statement in filter(str.strip, _SETUP_SQL.split(";")):
             con.execute(statement, [n_requests] if "range(?)" in statement else [])

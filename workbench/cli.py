@@ -16,6 +16,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from workbench.cli_tools import TOOL_COMMANDS, _input_error, _positive, _progress, add_tool_parsers
 
@@ -148,7 +149,7 @@ def _answered_or_raise(summaries: list[dict], scenario_yamls: list[str]) -> int:
     are printed: they show what failed)."""
     from workbench.runner import all_failed
 
-    for summary, text in zip(summaries, scenario_yamls):
+    for summary, text in zip(summaries, scenario_yamls, strict=True):
         problem = all_failed(summary, text)
         if problem is not None:
             raise problem
@@ -294,7 +295,7 @@ def _cmd_sim_server(args: argparse.Namespace) -> int:
 def _cmd_policies(args: argparse.Namespace) -> int:
     from workbench.policies import get_policy, policy_names
 
-    listing = []
+    listing: list[dict[str, Any]] = []
     for name in policy_names():
         cls = get_policy(name)
         doc = _plain(cls.__doc__.strip().splitlines()[0]) if cls.__doc__ else ""

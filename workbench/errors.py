@@ -39,7 +39,7 @@ Two families that must never be confused:
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 __all__ = [
@@ -58,8 +58,8 @@ __all__ = [
 ]
 
 
-class ErrorKind(str, Enum):
-    """Kind of a failed provider call, as recorded in the ``attempts`` table."""
+class ErrorKind(StrEnum):
+    """Kind of a failed provider call, as recorded in the ``attempts`` table (a str: f-strings show the value)."""
 
     RATE_LIMIT = "rate_limit"
     SERVER_ERROR = "server_error"
@@ -70,9 +70,6 @@ class ErrorKind(str, Enum):
     BAD_REQUEST = "bad_request"
     AUTH = "auth"
     CIRCUIT_OPEN = "circuit_open"
-
-    def __str__(self) -> str:  # so f-strings and YAML dumps show the plain value
-        return self.value
 
 
 #: Kinds a retry can cure; the others fail the same way every time.

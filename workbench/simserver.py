@@ -28,9 +28,9 @@ litellm model name, and that name without its provider prefix (``openai/gpt-4o``
 ``openai/...`` names reaches it either way); a fleet name wins a clash, a name shared by two fleet
 models goes to the first, and a requested ``provider/name`` not served as such resolves to ``name``.
 ``GET /admin/calls`` counts the chat calls received, in all and per user prompt (for drills that
-check what a resumed run re-sent). Optional request headers steer the draw: ``X-Workbench-Difficulty`` (0..1 or easy/medium/hard,
-default 0.5), ``X-Workbench-Category``, ``X-Workbench-Expected`` (a correct draw answers exactly this),
-``X-Workbench-Choices`` (comma-separated labels a wrong draw picks from). Successes also carry
+check what a resumed run re-sent). Optional request headers steer the draw: ``X-Workbench-Difficulty``
+(0..1 or easy/medium/hard, default 0.5), ``X-Workbench-Category``, ``X-Workbench-Expected`` (a correct draw
+answers exactly this), ``X-Workbench-Choices`` (comma-separated labels a wrong draw picks from). Successes also carry
 ``X-Workbench-Score`` and ``X-Workbench-Cost-Usd``.
 """
 
@@ -51,7 +51,7 @@ from aiohttp import web
 
 from workbench.catalog import count_tokens, model_info
 from workbench.errors import ErrorKind
-from workbench.providers.base import Outcome
+from workbench.providers.base import Outcome, unknown_price_error
 from workbench.providers.simulated import SimulatedProvider
 from workbench.scenario import Scenario, parse_scenario
 from workbench.seeds import key64, request_key
@@ -88,7 +88,12 @@ class _SimServer:
         names = list(scenario.fleet)
         self.provider = SimulatedProvider(scenario, names, [], seed)
         self.calls = {n: self.provider.bind(n) for n in names}
-        infos = {n: model_info(s.model, s.price, s.context_window) for n, s in scenario.fleet.items()}
+        infos = {}
+        for n, s in scenario.fleet.items():
+            info = model_info(s.model, s.price, s.context_window)
+            if info is None:  # the simulated provider has refused it already: kept for the type checker
+                raise unknown_price_error(scenario, n)
+            infos[n] = info
         self.windows = {n: i.max_input_tokens for n, i in infos.items()}
         self.prices = {n: (i.input_per_token, i.output_per_token) for n, i in infos.items()}
         self.served: dict[str, str] = {n: n for n in names}  # fleet names win over litellm names
@@ -229,6 +234,7 @@ def _parse_chat(body: Any, headers, state: _SimServer) -> tuple[str, Request, in
     problem = _check_messages(messages)
     if problem:
         return _bad(problem, "messages")
+    assert isinstance(messages, list)  # _check_messages accepts only a non-empty list
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
                                    or max_tokens < 1):
@@ -477,7 +483,8 @@ def running_server(scenario: Scenario | None = None, *, speed: float = 1.0, seed
                    host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Run a sim-server in a background thread (own event loop) for the block; yield its ``/v1`` URL."""
     app = create_app(scenario, speed=speed, seed=seed)  # bad input raises here, in the caller's thread
-    ready, box = threading.Event(), {}
+    ready = threading.Event()
+    box: dict[str, Any] = {}  # loop, stop event, url or error: handed between the two threads
 
     async def main() -> None:
         box["loop"], box["stop"] = asyncio.get_running_loop(), asyncio.Event()

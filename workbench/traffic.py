@@ -28,7 +28,8 @@ from workbench.scenario import BurstArrival, PoissonArrival, RecordedArrival
 from workbench.seeds import stream_seed
 from workbench.traffic_checks import bad_quote, reject_surrogates
 
-__all__ = ["Request", "Traffic", "prompt_key", "load_traffic", "load_dataset_traffic", "sample_requests", "arrival_times", "DIFFICULTY_LABELS"]
+__all__ = ["Request", "Traffic", "prompt_key", "load_traffic", "load_dataset_traffic", "sample_requests",
+           "arrival_times", "DIFFICULTY_LABELS"]
 
 #: Words accepted for ``difficulty`` besides a number in [0, 1].
 DIFFICULTY_LABELS = {"easy": 0.2, "simple": 0.2, "medium": 0.5, "hard": 0.8, "complex": 0.8}
@@ -114,6 +115,7 @@ def load_dataset_traffic(name: str) -> Traffic:
     if df.empty:
         raise TrafficError(f"dataset '{name}' holds no prompts", file=path)
     requests = []
+    row: Any  # a row of the dataset's prompts table (DuckDB VARCHAR and DOUBLE columns: cells untyped)
     for row in df.itertuples(index=False):
         diff = row.difficulty
         requests.append(Request(
@@ -187,7 +189,7 @@ def _read_parquet(p: Path, data: bytes) -> Iterable[tuple[int, dict]]:
 
     cols, rows = read_parquet_rows(p)  # a TrafficError naming the file if unreadable
     for n, row in enumerate(rows, start=1):
-        record = {k: v for k, v in zip(cols, row) if v is not None}
+        record = {k: v for k, v in zip(cols, row, strict=True) if v is not None}
         for key in ("messages", "metadata"):
             if isinstance(record.get(key), str):
                 try:
@@ -248,8 +250,12 @@ def _difficulty(value: Any, bad) -> float | None:
 
 
 def _timestamp(value: Any, bad, fld: str = "arrived_at") -> float | None:
-    if value is None:
-        return None
+    """Seconds since the epoch of an ISO-8601 string, a datetime or a number; None when ``value`` is."""
+    return None if value is None else _seconds(value, bad, fld)
+
+
+def _seconds(value: Any, bad, fld: str) -> float:
+    number: float | None
     if isinstance(value, datetime):
         return _utc(value).timestamp()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -310,14 +316,14 @@ def arrival_times(requests: Sequence[Request], arrival, seed: int,
     """Order requests by arrival and give each its arrival time in seconds from the run's start."""
     rng = random.Random(stream_seed(seed, "traffic.arrival"))
     if isinstance(arrival, RecordedArrival):
-        stamped = []
+        stamped: list[tuple[float, Request]] = []
         for r in requests:
             ts = r.arrived_at if arrival.field == "arrived_at" else r.metadata.get(arrival.field)
             if ts is None:
                 raise TrafficError(f"arrival 'recorded' needs '{arrival.field}' on every request; "
                                    f"request '{r.id}' has none", file=source, field=arrival.field)
             if not isinstance(ts, float):
-                ts = _timestamp(ts, lambda m, f: TrafficError(m, file=source, field=f), arrival.field)
+                ts = _seconds(ts, lambda m, f: TrafficError(m, file=source, field=f), arrival.field)
             stamped.append((ts, r))
         if not stamped:
             return [], []
@@ -325,7 +331,8 @@ def arrival_times(requests: Sequence[Request], arrival, seed: int,
         t0 = stamped[0][0]
         return [r for _, r in stamped], [(ts - t0) / arrival.speedup for ts, _ in stamped]
     if isinstance(arrival, PoissonArrival):
-        t, times = 0.0, []
+        t = 0.0
+        times: list[float] = []
         for _ in requests:
             t += rng.expovariate(arrival.rate_per_s)
             times.append(t)
@@ -345,7 +352,8 @@ def _burst_times(n: int, arrival: BurstArrival, rng: random.Random) -> list[floa
                 return b.rate_per_s
         return arrival.rate_per_s
 
-    t, times = 0.0, []
+    t = 0.0
+    times: list[float] = []
     while len(times) < n:
         t += rng.expovariate(peak)
         if rng.random() * peak < rate(t):

@@ -71,6 +71,16 @@ def test_read_only_on_missing_file_is_a_clear_error(db):
     assert not db.exists()
 
 
+def test_close_is_idempotent_and_a_closed_store_says_so(db):
+    st = TraceStore(db)
+    st.close()
+    st.close()  # a second close (an outer `with` around a closed store) does not raise
+    with pytest.raises(duckdb.ConnectionException, match="already closed"):
+        st.con.execute("SELECT 1")
+    with TraceStore(db, read_only=True) as again:  # the file was released
+        assert again.con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
 def test_database_held_by_another_process(db):
     TraceStore(db).close()
     holder = subprocess.Popen([sys.executable, "-c", f"import duckdb,sys; c=duckdb.connect({str(db)!r}); "

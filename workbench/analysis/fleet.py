@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import duckdb
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from workbench.analysis.compare import paired_bootstrap
 from workbench.analysis.routing import _outcome, _wide, oracle
@@ -62,10 +63,10 @@ def model_points(matrix: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
                          "cost_usd": costs.sum().to_numpy()})
 
 
-def upper_hull(cost: Sequence[float], quality: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+def upper_hull(cost: ArrayLike, quality: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """The upper concave hull of (cost, quality) points, ascending cost, up to its best quality (beyond
     it paying more never has to lose quality: the best point can be kept, see :func:`mix_quality`)."""
-    pts = sorted(zip(np.asarray(cost, float).tolist(), np.asarray(quality, float).tolist()))
+    pts = sorted(zip(np.asarray(cost, float).tolist(), np.asarray(quality, float).tolist(), strict=True))
     hull: list[tuple[float, float]] = []
     for p in pts:
         while len(hull) >= 2:
@@ -87,7 +88,8 @@ def mix_frontier(matrix: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
     """The best fixed mixes: hull vertices ``cost_usd``, ``quality`` (each vertex one model)."""
     pts = model_points(matrix, models)
     x, y = upper_hull(pts["cost_usd"], pts["quality"])
-    names = [pts.loc[(pts["cost_usd"] == c) & (pts["quality"] <= q + 1e-15), "model"].iloc[0] for c, q in zip(x, y)]
+    names = [pts.loc[(pts["cost_usd"] == c) & (pts["quality"] <= q + 1e-15), "model"].iloc[0]
+             for c, q in zip(x, y, strict=True)]
     return pd.DataFrame({"cost_usd": x, "quality": y, "model": names})
 
 
@@ -106,14 +108,14 @@ def route_outcome(matrix: pd.DataFrame, models: Sequence[str], choice: pd.Series
     if picked.isna().any():
         raise InputError(f"choice: {int(picked.isna().sum())} prompt(s) of the matrix have no model, e.g. "
                          f"{picked.index[picked.isna().to_numpy()][0]}", field="choice")
-    col = scores.columns.get_indexer(picked.to_numpy())
+    col = scores.columns.get_indexer(pd.Index(picked.to_numpy()))
     if (col < 0).any():
         raise InputError(f"choice names a model outside {', '.join(models)}: {picked.iloc[int(np.argmin(col))]}",
                          field="choice")
     return _outcome(scores.to_numpy(), costs.to_numpy(), col, list(models))
 
 
-def aiq(cost: Sequence[float], quality: Sequence[float], lo: float, hi: float, grid: int = 1001) -> float:
+def aiq(cost: ArrayLike, quality: ArrayLike, lo: float, hi: float, grid: int = 1001) -> float:
     """Mean quality of the upper hull of the points over costs ``[lo, hi]`` (RouterBench's AIQ); below
     the cheapest point the hull is not reachable and counts as its first quality."""
     if hi <= lo:
@@ -142,12 +144,12 @@ def fleet_metrics(matrix: pd.DataFrame, models: Sequence[str], curve: pd.DataFra
     frontier = mix_frontier(matrix, models)
     best = oracle(matrix, list(models))
     lo, hi = float(frontier["cost_usd"].iloc[0]), float(frontier["cost_usd"].iloc[-1])
-    margins = [q - mix_quality(frontier, c) for c, q in zip(curve["cost_usd"], curve["quality"])]
+    margins = [q - mix_quality(frontier, c) for c, q in zip(curve["cost_usd"], curve["quality"], strict=True)]
     hx, hy = upper_hull(curve["cost_usd"], curve["quality"])
     grid = np.linspace(lo, hi, 101)[1:-1]
     reach = grid >= hx[0] - 1e-12  # below the router's cheapest point it has no design at that cost
     lead = [float(np.interp(c, hx, hy)) - mix_quality(frontier, c) if ok else float("-inf")
-            for c, ok in zip(grid, reach)]
+            for c, ok in zip(grid, reach, strict=True)]
     min_margin = min(lead) if len(lead) else float("nan")
     return {"aiq": aiq(curve["cost_usd"], curve["quality"], lo, hi),
             "mix_aiq": aiq(frontier["cost_usd"], frontier["quality"], lo, hi),

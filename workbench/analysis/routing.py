@@ -67,12 +67,12 @@ def _checked(matrix: pd.DataFrame) -> pd.DataFrame:
     if out.any():
         row = m.index[out.to_numpy()][0]
         raise InputError(f"outcome matrix row {row}: score must be in 0..1 and cost_usd >= 0 "
-                         f"(got {m.at[row, 'score']}, {m.at[row, 'cost_usd']})", field="score")
+                         f"(got {m['score'].loc[row]}, {m['cost_usd'].loc[row]})", field="score")
     dup = m.duplicated(["prompt_key", "model"])
     if dup.any():
         row = m.index[dup.to_numpy()][0]
-        raise InputError(f"outcome matrix row {row}: prompt {m.at[row, 'prompt_key']} has a second row "
-                         f"for model {m.at[row, 'model']}", field="prompt_key")
+        raise InputError(f"outcome matrix row {row}: prompt {m['prompt_key'].loc[row]} has a second row "
+                         f"for model {m['model'].loc[row]}", field="prompt_key")
     return m
 
 
@@ -94,7 +94,7 @@ def _wide(matrix: pd.DataFrame, models: Sequence[str]) -> tuple[pd.DataFrame, pd
     if gaps.any():
         # A router over an incomplete matrix would be scored on different prompts per model.
         key = scores.index[gaps.to_numpy()][0]
-        lacking = [name for name in models if pd.isna(scores.at[key, name])]
+        lacking = [name for name in models if pd.isna(scores[name].loc[key])]
         raise InputError(f"outcome matrix: {int(gaps.sum())} prompt(s) lack an outcome for some model, "
                          f"e.g. prompt {key} has none for {', '.join(lacking)}", field="model")
     return scores, costs

@@ -10,6 +10,8 @@ every objective and better on one. Trials missing an objective's figure are on n
 
 from __future__ import annotations
 
+from typing import Any
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -33,6 +35,7 @@ def sweep_table(con, sweep_id: str) -> pd.DataFrame:
     trials = sweep_trials(con, sweep_id)
     summaries = {rid: run_summary(con, rid) for rid in dict.fromkeys(trials["run_id"])}
     rows = []
+    t: Any  # a row of the sweep's trials table (its cells are untyped)
     for t in trials.itertuples(index=False):
         s = summaries[t.run_id]
         rows.append({"trial": int(t.trial), "run_id": t.run_id, "params": t.params,

@@ -18,8 +18,9 @@ from workbench.datasets.routellm import import_routellm
 from workbench.datasets.routerbench import import_routerbench
 from workbench.errors import InputError
 
-__all__ = ["eval_chart", "import_routellm", "import_routerbench", "import_outcomes", "fetch_routellm", "DownloadError", "describe", "format_info",
-           "format_list", "evaluate", "format_eval", "evaluate_fleet", "format_fleet_eval", "parse_prices", "parse_models"]
+__all__ = ["eval_chart", "import_routellm", "import_routerbench", "import_outcomes", "fetch_routellm", "DownloadError",
+           "describe", "format_info", "format_list", "evaluate", "format_eval", "evaluate_fleet", "format_fleet_eval",
+           "parse_prices", "parse_models"]
 
 
 def describe(name: str) -> dict:
@@ -65,7 +66,8 @@ def format_info(d: dict) -> str:
     if d.get("imported_at"):
         lines.append(f"  imported: {d['imported_at']}")
     width = max([len(m["model"]) for m in d["models"]] + [5])
-    lines.append(f"\n  {'model':<{width}} {'answers':>8} {'quality':>8} {'cost (USD)':>11} {'per 1k':>9}  price in/out per Mtok")
+    lines.append(f"\n  {'model':<{width}} {'answers':>8} {'quality':>8} {'cost (USD)':>11} {'per 1k':>9}  "
+                 "price in/out per Mtok")
     for m in d["models"]:
         p = m["price"]
         price = f"${p['input_per_mtok']:g} / ${p['output_per_mtok']:g} ({p['source']})" if p else "from the file"

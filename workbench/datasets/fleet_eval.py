@@ -66,13 +66,15 @@ def evaluate_fleet(name: str, models: Sequence[str], *, folds: int = 5, seed: in
     metrics = fleet_metrics(matrix, models, curve)
     costed = [m for m in models if prices[m] is not None]
     return {"dataset": name, "prompts": len(keys), "fleet": models, "models": points.to_dict("records"),
-            "oracle": metrics["oracle"], "mixes": metrics["frontier"], "no_routing_needed": metrics["no_routing_needed"],
-            "utility": {"aiq": metrics["aiq"], "mix_aiq": metrics["mix_aiq"], "beats_every_mix": metrics["beats_every_mix"],
+            "oracle": metrics["oracle"], "mixes": metrics["frontier"],
+            "no_routing_needed": metrics["no_routing_needed"],
+            "utility": {"aiq": metrics["aiq"], "mix_aiq": metrics["mix_aiq"],
+                        "beats_every_mix": metrics["beats_every_mix"],
                         "min_margin": metrics["min_margin"],
                         "under_oracle": metrics["under_oracle"], "chosen": chosen, "folds": folds, "seed": seed,
                         "out_of_sample": True,
                         "curve": [{**r, "margin_over_mixes": m} for r, m in
-                                  zip(curve.to_dict("records"), metrics["margin_at_equal_cost"])]},
+                                  zip(curve.to_dict("records"), metrics["margin_at_equal_cost"], strict=True)]},
             "note": (f"routing decisions out of sample: {quality_note(folds)}; predicted cost = prompt tokens x "
                      f"price + the other folds' mean completion tokens x price ({', '.join(costed) or 'none'} "
                      f"priced; others: the other folds' mean recorded cost); quality and cost on the curve are "
@@ -89,13 +91,15 @@ def format_fleet_eval(r: dict) -> str:
     o = r["oracle"]
     lines.append(f"  {'oracle (cheapest best model)':<{w}} {o['quality']:>8.4f} {o['cost_usd']:>11.4f}")
     if r["no_routing_needed"]:
-        lines.append(f"\n  no routing needed: {r['no_routing_needed']} is both better and cheaper than every other model")
+        lines.append(f"\n  no routing needed: {r['no_routing_needed']} is both better and cheaper than every other "
+                     "model")
     u = r["utility"]
     lines.append(f"\n  AIQ (mean quality over the cost range of the models): utility {u['aiq']:.4f}, "
                  f"best fixed mixes {u['mix_aiq']:.4f}")
     lines.append(f"  utility beats every fixed mix at equal cost: {'yes' if u['beats_every_mix'] else 'no'} "
                  f"(least lead {u['min_margin']:+.4f}); "
-                 f"under the oracle: {'yes' if u['under_oracle'] else 'no'}; learner per fold: {', '.join(u['chosen'])}")
+                 f"under the oracle: {'yes' if u['under_oracle'] else 'no'}; "
+                 f"learner per fold: {', '.join(u['chosen'])}")
     lines.append(f"\n  {'cost weight':>12} {'quality':>8} {'cost (USD)':>11} {'vs mixes':>9}  shares")
     curve = u["curve"]
     step = max(1, len(curve) // 12)

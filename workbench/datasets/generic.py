@@ -215,17 +215,17 @@ def _rows(path: Path) -> Iterator[tuple[int, dict]]:
     data = path.read_bytes()
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        header, rows = read_csv(path, data)
+        header, lines = read_csv(path, data)
         _check_header(path, header)
-        for line, values in rows:
-            yield line, dict(zip(header, values))
+        for line, values in lines:
+            yield line, dict(zip(header, values, strict=True))
     elif suffix in (".parquet", ".pq"):
         from workbench.store.parquet import read_parquet_rows
 
         cols, rows = read_parquet_rows(path)  # a TrafficError naming the file if unreadable
         _check_header(path, cols)
-        for n, values in enumerate(rows, start=1):
-            yield n, dict(zip(cols, values))
+        for n, cells in enumerate(rows, start=1):
+            yield n, dict(zip(cols, cells, strict=True))
     else:
         raise InputError("outcome files are CSV (.csv) or Parquet (.parquet)", file=path)
 

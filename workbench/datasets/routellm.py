@@ -183,7 +183,8 @@ def _mmlu(folder: Path, pricer: Pricer, models: Mapping[str, str] | None) -> tup
             rows += 1
             pid = f"mmlu-{subject}-{i:04d}"
             scores = {mapping[c]: v for c, v in verdicts.items()}
-            meta, messages = {"row": i}, None
+            meta: dict[str, int | str] = {"row": i}
+            messages = None
             if prompt in first:
                 # RouteLLM scored every row on its own (a repeat may carry another answer key), so the
                 # repeat stays a prompt of its own: the same text as a one-message chat, whose key
@@ -231,7 +232,7 @@ def _locate(root: Path) -> dict[str, Path]:
     if not root.is_dir():
         raise InputError("no such folder: give RouteLLM's folder (with gsm8k/ and/or mmlu/) or one of them",
                          file=root)
-    found = {}
+    found: dict[str, Path] = {}
     for name, probe in (("gsm8k", "gsm8k_responses.csv"), ("mmlu", "mmlu_*.csv")):
         for folder in (root / name, root):
             if any(folder.glob(probe)):

@@ -129,7 +129,8 @@ def _rows(frame, models: list[str], mapping: Mapping[str, str], path: Path, pric
             continue
         seen_text.add(prompt)
         raw = rec["prompt"]
-        stats["multi_turn"] += isinstance(raw, (list, tuple)) or (isinstance(raw, str) and raw[:1] == "[" and raw[-1:] == "]")
+        stats["multi_turn"] += isinstance(raw, (list, tuple)) or (
+            isinstance(raw, str) and raw[:1] == "[" and raw[-1:] == "]")
         key = builder.add_prompt(sid, prompt, category=_text(rec["eval_name"]), metadata={"row": i})
         for model, score, response, cost in outcomes:
             builder.add_outcome(key, model, score, response=response or "", cost_usd=cost)

@@ -47,7 +47,7 @@ class Grader(ABC):
     def __init__(self, params: GraderParams):
         self.params = params
 
-    def bind(self, scenario: Scenario, loc: tuple) -> None:
+    def bind(self, scenario: Scenario, loc: tuple) -> None:  # noqa: B027 - an optional hook, most bind nothing
         """Check or load what depends on the scenario; errors go to ``scenario.error_at((*loc, ...))``."""
 
     @abstractmethod
@@ -76,8 +76,9 @@ def build_graders(scenario: Scenario) -> list[Grader]:
         if cls is None:
             raise scenario.error_at(("graders", i, "type"), f"unknown grader '{spec.type}' "
                                     f"(registered: {', '.join(_REGISTRY.names())})")
-        grader = cls(validate_params(scenario, cls.Params, spec.params, ("graders", i, "params"),
-                                     f"grader '{cls.name}'"))
+        params = validate_params(scenario, cls.Params, spec.params, ("graders", i, "params"), f"grader '{cls.name}'")
+        assert isinstance(params, GraderParams)  # an instance of cls.Params (validate_params returns BaseModel)
+        grader = cls(params)
         grader.bind(scenario, ("graders", i))
         out.append(grader)
     return out
@@ -102,7 +103,7 @@ def grade_all(graders: list[Grader], req: Request, text: str | None, provider_sc
     """
     verdicts: dict[str, float | None] = {}
     total, n = 0.0, 0
-    for label, g in zip(labels or grader_labels(graders), graders):
+    for label, g in zip(labels or grader_labels(graders), graders, strict=True):
         if not g.needs_call:
             v = verdicts[label] = g.score(req, text, provider_score)
             if v is not None:

@@ -44,10 +44,8 @@ def chosen_letter(text: str, letters: str = "ABCD") -> str | None:
 
 
 def _last(pattern: re.Pattern, text: str) -> str | None:
-    m = None
-    for m in pattern.finditer(text):
-        pass
-    return None if m is None else next(g for g in m.groups() if g)
+    matches = list(pattern.finditer(text))
+    return next(g for g in matches[-1].groups() if g) if matches else None
 
 
 def _find(text: str, rules: tuple[re.Pattern, ...]) -> str | None:
@@ -65,6 +63,8 @@ class Choice(Grader):
     """1 when the answer chose the expected letter, 0 when it chose another or none."""
 
     name = "choice"
+
+    params: Params  # the validated params: this class's own, not the base GraderParams
 
     class Params(GraderParams):
         """``letters``: the option letters, in order (``ABCD`` by default)."""

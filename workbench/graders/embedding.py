@@ -66,6 +66,8 @@ class Embedding(Grader):
 
     name = "embedding"
 
+    params: Params  # the validated params: this class's own, not the base GraderParams
+
     class Params(GraderParams):
         """``backend``: ``hashing`` (offline) or ``sentence-transformers`` with ``model``; ``threshold``."""
 

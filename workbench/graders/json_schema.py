@@ -132,6 +132,8 @@ class JsonSchema(Grader):
 
     name = "json_schema"
 
+    params: Params  # the validated params: this class's own, not the base GraderParams
+
     class Params(GraderParams):
         """``schema``: the JSON Schema, inline (a mapping)."""
 

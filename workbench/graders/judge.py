@@ -43,6 +43,8 @@ class LlmJudge(Grader):
     name = "llm_judge"
     needs_call = True
 
+    params: Params  # the validated params: this class's own, not the base GraderParams
+
     class Params(GraderParams):
         """``model``: the judging fleet model; ``criteria``: the rubric; the two verdict words."""
 
@@ -88,10 +90,9 @@ class LlmJudge(Grader):
         if not judge_text:
             return None
         for rx in self._verdicts:
-            last = None
-            for last in rx.finditer(judge_text):
-                pass
-            if last is not None:
+            matches = list(rx.finditer(judge_text))
+            if matches:
+                last = matches[-1]
                 return 1.0 if last[0].casefold() == self.params.pass_word.casefold() else 0.0
         return None
 

@@ -42,9 +42,8 @@ def final_number(text: str) -> float | None:
         tail = text.rsplit("####", 1)[1]
         match = _NUMBER.search(tail)
     else:
-        match = None
-        for match in _NUMBER.finditer(text):
-            pass
+        matches = list(_NUMBER.finditer(text))
+        match = matches[-1] if matches else None
     if match is None:
         return None
     value = float(match["num"].replace(",", ""))

@@ -106,7 +106,7 @@ class Policy(ABC):
         """Targets named in the params, by their location under ``router.params`` (for validation)."""
         return {}
 
-    def fit(self, requests: Sequence[Request]) -> None:
+    def fit(self, requests: Sequence[Request]) -> None:  # noqa: B027 - an optional hook, most fit nothing
         """Look at the replay's requests before it starts (calibration); most policies need not."""
 
     def method_notes(self) -> list[str]:
@@ -156,6 +156,7 @@ def build_policy(scenario: Scenario) -> Policy:
         raise scenario.error_at(("router", "policy"), f"unknown policy '{spec.policy}' "
                                 f"(registered: {', '.join(_REGISTRY.names())})")
     params = validate_params(scenario, cls.Params, spec.params, ("router", "params"), f"policy '{cls.name}'")
+    assert isinstance(params, PolicyParams)  # an instance of cls.Params (validate_params returns BaseModel)
     policy = cls(params, scenario)
     known = set(scenario.targets)
     for loc, target in policy.referenced_targets().items():

@@ -16,6 +16,7 @@ The checks, any of which sends the answer up the chain:
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
@@ -30,6 +31,8 @@ class Cascade(Policy):
     """Answer with ``chain[0]``; on a failed check, escalate to the next model of ``chain``."""
 
     name = "cascade"
+
+    params: Params  # the validated params: this class's own, not the base PolicyParams
 
     class Params(PolicyParams):
         """``chain`` cheapest first; at least one of ``min_score``, ``refusal``, ``format``."""
@@ -53,7 +56,7 @@ class Cascade(Policy):
         super().__init__(params, scenario)
         if params.min_score is not None and not scenario.graders:
             raise scenario.error_at(("router", "params", "min_score"), "min_score needs graders in the scenario")
-        self._next = {a: b for a, b in zip(params.chain, params.chain[1:])}
+        self._next = dict(itertools.pairwise(params.chain))
         # RE2: a user's pattern runs on every answer, in linear time (see workbench.registry)
         self._refusal = compile_regex(params.refusal) if params.refusal else None
         self._format = compile_regex(params.format) if params.format else None

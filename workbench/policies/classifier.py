@@ -49,6 +49,8 @@ class Classifier(Policy):
 
     name = "classifier"
 
+    params: Params  # the validated params: this class's own, not the base PolicyParams
+
     class Params(PolicyParams):
         """``model`` labels; ``routes`` maps label -> target; ``default`` catches failures and strays."""
 
@@ -86,7 +88,7 @@ class Classifier(Policy):
         self._text = params.prompt.replace("{labels}", ", ".join(self._labels))
 
     def referenced_targets(self) -> dict[tuple, str]:
-        refs = {("routes", label): target for label, target in self.params.routes.items()}
+        refs: dict[tuple, str] = {("routes", label): target for label, target in self.params.routes.items()}
         refs[("default",)] = self.params.default
         return refs
 
@@ -97,7 +99,7 @@ class Classifier(Policy):
             return None
         if isinstance(t, ByDifficulty):
             return None if req.difficulty is None else (t.high if req.difficulty > t.threshold else t.low)
-        return t.labels.get(req.category)
+        return None if req.category is None else t.labels.get(req.category)
 
     def decide(self, req: Request, ctx: RouteContext) -> Decision:
         ask = Request(id=f"{req.id}#route", prompt=self._text.replace("{prompt}", req.prompt),

@@ -32,6 +32,7 @@ imported when scores are computed, never at package import.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -52,7 +53,7 @@ LEARNED_NOTE = learned_note()
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
-def assign_folds(texts: Sequence[str], folds: int = 5, seed: int = 0) -> np.ndarray:
+def assign_folds(texts: Sequence[str] | np.ndarray, folds: int = 5, seed: int = 0) -> np.ndarray:
     """Fold number (0..folds-1) of each text: scikit-learn's KFold over the distinct texts, shuffled
     with ``seed``; identical texts share a fold."""
     import pandas as pd
@@ -72,7 +73,7 @@ def assign_folds(texts: Sequence[str], folds: int = 5, seed: int = 0) -> np.ndar
 
 def _ngrams(doc: str) -> list[str]:
     toks = _TOKEN.findall(doc.lower())
-    return toks + [f"{a} {b}" for a, b in zip(toks, toks[1:])]
+    return toks + [f"{a} {b}" for a, b in itertools.pairwise(toks)]
 
 
 def _counts(texts: Sequence[str]):

@@ -38,6 +38,8 @@ class LoadBalance(Policy):
 
     name = "loadbalance"
 
+    params: Params  # the validated params: this class's own, not the base PolicyParams
+
     class Params(PolicyParams):
         """Deployments (fleet model names), the strategy, shuffle weights and latency buffer."""
 
@@ -140,11 +142,12 @@ class LoadBalance(Policy):
         if ctx.fleet is None:
             return self._no_fleet()
         names, ewma = self._names, ctx.fleet.latency_ewma
-        lats = [ewma[n] for n in names]
-        fresh = [j for j, lat in enumerate(lats) if lat is None]
+        seen = [ewma[n] for n in names]
+        fresh = [j for j, lat in enumerate(seen) if lat is None]
         if fresh:
             i = self._pick(ctx, fresh)
             return Decision(names[i], f"latency-based-routing: {names[i]} not observed yet (tried first)")
+        lats = [lat for lat in seen if lat is not None]  # all of them, in order: none is fresh
         low = min(lats)
         limit = low * (1.0 + self.params.latency_buffer)
         near = [j for j, lat in enumerate(lats) if lat <= limit]

@@ -92,7 +92,7 @@ def _keyword_check(words: list[str]) -> Check:
     phrases = [w.split() for w in words]
     alternatives = "|".join(r"\s+".join(map(re.escape, p)) for p in phrases)
     pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
-    canonical = {" ".join(p).casefold(): w for p, w in zip(phrases, words)}
+    canonical = {" ".join(p).casefold(): w for p, w in zip(phrases, words, strict=True)}
 
     def check(req: Request) -> str | None:
         m = pattern.search(req.prompt)
@@ -168,6 +168,8 @@ class Rules(Policy):
     """Send each request to the target of the first rule whose conditions all hold, else ``default``."""
 
     name = "rules"
+
+    params: Params  # the validated params: this class's own, not the base PolicyParams
 
     class Params(PolicyParams):
         """``default``: target when no rule matches; ``rules``: ordered list of :class:`Rule`."""

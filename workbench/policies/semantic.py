@@ -111,6 +111,8 @@ class Semantic(Policy):
 
     name = "semantic"
 
+    params: Params  # the validated params: this class's own, not the base PolicyParams
+
     class Params(PolicyParams):
         """``routes``: target -> example utterances; ``default`` below ``min_similarity``; ``embedding``.
 

@@ -13,6 +13,8 @@ class Static(Policy):
 
     name = "static"
 
+    params: Params  # the validated params: this class's own, not the base PolicyParams
+
     class Params(PolicyParams):
         """``target``: a fleet model or human node."""
 

@@ -194,7 +194,7 @@ class LearnedScorer(_ScorerBase):
         if name is None:
             raise scenario.error_at(("router", "params", "scorer", "dataset"),
                                     "scorer 'learned' needs a dataset (the traffic's, or dataset: NAME)")
-        labels = {}
+        labels: dict[str, list[float]] = {}
         with OutcomeStore(name) as ds:
             for field, model in (("model", self.model), ("strong", self.strong)):
                 if model is None or (field == "strong" and self.method == "tfidf"):
@@ -214,12 +214,13 @@ class LearnedScorer(_ScorerBase):
             else:
                 from workbench.policies.quality import cross_fitted_quality, expected_gain, gain_selector
 
+                assert self.strong is not None  # _strong_for_nested requires it with method nested
                 pred = cross_fitted_quality(texts, labels, folds=self.folds, seed=self.seed,
                                             select=gain_selector(self.strong, self.model))
                 scores = expected_gain(pred.selected, self.strong, self.model)
         except ValueError as exc:  # e.g. fewer distinct prompts than folds
             raise scenario.error_at(("router", "params", "scorer", "folds"), str(exc)) from None
-        self._scores.update({r.id: float(x) for r, x in zip(requests, scores)})
+        self._scores.update({r.id: float(x) for r, x in zip(requests, scores, strict=True)})
 
 
 Scorer = Annotated[LengthScorer | DifficultyScorer | KeywordsScorer | MetadataScorer | LearnedScorer,
@@ -246,6 +247,8 @@ class Threshold(Policy):
     """Send a request to ``strong`` when its score passes a fixed or calibrated threshold, else ``weak``."""
 
     name = "threshold"
+
+    params: Params  # the validated params: this class's own, not the base PolicyParams
 
     class Params(PolicyParams):
         """``strong``/``weak`` targets, a ``scorer``, and exactly one of ``threshold`` and ``strong_share``.

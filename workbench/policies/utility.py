@@ -97,13 +97,13 @@ def predicted_costs(prompt_tokens: Mapping[str, np.ndarray], completion_tokens: 
     mean completion tokens x output price; a model without price: the other folds' mean recorded cost."""
     out = {}
     for m in prompt_tokens:
-        pred = np.empty(len(fold))
+        pred, price = np.empty(len(fold)), prices.get(m)
         for k in np.unique(fold):
             other = fold != k
-            if prices.get(m) is None:
+            if price is None:
                 pred[~other] = recorded_cost[m][other].mean()
             else:
-                p_in, p_out = prices[m]
+                p_in, p_out = price
                 pred[~other] = prompt_tokens[m][~other] * p_in + completion_tokens[m][other].mean() * p_out
         out[m] = pred
     return out
@@ -114,6 +114,8 @@ class Utility(Policy):
     """Pick, per request, the fleet model with the best predicted quality net of predicted cost."""
 
     name = "utility"
+
+    params: Params  # the validated params: this class's own, not the base PolicyParams
 
     class Params(PolicyParams):
         """``targets`` to choose among and exactly one of ``cost_weight`` (quality per USD),
@@ -178,8 +180,9 @@ class Utility(Policy):
                 self._how = f"weight calibrated to at most {p.top_share:.0%} on {p.targets[top]}, in-sample"
             else:
                 self._how = "fixed weight"
+            assert self._weight is not None  # the params give exactly one of cost_weight, budget, top_share
             idx = choose(quality, cost, float(self._weight))
-        for r, i, q, c in zip(requests, idx, quality, cost):
+        for r, i, q, c in zip(requests, idx, quality, cost, strict=True):
             self._table[r.id] = (int(i), float(q[i] - (self._weight or 0.0) * c[i]), q, c)
 
     def decide(self, req: Request, ctx: RouteContext) -> Decision:

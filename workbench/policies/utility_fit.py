@@ -60,7 +60,7 @@ def _outcomes(policy, requests: Sequence[Request]) -> tuple[dict, dict]:
                                   "(utility routes among models)")
             model = spec.recorded.model or spec.model
             rec = ds.answers(model, keys)
-            missing = [r.id for r, k in zip(requests, keys) if k not in rec or rec[k][5] is None]
+            missing = [r.id for r, k in zip(requests, keys, strict=True) if k not in rec or rec[k][5] is None]
             if missing:
                 raise sc.error_at(("router", "params", "targets", i), f"dataset '{name}' has no score of "
                                   f"'{model}' for {len(missing)} request(s), e.g. '{missing[0]}'")

@@ -22,6 +22,8 @@ class Weighted(Policy):
 
     name = "weighted"
 
+    params: Params  # the validated params: this class's own, not the base PolicyParams
+
     class Params(PolicyParams):
         """``weights``: target -> positive weight (shares need not add up to 1)."""
 
@@ -40,7 +42,6 @@ class Weighted(Policy):
 
     def decide(self, req, ctx: RouteContext) -> Decision:
         u = ctx.uniform(_SALT)
-        for acc, target, share in self._cum:
-            if u < acc:
-                break
+        # the first cumulative share above the draw (the last one if rounding leaves the draw above all)
+        _, target, share = next((c for c in self._cum if u < c[0]), self._cum[-1])
         return Decision(target, f"weighted draw {u:.3f} (share {share:.2f})", u)

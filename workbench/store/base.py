@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from typing import TypeVar
 
+import duckdb
+
 from workbench.errors import InputError
 
 __all__ = ["Connected", "RUN_ID_PATTERN", "check_run_id"]
@@ -37,7 +39,9 @@ T = TypeVar("T", bound="Connected")
 class Connected:
     """Holds ``self.con`` (a DuckDB connection); ``with`` closes it."""
 
-    con = None
+    #: Opened by the subclass's ``__init__``; :meth:`close` closes it but keeps it, so a late use raises
+    #: DuckDB's "connection already closed" (typed as always there: every method may use it unchecked).
+    con: duckdb.DuckDBPyConnection
 
     def __enter__(self: T) -> T:
         return self
@@ -47,6 +51,6 @@ class Connected:
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
-        if self.con is not None:
-            self.con.close()
-            self.con = None
+        con = getattr(self, "con", None)  # none when the constructor failed before connecting
+        if con is not None:
+            con.close()  # DuckDB's close is itself idempotent

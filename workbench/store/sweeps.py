@@ -98,7 +98,7 @@ def sweep_info(con_or_store, sweep_id: str) -> dict:
     row = cur.fetchone()
     if row is None:
         raise KeyError(sweep_id)
-    out = dict(zip([d[0] for d in cur.description], row))
+    out = dict(zip([d[0] for d in cur.description], row, strict=True))
     out["objectives"], out["constraints"] = json.loads(out["objectives"]), json.loads(out["constraints"])
     return out
 

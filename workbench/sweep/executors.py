@@ -24,6 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import cast
 
 __all__ = ["Shared", "TrialTask", "TrialOutput", "run_trial", "make_executor", "SerialExecutor",
            "PoolExecutor", "RayExecutor", "EXECUTORS"]
@@ -105,6 +106,7 @@ def _init_worker(shared: Shared) -> None:
 
 
 def _pool_trial(task: TrialTask) -> TrialOutput:
+    assert _WORKER_SHARED is not None  # set by _init_worker, the pool's initializer, in every worker
     return run_trial(_WORKER_SHARED, task)
 
 
@@ -159,6 +161,7 @@ class RayExecutor:
 
     def __init__(self, shared: Shared, workers: int | None = None, address: str | None = None):
         import ray
+        from ray.actor import ActorHandle
         from ray.util import ActorPool
 
         self._ray, self._owned = ray, False
@@ -172,7 +175,8 @@ class RayExecutor:
         self.workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         ref = ray.put(shared)
         actor = ray.remote(num_cpus=1)(_RayWorker)
-        self._actors = [actor.remote(ref) for _ in range(self.workers)]
+        # ray types ActorClass.remote as "a handle or the class"; at run time it is always a handle
+        self._actors = [cast(ActorHandle, actor.remote(ref)) for _ in range(self.workers)]
         self._pool = ActorPool(self._actors)
 
     def map(self, tasks: Iterable[TrialTask]) -> Iterator[TrialOutput]:

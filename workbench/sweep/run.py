@@ -4,7 +4,8 @@ Why this order: the space, the objectives and the constraints are checked agains
 the traffic is loaded and sampled) before the trace database is touched, so bad input writes
 nothing. Then trial 0, the scenario as written, is the baseline, replayed in the first batch; each
 later batch comes from the search, told the figures of the batch before (:func:`run_summary` of each
-trial's rows, computed by the worker that replayed it, over exactly the rows the parent stores). A design proposed twice is replayed once: its trials share the run.
+trial's rows, computed by the worker that replayed it, over exactly the rows the parent stores). A design
+proposed twice is replayed once: its trials share the run.
 """
 
 from __future__ import annotations

@@ -51,12 +51,19 @@ def _quantised(p: Param, lo: float, hi: float, values: np.ndarray) -> list:
     return [float(round(v, 12)) for v in values]
 
 
+def _bounds(p: Param) -> tuple[float, float]:
+    """``(low, high)`` of a range param (Param validates that a param without choices has one)."""
+    bounds = p.int_ or p.float_
+    assert bounds is not None
+    return bounds
+
+
 def grid_values(p: Param) -> list:
     """Every value a grid takes for ``p``: each choice; each int of the range (by ``step``, or
     ``points`` values on a log scale); a float range by ``step`` or ``points`` values."""
     if p.choices is not None:
         return list(p.choices)
-    lo, hi = p.int_ or p.float_
+    lo, hi = _bounds(p)
     if p.log:
         return _quantised(p, lo, hi, np.geomspace(lo, hi, p.points))
     if p.step is not None:
@@ -71,7 +78,8 @@ class GridSearch:
 
     def __init__(self, space: Space, trials: int | None, seed: int):
         keys = list(space.params)
-        points = [dict(zip(keys, combo)) for combo in itertools.product(*(grid_values(space.params[k]) for k in keys))]
+        combos = itertools.product(*(grid_values(space.params[k]) for k in keys))
+        points = [dict(zip(keys, combo, strict=True)) for combo in combos]
         if trials is not None and trials < len(points):
             order = np.random.default_rng(seed).permutation(len(points))[:trials]
             points = [points[i] for i in sorted(order)]
@@ -99,11 +107,11 @@ class RandomSearch:
     def _draw(p: Param, rng: np.random.Generator) -> Any:
         if p.choices is not None:
             return p.choices[int(rng.integers(len(p.choices)))]
-        lo, hi = p.int_ or p.float_
+        lo, hi = _bounds(p)
         if p.log:
             v = math.exp(rng.uniform(math.log(lo), math.log(hi)))
-        elif p.kind == "int" and p.step is None:
-            return int(rng.integers(lo, hi + 1))
+        elif p.int_ is not None and p.step is None:
+            return int(rng.integers(p.int_[0], p.int_[1] + 1))
         else:
             v = rng.uniform(lo, hi)
         return _quantised(p, lo, hi, np.array([v]))[0]
@@ -128,20 +136,23 @@ class OptunaSearch:
         self._optuna = optuna
         self.space, self.trials, self.batch = space, trials, batch
         self.objectives, self.constraints = objectives, constraints
+        sampler: optuna.samplers.BaseSampler
         if algorithm == "nsga2":
             sampler = optuna.samplers.NSGAIISampler(seed=seed, population_size=max(2, batch))
         else:
             sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(batch, 8))
-        self.study = optuna.create_study(directions=[o.direction for o in objectives], sampler=sampler)
+        directions = [optuna.study.StudyDirection[o.direction.upper()] for o in objectives]  # MINIMIZE, MAXIMIZE
+        self.study = optuna.create_study(directions=directions, sampler=sampler)
         self._asked: list = []
         self._told = 0
 
     def _suggest(self, trial, key: str, p: Param) -> Any:
         if p.choices is not None:  # by index: Optuna's categorical values must be plain scalars
             return p.choices[trial.suggest_categorical(key, list(range(len(p.choices))))]
-        if p.kind == "int":
+        if p.int_ is not None:
             return trial.suggest_int(key, p.int_[0], p.int_[1], step=int(p.step or 1), log=p.log)
-        return trial.suggest_float(key, p.float_[0], p.float_[1], step=p.step, log=p.log)
+        lo, hi = _bounds(p)
+        return trial.suggest_float(key, lo, hi, step=p.step, log=p.log)
 
     def ask(self) -> list[dict[str, Any]]:
         """The next ``batch`` designs (fewer at the end), each from Optuna's seeded sampler."""
@@ -152,9 +163,9 @@ class OptunaSearch:
     def tell(self, metrics: list[dict | None]) -> None:
         """Each asked trial's objective values and constraint violations."""
         state = self._optuna.trial.TrialState
-        for trial, m in zip(self._asked, metrics):
-            values = None if m is None else [m.get(o.metric) for o in self.objectives]
-            if values is None or any(v is None or v != v for v in values):
+        for trial, m in zip(self._asked, metrics, strict=True):
+            values: list[Any] = [] if m is None else [m.get(o.metric) for o in self.objectives]
+            if m is None or any(v is None or v != v for v in values):
                 self.study.tell(trial, state=state.FAIL)
                 continue
             for c in self.constraints:  # <= 0: met; samplers rank designs missing one after the others

@@ -52,7 +52,7 @@ def run_row(con: duckdb.DuckDBPyConnection, run_id: str) -> dict | None:
     """A ``runs`` row as ``{column: value}``, or None."""
     cur = con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id])
     row = cur.fetchone()
-    return None if row is None else dict(zip([d[0] for d in cur.description], row))
+    return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
 
 
 def chain_of(row: dict, key: bytes | None) -> Chain:

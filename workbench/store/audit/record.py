@@ -156,7 +156,7 @@ def _overridden(by_human: bool, calls: list[dict], output) -> bool:
 def _columns(names: Sequence[str], values: Sequence, skip: frozenset) -> dict:
     """A row as ``{column: canonical value}``: NULLs left out, JSON columns parsed."""
     out = {}
-    for name, value in zip(names, values):
+    for name, value in zip(names, values, strict=True):
         if value is None or name in skip:
             continue
         t = type(value)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import TypedDict
 
 import duckdb
 import pandas as pd
@@ -129,7 +130,7 @@ def _diff(stored, fresh, path: str = "") -> str | None:
                 return d
         return None
     if isinstance(stored, list) and isinstance(fresh, list) and len(stored) == len(fresh):
-        for i, (s, f) in enumerate(zip(stored, fresh)):
+        for i, (s, f) in enumerate(zip(stored, fresh, strict=True)):
             label = f"attempt_no={s['attempt_no']}" if isinstance(s, dict) and "attempt_no" in s else i
             d = _diff(s, f, f"{path}[{label}]")
             if d:
@@ -162,13 +163,13 @@ def verify_run(con: duckdb.DuckDBPyConnection, run_id: str, head: str | None = N
     chain = chain_of(row, key)
     trail = con.execute("SELECT pos, seq, request_id, prev_hash, row_hash, row_json FROM audit_trail "
                         "WHERE run_id = ? ORDER BY pos", [run_id]).fetchall()
-    res = dict(run_id=run_id, rows=len(trail), seal=chain.seal, signed=chain.key is not None)
+    res = _Facts(run_id=run_id, rows=len(trail), seal=chain.seal, signed=chain.key is not None)
     if key is not None and chain.key is None:
         return AuditResult(**res, intact=False, head=trail[-1][4] if trail else GENESIS, field="audit_signed",
                            problem=f"${KEY_ENV} is set but this chain is not signed: it was sealed without the "
                            "key, or rebuilt by someone who did not have it")
     fresh = _Recompute(con, run_id, chain)
-    prev, seen = GENESIS, set()
+    prev, seen = GENESIS, set[str]()
     for i, (pos, seq, request_id, prev_hash, row_hash, row_json) in enumerate(trail):
         broken = _check_row(fresh, seen, i, pos, prev, prev_hash, request_id, row_hash, row_json)
         if broken:
@@ -179,7 +180,16 @@ def verify_run(con: duckdb.DuckDBPyConnection, run_id: str, head: str | None = N
     return _after_chain(fresh, row, seen, prev, head, res)
 
 
-def _after_chain(fresh: _Recompute, row: dict, seen: set, prev: str, head: str | None, res: dict) -> AuditResult:
+class _Facts(TypedDict):
+    """The fields of an :class:`AuditResult` known before any row is checked."""
+
+    run_id: str
+    rows: int
+    seal: int
+    signed: bool
+
+
+def _after_chain(fresh: _Recompute, row: dict, seen: set, prev: str, head: str | None, res: _Facts) -> AuditResult:
     i_seq = fresh.req_cols.index("seq")
     missing = sorted((rows[0][i_seq], rid) for rid, rows in fresh.reqs.items() if rid not in seen)
     if missing:
@@ -277,8 +287,10 @@ def trail_frame(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
 def trail_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
     """Counts of a run's stored decisions: rows, decided without a person, by a person, overridden."""
     _audited_run(con, run_id)
-    rows, human, overrides = con.execute(f"""
+    counts = con.execute(f"""
         SELECT count(*), count(*) FILTER (coalesce({_path('final.by_human', 'request.handoff')}::BOOLEAN, false)),
                count(*) FILTER ((row_json->>'$.human_override')::BOOLEAN)
         FROM audit_trail WHERE run_id = ?""", [run_id]).fetchone()
+    assert counts is not None  # an aggregate without GROUP BY returns one row
+    rows, human, overrides = counts
     return {"rows": rows, "without_human": rows - human, "by_human": human, "human_overrides": overrides}
