@@ -114,3 +114,47 @@ def draw_log(fleet: Fleet, logging: np.ndarray, n: int, seed: int) -> tuple[Logg
     log = LoggedBandit(ACTIONS, fleet.categories, action, probs[np.arange(n), action], fleet.category[rows],
                        quality, cost)
     return log, rows
+
+
+def write_logged_dataset(fleet: Fleet, name: str, logging: np.ndarray, seed: int, *,
+                         propensity: str = "logged") -> tuple[LoggedBandit, np.ndarray]:
+    """Dataset ``name``: every pool prompt once, answered by the model a randomized router drew (source
+    ``logged``), with that draw's probability in the outcomes column ``propensity`` (as the log importers
+    write it). ``propensity``: ``logged``, ``null`` (column present, every value NULL) or ``absent``.
+    Returns the log as arrays and each row's pool index (row i is pool prompt i)."""
+    import json
+
+    import duckdb
+    import pandas as pd
+
+    from workbench.store.outcomes import OutcomeStore
+    from workbench.traffic import prompt_key
+
+    rng = np.random.default_rng(seed)
+    n = len(fleet.pool)
+    probs = logging
+    action = np.minimum((rng.random(n)[:, None] > np.cumsum(probs, axis=1)).sum(axis=1), len(ACTIONS) - 1)
+    prompts, outcomes = [], []
+    for i, req in enumerate(fleet.pool):
+        key = prompt_key(req)
+        prompts.append({"prompt_key": key, "seq": i, "prompt_id": req.id, "prompt": req.prompt, "messages": None,
+                        "category": req.category, "difficulty": req.difficulty, "expected": req.expected,
+                        "metadata": json.dumps(req.metadata) if req.metadata else None})
+        target = ACTIONS[action[i]]
+        out = fleet.provider.bind(target)(req, request_key(seed, req.id), 0.0, 1)
+        outcomes.append({"prompt_key": key, "model": fleet.provider.models[target].model, "response": out.text,
+                         "prompt_tokens": out.prompt_tokens, "completion_tokens": out.completion_tokens,
+                         "latency_s": out.latency_s, "cost_usd": out.cost_usd, "score": out.score, "source": "logged"})
+    path = OutcomeStore.build(name, pd.DataFrame(prompts), pd.DataFrame(outcomes),
+                              {"source": "synthetic log of a randomized router (tests/synthetic_log.py)"})
+    p = probs[np.arange(n), action]
+    if propensity != "absent":
+        props = pd.DataFrame({"prompt_key": [o["prompt_key"] for o in outcomes],  # noqa: F841  (read by DuckDB)
+                              "p": p if propensity == "logged" else np.full(n, np.nan)})
+        with duckdb.connect(str(path)) as con:
+            con.execute("ALTER TABLE outcomes ADD COLUMN IF NOT EXISTS propensity DOUBLE")
+            con.execute("UPDATE outcomes SET propensity = CASE WHEN isnan(t.p) THEN NULL ELSE t.p END "
+                        "FROM props t WHERE outcomes.prompt_key = t.prompt_key")
+    quality = np.array([o["score"] for o in outcomes], dtype=float)
+    cost = np.array([o["cost_usd"] for o in outcomes], dtype=float)
+    return LoggedBandit(ACTIONS, fleet.categories, action, p, fleet.category, quality, cost), np.arange(n)
