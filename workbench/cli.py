@@ -16,6 +16,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from workbench.cli_offpolicy import add_estimate_parser, add_plan_options, cmd_estimate, cmd_record_plan, wants_plan
 from workbench.cli_tools import TOOL_COMMANDS, _input_error, _positive, _progress, add_tool_parsers
@@ -299,7 +300,7 @@ def _cmd_sim_server(args: argparse.Namespace) -> int:
 def _cmd_policies(args: argparse.Namespace) -> int:
     from workbench.policies import get_policy, policy_names
 
-    listing = []
+    listing: list[dict[str, Any]] = []
     for name in policy_names():
         cls = get_policy(name)
         doc = _plain(cls.__doc__.strip().splitlines()[0]) if cls.__doc__ else ""
