@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import duckdb
 import pandas as pd
 import pytest
 from conftest import SCENARIOS
@@ -56,7 +57,11 @@ def data(tmp_path, monkeypatch):
     outcomes = pd.DataFrame([{"prompt_key": prompt_key(r), "model": LOGGED[i % 3], "response": r.expected,
                               "prompt_tokens": 50, "completion_tokens": 120, "latency_s": 1.0, "cost_usd": 0.001,
                               "score": 1.0, "source": "logged"} for i, r in enumerate(reqs)])
-    return OutcomeStore.build("prod-log", prompts, outcomes, {"source": "test log"})
+    path = OutcomeStore.build("prod-log", prompts, outcomes, {"source": "test log"})
+    with duckdb.connect(str(path)) as con:  # a log's outcomes carry the old router's propensity
+        con.execute("ALTER TABLE outcomes ADD COLUMN IF NOT EXISTS propensity DOUBLE")
+        con.execute("UPDATE outcomes SET propensity = 1 / 3")
+    return path
 
 
 def scenario(tmp_path, url="http://127.0.0.1:9/v1"):
@@ -136,6 +141,7 @@ def test_a_capped_run_stops_before_the_cap_and_the_same_command_resumes(data, tm
     live = m[m.source == "live"]
     assert len(live) == planned and set(live.model) == {"openai/gpt-4o", "openai/gpt-4o-mini"}
     assert [n["spent_usd"] for n in notes] == [r["spent_usd"] for r in runs]
+    assert m[m.source == "logged"].shape[0] == 60  # the logged answers are untouched
     assert plan_recording(scenario(tmp_path), sample=SAMPLE).calls == []  # nothing left to ask
     assert KEY.encode() not in data.read_bytes()
     actual = sum(r["spent_usd"] for r in runs)

@@ -198,16 +198,21 @@ def format_estimate(out: dict[str, Any]) -> str:
              f"seed {out['seed']}: {out['logged_rows']:,} logged rows with a propensity"
              + (f" ({out['rows_without_propensity']:,} without, left out)" if out["rows_without_propensity"] else ""),
              "ESTIMATED, not replayed: " + _shares("new policy", out["new_policy_share"]) + "; "
-             + _shares("logged router", out["logged_share"]),
-             f"{'':<18}{'IPS':<28}{'SNIPS':<28}DR"]
+             + _shares("logged router", out["logged_share"])]
+    rows = []
     for key, label, fmt in (("quality", "quality", "{:.3f}"), ("cost_usd", "cost per request", "${:.6f}")):
         m = out[key]
         if m is None:
-            lines.append(f"{label:<18}(the log has no {key.replace('_usd', '')} to weigh)")
+            rows.append((label, None, f"(the log has no {key.replace('_usd', '')} to weigh)"))
             continue
         cells = [f"{fmt.format(m[e]['value'])} [{fmt.format(m[e]['lo'])}, {fmt.format(m[e]['hi'])}]"
                  for e in ("ips", "snips", "dr")]
-        lines.append(f"{label:<18}{cells[0]:<28}{cells[1]:<28}{cells[2]}   ({m['rows']:,} rows)")
+        rows.append((label, cells, f"({m['rows']:,} rows)"))
+    width = 2 + max((len(c) for _, cells, _ in rows if cells for c in cells), default=10)
+    lines.append(f"{'':<18}{'IPS':<{width}}{'SNIPS':<{width}}DR")
+    for label, cells, tail in rows:
+        body = "" if cells is None else f"{cells[0]:<{width}}{cells[1]:<{width}}{cells[2]}   "
+        lines.append(f"{label:<18}{body}{tail}")
     lines.append(f"{int(out['level'] * 100)}% percentile bootstrap intervals ({out['n_boot']:,} resamples); "
                  f"DR's reward model: {out['reward_model']}")
     lines.append(f"effective sample size {out['ess']:,.1f} of {out['rows']:,} ({out['ess_share']:.1%}), "
