@@ -33,6 +33,7 @@ from workbench.errors import InputError
 from workbench.policies import Policy, RouteContext, build_policy
 from workbench.scenario import Scenario, load_scenario
 from workbench.seeds import check_seed, request_key
+from workbench.store.logged import logged_outcomes
 from workbench.store.outcomes import OutcomeStore
 from workbench.traffic import Request, load_dataset_traffic
 
@@ -41,12 +42,6 @@ __all__ = ["estimate", "load_logged", "same_model", "format_estimate", "REWARD_M
 #: What DR's reward model is, as the output states it.
 REWARD_MODEL = ("mean logged score (and cost) per (model, category), else per model, else overall; "
                 "refitted in every bootstrap resample")
-_LOGGED_SQL = """
-SELECT o.prompt_key, p.prompt_id, coalesce(p.category, '') AS category, o.model, o.score, o.cost_usd,
-       o.propensity
-FROM outcomes o JOIN prompts p USING (prompt_key)
-WHERE o.source = 'logged' ORDER BY p.seq, o.model
-"""
 
 
 def same_model(a: str, b: str) -> bool:
@@ -67,15 +62,12 @@ class Logged:
 def load_logged(name: str) -> Logged:
     """The logged outcomes of dataset ``name`` with their propensities; one clear error when it has none."""
     with OutcomeStore(name) as ds:
-        con = ds.con
-        assert con is not None  # open inside the with block (Connected types it Optional)
-        cols = {c for (c, *_) in con.execute("DESCRIBE outcomes").fetchall()}
+        has_propensity, rows = logged_outcomes(ds)
         path = ds.path
-        if "propensity" not in cols:
+        if not has_propensity:
             raise InputError(f"dataset '{name}' records no propensities (its outcomes have no column 'propensity'): "
                              "off-policy estimates need the old router's probability of choosing each logged model, "
                              "as a weighted or randomized router logs it", file=path, field="propensity")
-        rows = con.execute(_LOGGED_SQL).df()
     if rows.empty:
         raise InputError(f"dataset '{name}' holds no logged outcomes (source 'logged'): import a production log "
                          "first (`workbench traffic import`)", file=path, field="source")
@@ -199,7 +191,7 @@ def format_estimate(out: dict[str, Any]) -> str:
              + (f" ({out['rows_without_propensity']:,} without, left out)" if out["rows_without_propensity"] else ""),
              "ESTIMATED, not replayed: " + _shares("new policy", out["new_policy_share"]) + "; "
              + _shares("logged router", out["logged_share"])]
-    rows = []
+    rows: list[tuple[str, list[str] | None, str]] = []
     for key, label, fmt in (("quality", "quality", "{:.3f}"), ("cost_usd", "cost per request", "${:.6f}")):
         m = out[key]
         if m is None:
@@ -208,10 +200,10 @@ def format_estimate(out: dict[str, Any]) -> str:
         cells = [f"{fmt.format(m[e]['value'])} [{fmt.format(m[e]['lo'])}, {fmt.format(m[e]['hi'])}]"
                  for e in ("ips", "snips", "dr")]
         rows.append((label, cells, f"({m['rows']:,} rows)"))
-    width = 2 + max((len(c) for _, cells, _ in rows if cells for c in cells), default=10)
+    width = 2 + max((len(c) for _, row, _ in rows if row for c in row), default=10)
     lines.append(f"{'':<18}{'IPS':<{width}}{'SNIPS':<{width}}DR")
-    for label, cells, tail in rows:
-        body = "" if cells is None else f"{cells[0]:<{width}}{cells[1]:<{width}}{cells[2]}   "
+    for label, row, tail in rows:
+        body = "" if row is None else f"{row[0]:<{width}}{row[1]:<{width}}{row[2]}   "
         lines.append(f"{label:<18}{body}{tail}")
     lines.append(f"{int(out['level'] * 100)}% percentile bootstrap intervals ({out['n_boot']:,} resamples); "
                  f"DR's reward model: {out['reward_model']}")

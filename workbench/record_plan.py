@@ -25,7 +25,6 @@ honest fill, and it costs money, so it is planned first and capped:
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,18 +32,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from workbench.catalog import count_tokens, model_info
-from workbench.errors import InputError, StoreError
+from workbench.errors import InputError
 from workbench.estimate import same_model
 from workbench.graders import build_graders
 from workbench.graders.base import grade
 from workbench.providers.base import unknown_price_error
 from workbench.scenario import Scenario, load_scenario
 from workbench.seeds import check_seed, key64, request_key
-from workbench.store.outcomes import OUTCOME_COLUMNS, OutcomeStore
+from workbench.store.logged import add_answer
+from workbench.store.outcomes import OutcomeStore
 from workbench.traffic import Request, load_dataset_traffic
 
 __all__ = ["PlannedCall", "Plan", "PlanRun", "plan_recording", "run_plan", "stratified_sample",
@@ -220,27 +219,6 @@ def run_plan(plan: Plan, max_usd: float, *, on_answer: Callable[[PlannedCall, bo
     return run
 
 
-def _upsert(ds: OutcomeStore, row: dict[str, Any] | None, meta: dict[str, Any] | None = None) -> None:
-    """One answer (and/or meta entries) into the dataset, in one transaction. By column name, so a
-    dataset whose outcomes carry more columns than this writes (a log's ``propensity``) takes it too."""
-    con = ds.con
-    assert con is not None  # open for the whole run
-    o = pd.DataFrame([row] if row else [], columns=list(OUTCOME_COLUMNS))  # noqa: F841  (read by DuckDB)
-    try:
-        con.begin()
-        if row:
-            con.execute("INSERT OR REPLACE INTO outcomes BY NAME SELECT * FROM o")
-        for k, v in (meta or {}).items():
-            con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [k, json.dumps(v)])
-        con.commit()
-    except duckdb.Error as exc:
-        try:
-            con.rollback()
-        except duckdb.Error:  # no transaction left to roll back
-            pass
-        raise StoreError(f"{ds.path}: writing dataset '{ds.name}' failed (nothing written): {exc}") from None
-
-
 async def _calls(plan: Plan, provider, graders, ds: OutcomeStore, run: PlanRun, on_answer) -> None:
     for i, call in enumerate(plan.calls):
         if run.spent_usd + call.worst_usd > run.max_usd:
@@ -255,7 +233,7 @@ async def _calls(plan: Plan, provider, graders, ds: OutcomeStore, run: PlanRun, 
         else:
             run.answered += 1
             run.answers[call.model] = run.answers.get(call.model, 0) + 1
-            _upsert(ds, {"prompt_key": call.prompt_key, "model": call.model, "response": out.text,
+            add_answer(ds, {"prompt_key": call.prompt_key, "model": call.model, "response": out.text,
                          "prompt_tokens": out.prompt_tokens, "completion_tokens": out.completion_tokens,
                          "latency_s": out.latency_s, "cost_usd": out.cost_usd,
                          "score": grade(graders, req, out.text, None), "source": "live"})
@@ -270,7 +248,7 @@ def _note(ds: OutcomeStore, plan: Plan, run: PlanRun) -> None:
     history.append({"at": datetime.now(UTC).isoformat(timespec="seconds"), "scenario": plan.scenario.name,
                     "sample": sum(plan.composition.values()), "seed": plan.seed, "max_usd": run.max_usd,
                     "spent_usd": run.spent_usd, "answered": run.answered, "failed": run.failed, "left": run.left})
-    _upsert(ds, None, {"record_plans": history})
+    add_answer(ds, None, {"record_plans": history})
 
 
 def format_plan(plan: Plan) -> str:
