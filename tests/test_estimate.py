@@ -126,3 +126,21 @@ def test_the_dataset_is_required(env, tmp_path, capsys):
     scn.write_text(RULES.replace("traffic: {dataset: synth-log}", "traffic: {source: t.jsonl}"))
     assert main(["estimate", str(scn)]) == 2
     assert "--dataset" in capsys.readouterr().err
+
+
+def test_a_propensity_outside_0_1_is_named(env, tmp_path, capsys):
+    import shutil
+
+    import duckdb
+
+    folder = env[0] / "datasets"
+    shutil.copy(folder / "synth-log.duckdb", folder / "bad-prop.duckdb")
+    with duckdb.connect(str(folder / "bad-prop.duckdb")) as con:
+        con.execute("UPDATE outcomes SET propensity = 0 WHERE prompt_key = (SELECT prompt_key FROM prompts "
+                    "WHERE prompt_id = 'T0002')")
+    scn = tmp_path / "rules.yaml"
+    scn.write_text(RULES)
+    assert main(["estimate", str(scn), "--dataset", "bad-prop"]) == 2
+    err = capsys.readouterr().err
+    assert "bad-prop.duckdb" in err and "field 'propensity'" in err and "prompt 'T0002'" in err
+    (folder / "bad-prop.duckdb").unlink()

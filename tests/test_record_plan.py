@@ -162,3 +162,20 @@ def test_bad_plans_are_refused(data, tmp_path, capsys):
     assert "fleet.large.provider" in err and "live models only" in err
     assert main(["record", str(path), "--sample", "5", "--max-usd", "-1"]) == 2
     assert "--max-usd must be a positive amount" in capsys.readouterr().err
+
+
+def test_failed_calls_are_not_stored_and_are_asked_again(data, tmp_path, capsys):
+    with running_server(SERVER, speed=100) as url:
+        path = tmp_path / "bad.yaml"  # the server has no such model: every call is a 404
+        path.write_text(LIVE.replace("URL", url).replace(
+            "small: {model: openai/gpt-4o-mini,", "small: {model: openai/no-such-model, price: "
+            "{input_per_mtok: 1, output_per_mtok: 1},"))
+        plan = plan_recording(path, sample=4)
+        bad = sum(c.model == "openai/no-such-model" for c in plan.calls)
+        assert main(["record", str(path), "--sample", "4", "--max-usd", "1", "--json"]) == 0
+        run = json.loads(capsys.readouterr().out)["run"]
+    assert bad == 4 and run["failed"] == bad and run["left"] == bad and not run["complete"]
+    assert run["answered"] == len(plan.calls) - bad and run["stopped_before"] is None
+    with OutcomeStore("prod-log") as ds:
+        assert "openai/no-such-model" not in set(ds.matrix().model)
+    assert len(plan_recording(path, sample=4).calls) == bad  # the same command asks them again
