@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from workbench.cli_offpolicy import add_estimate_parser, add_plan_options, cmd_estimate, cmd_record_plan, wants_plan
 from workbench.cli_tools import TOOL_COMMANDS, _input_error, _positive, _progress, add_tool_parsers
 
 __all__ = ["main", "build_parser"]
@@ -62,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--allow-simulated", action="store_true", help="also record simulated models (labelled "
                     "simulated in the dataset)")
     run_options(sp)
+    add_plan_options(sp)
+    add_estimate_parser(sub)
     sp = sub.add_parser("resume", help="finish a run that stopped part way (each request recorded once)")
     sp.add_argument("run_id", metavar="RUN_ID")
     sp.add_argument("--db", metavar="PATH", default=os.environ.get("WORKBENCH_DB", "workbench.duckdb"))
@@ -205,6 +208,8 @@ def _write_report(con, run_ids: list[str], args: argparse.Namespace, baseline: s
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
+    if wants_plan(args):
+        return cmd_record_plan(args)
     from workbench.recording import record
     from workbench.store import TraceStore
 
@@ -407,6 +412,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _cmd_record(args)
         if args.command == "resume":
             return _cmd_resume(args)
+        if args.command == "estimate":
+            return cmd_estimate(args)
         if args.command == "report":
             return _cmd_report(args)
         if args.command == "policies":

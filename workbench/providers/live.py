@@ -29,7 +29,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from workbench.catalog import model_info
 from workbench.errors import ErrorKind
@@ -78,11 +78,12 @@ def scrub(text: str, secrets: Sequence[str | None] = ()) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, _MASK)
+    redact: Callable[[str], str]
     try:
-        from litellm.litellm_core_utils.secret_redaction import redact_string
+        from litellm.litellm_core_utils.secret_redaction import redact_string as redact
     except ImportError:  # an older litellm: its patterns are missing, the exact keys are still gone
-        redact_string = _redact_fallback
-    text = " ".join(redact_string(text).split())
+        redact = _redact_fallback
+    text = " ".join(redact(text).split())
     return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE - 1] + "…"
 
 
@@ -109,6 +110,8 @@ def _retry_after(exc: BaseException) -> float | None:
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None) or getattr(exc, "headers", None) or {}
     value = headers.get("retry-after") or headers.get("Retry-After")
+    if value is None:
+        return None
     try:
         seconds = float(value)
     except (TypeError, ValueError):
@@ -133,6 +136,9 @@ class _LiveModel:
                                     f"environment variable {spec.api_key_env} is not set")
         self._key_env = spec.api_key_env
         self._key = spec.api_key.get_secret_value() if spec.api_key is not None else None
+        #: a cap on each answer's tokens, sent as ``max_tokens`` (None: the provider's default); a
+        #: spend-capped recording sets it so that a call's worst-case cost is known before it is made
+        self.max_tokens: int | None = None
 
     def _secret(self) -> str | None:
         """The key this model's calls carry, if one was configured (to scrub it from messages)."""
@@ -146,9 +152,10 @@ class _LiveModel:
             key = "not-needed"             # but OpenAI's client insists on one
         started = time.monotonic()
         try:
+            capped = {} if self.max_tokens is None else {"max_tokens": self.max_tokens}
             response = await litellm.acompletion(
                 model=self.model, messages=req.chat(), api_base=self.api_base, api_key=key,
-                timeout=self.timeout, num_retries=0, max_retries=0)
+                timeout=self.timeout, num_retries=0, max_retries=0, **capped)
         except _provider_errors() as exc:  # a provider failure is an attempt row; a bug is not
             kind, retry_after = error_kind(exc)
             return Outcome(False, time.monotonic() - started, kind, retry_after_s=retry_after,
