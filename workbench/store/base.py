@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from typing import TypeVar
 
+import duckdb
+
 from workbench.errors import InputError
 
 __all__ = ["Connected", "RUN_ID_PATTERN", "check_run_id"]
@@ -37,7 +39,9 @@ T = TypeVar("T", bound="Connected")
 class Connected:
     """Holds ``self.con`` (a DuckDB connection); ``with`` closes it."""
 
-    con = None
+    #: The connection, set by the subclass's ``__init__``; a closed one raises if used again.
+    con: duckdb.DuckDBPyConnection
+    _closed = False
 
     def __enter__(self: T) -> T:
         return self
@@ -46,7 +50,7 @@ class Connected:
         self.close()
 
     def close(self) -> None:
-        """Close the connection (idempotent)."""
-        if self.con is not None:
+        """Close the connection (idempotent; nothing to close if ``__init__`` failed before connecting)."""
+        if not self._closed and hasattr(self, "con"):
+            self._closed = True
             self.con.close()
-            self.con = None
