@@ -194,7 +194,7 @@ class LearnedScorer(_ScorerBase):
         if name is None:
             raise scenario.error_at(("router", "params", "scorer", "dataset"),
                                     "scorer 'learned' needs a dataset (the traffic's, or dataset: NAME)")
-        labels = {}
+        labels: dict[str, list[float]] = {}
         with OutcomeStore(name) as ds:
             for field, model in (("model", self.model), ("strong", self.strong)):
                 if model is None or (field == "strong" and self.method == "tfidf"):
@@ -203,10 +203,10 @@ class LearnedScorer(_ScorerBase):
                 labels[model] = []
                 for r in requests:
                     row = recorded.get(prompt_key(r))
-                    if row is None or row[5] is None:
+                    if row is None or row.score is None:
                         raise scenario.error_at(("router", "params", "scorer", field),
                                                 f"dataset '{name}' has no score of '{model}' for request '{r.id}'")
-                    labels[model].append(float(row[5]))
+                    labels[model].append(float(row.score))
         texts = [r.prompt for r in requests]
         try:
             if self.method == "tfidf":
@@ -214,12 +214,13 @@ class LearnedScorer(_ScorerBase):
             else:
                 from workbench.policies.quality import cross_fitted_quality, expected_gain, gain_selector
 
+                assert self.strong is not None  # _strong_for_nested: method nested requires it
                 pred = cross_fitted_quality(texts, labels, folds=self.folds, seed=self.seed,
                                             select=gain_selector(self.strong, self.model))
                 scores = expected_gain(pred.selected, self.strong, self.model)
         except ValueError as exc:  # e.g. fewer distinct prompts than folds
             raise scenario.error_at(("router", "params", "scorer", "folds"), str(exc)) from None
-        self._scores.update({r.id: float(x) for r, x in zip(requests, scores)})
+        self._scores.update({r.id: float(x) for r, x in zip(requests, scores, strict=True)})
 
 
 Scorer = Annotated[LengthScorer | DifficultyScorer | KeywordsScorer | MetadataScorer | LearnedScorer,
@@ -274,6 +275,8 @@ class Threshold(Policy):
                 raise ValueError("give exactly one of threshold (a fixed score) and strong_share "
                                  "(a share of strong calls to calibrate for)")
             return self
+
+    params: Params
 
     def __init__(self, params, scenario):
         super().__init__(params, scenario)
