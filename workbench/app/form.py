@@ -96,7 +96,7 @@ class ScenarioForm:
                                          search_strategy="includes", min_characters=2, width=300,
                                          css_classes=["wb-model-picker"])
         self.model.param.watch(g(self._set_model), "value")
-        self.provider = W.Select(label="provider", options=edits.PROVIDERS, width=120)
+        self.provider = W.Select(label="provider", options=edits.provider_names(), width=120)
         self.provider.param.watch(g(self._set_provider), "value")
         self.model_info = pn.pane.HTML("", margin=(0, 10), css_classes=["wb-model-info"])
         self.new_name = W.TextInput(label="new model's name", placeholder="e.g. backup", width=130)
@@ -242,7 +242,7 @@ class ScenarioForm:
         was, self._syncing = self._syncing, True
         try:
             self.model.value = str(spec.get("model", ""))
-            if spec.get("provider", "simulated") in edits.PROVIDERS:
+            if spec.get("provider", "simulated") in self.provider.options:
                 self.provider.value = spec.get("provider", "simulated")
             self.model_info.object = text(models.describe_model(str(spec.get("model", "")), spec.get("price"),
                                                                 spec.get("context_window"))) if spec else ""
