@@ -45,7 +45,8 @@ def test_summary_matches_the_tables(scenario_file, db):
     req, att = table(db, "requests", rid), table(db, "attempts", rid)
     n = len(req)
     assert s["requests"] == n == 500
-    assert (s["completed"], s["failed"], s["rejected"]) == tuple((req.status == k).sum() for k in ("ok", "failed", "rejected"))
+    assert (s["completed"], s["failed"], s["rejected"]) == tuple((req.status == k).sum()
+                                                                 for k in ("ok", "failed", "rejected"))
     assert s["rejected"] > 0 and s["handoff_rate"] > 0 and s["fallback_rate"] > 0
     judged = req[req.quality.notna() | (req.status != "ok")]
     assert s["quality"] == pytest.approx(judged.quality.fillna(0).mean())
