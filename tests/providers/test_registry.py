@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import subprocess
 import sys
 import textwrap
 
 import duckdb
 import pytest
+from conftest import SCENARIOS
 from helpers import run, table
 
 from workbench.analysis.charts import data_label
@@ -246,3 +248,15 @@ def test_the_builtin_providers_meet_the_contract(tmp_path):
     assert live.asynchronous and live.is_async("m") and live.modes == {"m": "live"}
     with pytest.raises(TypeError, match="answers asynchronously .* use acall"):
         live.call("m", Request(id="r", prompt="hi"), 1, 0.0)
+
+
+def test_checking_provider_kinds_imports_no_store_and_no_litellm():
+    # The loader imports every provider module to list the kinds: none may pull in DuckDB, pandas or
+    # litellm at import (they cost a second before the first scenario could even be validated).
+    code = ("import sys; from workbench.scenario import load_scenario; "
+            "scn = load_scenario(sys.argv[1]); assert scn.mode == 'simulated'; "
+            "print(sorted(m for m in ('duckdb', 'pandas', 'litellm') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code, str(SCENARIOS / "support-tiered.yaml")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

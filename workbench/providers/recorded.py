@@ -23,13 +23,16 @@ Recorded answers never fail: rate limits, errors and outages are the simulated p
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from workbench.catalog import model_info
 from workbench.providers.base import Answer, Outcome, Provider, register, unknown_price_error
 from workbench.providers.simulated import SimulatedProvider, profile_for
 from workbench.scenario import Scenario
-from workbench.store.outcomes import AnswerRow, OutcomeStore
 from workbench.traffic import Request, prompt_key
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.store.outcomes import AnswerRow
 
 __all__ = ["RecordedProvider"]
 
@@ -98,6 +101,10 @@ class RecordedProvider(Provider):
             raise scenario.error_at(("fleet", name, "provider"), "a recorded model needs a dataset: give "
                                     f"fleet.{name}.recorded.dataset or traffic.dataset")
         column = rec.model or spec.model
+        # here, not at import: the registry imports every provider module to list the kinds (a scenario
+        # is checked against it), and the store pulls in DuckDB and pandas
+        from workbench.store.outcomes import OutcomeStore
+
         with OutcomeStore(dataset) as ds:
             answers = ds.answers(column, keys.values())
             meta = ds.meta()
