@@ -192,6 +192,9 @@ BAD = {
         edit(("    model: gpt-4o-mini\n", "    provider: simulated\n"), ("  small:", f"  small:  {HERE}")),
         "fleet.small.model"),
     "invalid YAML syntax": (edit(("seed: 7", f"seed: 7\n  oops: 1  {HERE}")), None),
+    "unknown provider kind": (
+        edit(("    model: gpt-4o-mini\n", f"    model: gpt-4o-mini\n    provider: openai  {HERE}\n")),
+        "fleet.small.provider"),
     "negative price": (
         edit(("    model: gpt-4o\n",
               f"    model: gpt-4o\n    price: {{input_per_mtok: -1, output_per_mtok: 10}}  {HERE}\n")),

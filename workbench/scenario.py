@@ -5,8 +5,9 @@ run with an error rather than silently change the design being measured. Why our
 pydantic knows the *field* that is wrong, YAML knows the *line*; the user needs both, in one message,
 and nothing may run or be written before the whole file is known to be good.
 
-Cross-references (a fallback naming a model that is not in the fleet, a policy's own params) are
-checked after the structure, with the same file/line/field error. Policy params are validated by the
+Cross-references (a fallback naming a model that is not in the fleet, a provider kind that is not
+registered, a policy's own params) are checked after the structure, with the same file/line/field
+error. Policy params are validated by the
 policy registry (``workbench.policies``), which calls :meth:`Scenario.error_at` so its errors name the
 line too.
 """
@@ -31,6 +32,7 @@ from pydantic import (
 )
 
 from workbench.errors import CONFIG_ERRORS, RETRYABLE_DEFAULT, ErrorKind, ScenarioError
+from workbench.registry import MIXED, provider_kind, unknown_provider_message
 from workbench.seeds import SEED_MAX
 from workbench.yamlio import _dotted, _line_for, dump_yaml, field_error, read_text, read_yaml
 
@@ -127,7 +129,8 @@ class ModelSpec(_Model):
     """One fleet member: a litellm model name behind a provider kind."""
 
     model: Annotated[str, Field(min_length=1)]
-    provider: Literal["simulated", "recorded", "live"] = "simulated"
+    provider: Annotated[str, Field(min_length=1)] = "simulated"
+    """A registered provider kind (``workbench.providers``), checked by :meth:`Scenario.check_references`."""
     price: Price | None = None
     limits: Limits = Limits()
     timeout_s: PosFloat | None = None
@@ -336,9 +339,13 @@ class Scenario(_Model):
 
     @property
     def mode(self) -> str:
-        """``simulated``, ``recorded`` or ``live``; ``mixed`` when the fleet combines them."""
-        kinds = {m.provider for m in self.fleet.values()}
-        return kinds.pop() if len(kinds) == 1 else "mixed"
+        """The mode of the fleet's provider kinds (``simulated``, ``recorded``, ``live``...); ``mixed`` when
+        the fleet combines modes."""
+        modes = set()
+        for m in self.fleet.values():
+            kind = provider_kind(m.provider)
+            modes.add(m.provider if kind is None else kind.mode)
+        return modes.pop() if len(modes) == 1 else MIXED
 
     def to_yaml(self) -> str:
         """Dump as YAML (defaults omitted) that loads back to an equal scenario."""
@@ -364,7 +371,10 @@ class Scenario(_Model):
 
     # --- cross references -------------------------------------------------------------------
     def check_references(self) -> None:
-        """Raise for the first name that points nowhere (fallbacks, budget, duplicate names)."""
+        """Raise for the first name that points nowhere (provider kinds, fallbacks, budget, duplicate names)."""
+        for name, spec in self.fleet.items():
+            if provider_kind(spec.provider) is None:
+                raise self.error_at(("fleet", name, "provider"), unknown_provider_message(spec.provider))
         targets = set(self.targets)
         both = set(self.fleet) & set(self.humans)
         if both:

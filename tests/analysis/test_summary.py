@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
+import duckdb
 import pytest
 from helpers import run, table
 
 from workbench.analysis import format_comparison
+from workbench.analysis.summary import RunInfo
 
 TEXT = """
 name: a
@@ -23,12 +27,26 @@ traffic: {source: traffic.jsonl, arrival: {process: poisson, rate_per_s: 2}}
 """
 
 
+def test_summary_reads_the_run_row_by_column_name(scenario_file, db):
+    rid, s = run(scenario_file(TEXT, n=20), db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        cur = con.execute("SELECT * FROM runs WHERE run_id = ?", [rid])
+        runs_row = dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True))
+    for field in RunInfo._fields:  # each field is a column of runs, and the summary shows its value
+        expected = json.loads(runs_row[field]) if field == "model_modes" else runs_row[field]
+        assert s[field] == expected, field
+    assert (s["scenario"], s["seed"], s["mode"], s["status"], s["requests_planned"]) == ("a", 5, "simulated",
+                                                                                       "completed", 20)
+    assert s["model_modes"] == {"big": "simulated", "small": "simulated"}
+
+
 def test_summary_matches_the_tables(scenario_file, db):
     rid, s = run(scenario_file(TEXT, n=500), db)
     req, att = table(db, "requests", rid), table(db, "attempts", rid)
     n = len(req)
     assert s["requests"] == n == 500
-    assert (s["completed"], s["failed"], s["rejected"]) == tuple((req.status == k).sum() for k in ("ok", "failed", "rejected"))
+    assert (s["completed"], s["failed"], s["rejected"]) == tuple((req.status == k).sum()
+                                                                 for k in ("ok", "failed", "rejected"))
     assert s["rejected"] > 0 and s["handoff_rate"] > 0 and s["fallback_rate"] > 0
     judged = req[req.quality.notna() | (req.status != "ok")]
     assert s["quality"] == pytest.approx(judged.quality.fillna(0).mean())

@@ -10,7 +10,7 @@ import pytest
 
 from workbench.datasets import import_outcomes
 from workbench.errors import InputError
-from workbench.store.outcomes import OutcomeStore, dataset_path
+from workbench.store.outcomes import OUTCOME_COLUMNS, AnswerRow, OutcomeStore, dataset_path
 from workbench.traffic import load_dataset_traffic, prompt_key
 
 HEADER = ["prompt_id", "prompt", "model", "response", "score", "prompt_tokens", "completion_tokens", "latency_s",
@@ -86,6 +86,9 @@ def test_parquet_with_typed_columns(tmp_path):
     with OutcomeStore("typed") as ds:
         (row,) = ds.answers("gpt-4o").values()
     assert row == ("Hi", 5, 2, None, pytest.approx(5 * 2.5e-6 + 2 * 10e-6, rel=1e-12), 0.75, "imported")
+    # a named row, its fields the outcomes table's own columns (after the key: prompt_key, model)
+    assert isinstance(row, AnswerRow) and AnswerRow._fields == OUTCOME_COLUMNS[2:]
+    assert (row.response, row.completion_tokens, row.latency_s, row.score) == ("Hi", 2, None, 0.75)
 
 
 def bad(tmp_path, rows, header=HEADER, **kw) -> str:
@@ -131,7 +134,8 @@ def test_a_model_without_a_price_is_one_error_unless_priced(tmp_path):
         (pb,) = b.answers("acme/brain-7b").values()
         assert a.meta()["prices"]["acme/brain-7b"] == {"input_per_mtok": 1.0, "output_per_mtok": 3.0,
                                                        "source": "override"}
-    assert pa[4] == pytest.approx((pa[1] * 1.0 + pa[2] * 3.0) / 1e6) and pb[4] == 0.002
+    assert pa.cost_usd == pytest.approx((pa.prompt_tokens * 1.0 + pa.completion_tokens * 3.0) / 1e6)
+    assert pb.cost_usd == 0.002
 
 
 def test_header_errors_and_files_that_are_not_outcomes(tmp_path):

@@ -68,7 +68,9 @@ def test_tokens_and_costs_are_litellms(routellm_env):
                                                                         completion_tokens=ctok)), rel=1e-12)
         key = prompts.loc["gsm8k-0000", "prompt_key"]
         # Janet's ducks: 71 prompt tokens, GPT-4's answer 82 tokens at $10 / $30 per million tokens
-        assert ds.answers(GPT, [key])[key][1:5] == (71, 82, None, pytest.approx(0.00317, rel=1e-12))
+        ducks = ds.answers(GPT, [key])[key]
+        assert (ducks.prompt_tokens, ducks.completion_tokens, ducks.latency_s) == (71, 82, None)
+        assert ducks.cost_usd == pytest.approx(0.00317, rel=1e-12)
         assert ds.meta()["prices"] == {GPT: {"input_per_mtok": 10.0, "output_per_mtok": 30.0, "source": "litellm"},
                                        MIX: {"input_per_mtok": 0.6, "output_per_mtok": 0.6, "source": "litellm"}}
     with OutcomeStore("routellm-mmlu") as ds:

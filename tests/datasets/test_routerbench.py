@@ -70,7 +70,8 @@ def test_import_routerbench_end_to_end(tmp_path, monkeypatch, capsys):
     assert prompts.loc["mt-bench.81", "category"] == "mtbench"
     assert "gsm8k.test.7b" not in prompts.index
     haiku = answers[prompts.loc["mt-bench.81", "prompt_key"]]
-    assert haiku[0] == "Soft rain falls\n\nRain again" and haiku[1] > 0 and haiku[2] > 0  # tokens counted
+    assert haiku.response == "Soft rain falls\n\nRain again"
+    assert haiku.prompt_tokens > 0 and haiku.completion_tokens > 0  # tokens counted
 
 
 def test_model_names_can_be_mapped_to_litellm_names(tmp_path, monkeypatch, capsys):

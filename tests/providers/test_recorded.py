@@ -76,7 +76,7 @@ def test_threshold_run_equals_the_offline_curve_at_its_share(routellm_env, tmp_p
     from workbench.traffic import prompt_key
 
     keys = [prompt_key(r) for r in prep.requests]
-    scores = cross_fitted_scores([r.prompt for r in prep.requests], [weak[k][5] for k in keys], folds=5, seed=0)
+    scores = cross_fitted_scores([r.prompt for r in prep.requests], [weak[k].score for k in keys], folds=5, seed=0)
     import pandas as pd
 
     curve = routing_curve(matrix, GPT, MIX, pd.Series(scores, index=keys), shares=[0.0, 0.5])

@@ -23,10 +23,11 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from workbench.registry import data_modes
+
 __all__ = ["data_label", "frontier_chart", "cost_chart", "latency_chart", "failure_timeline_chart",
            "quality_chart", "projection_chart", "routing_curve_chart", "to_svg"]
 
-_MODES = ("simulated", "recorded", "live", "mixed")
 _PURPOSES = ("answer", "route", "escalation", "judge")
 #: Sub-millisecond latencies are drawn at 1 ms on a log scale (log 0 is undefined); the subtitle says so.
 _LOG_FLOOR_S = 0.001
@@ -46,16 +47,17 @@ def data_label(modes: Iterable[str]) -> str:
     """The provenance label of rows with these modes: simulated, recorded, live, or e.g. "mixed: simulated + live"."""
     if isinstance(modes, str):
         modes = [modes]
+    known = data_modes()  # the registered provider kinds' modes, in label order, then "mixed"
     seen = set()
     for mode in modes:
         if mode is None or (not isinstance(mode, str) and pd.isna(mode)):
             raise ValueError("a row has no mode: cannot say whether its data is simulated, recorded or live")
-        if mode not in _MODES:
-            raise ValueError(f"unknown data mode {mode!r} (expected one of {', '.join(_MODES)})")
+        if mode not in known:
+            raise ValueError(f"unknown data mode {mode!r} (expected one of {', '.join(known)})")
         seen.add(mode)
     if not seen:
         raise ValueError("no modes given: cannot label data that has no rows")
-    ordered = [m for m in _MODES if m in seen]
+    ordered = [m for m in known if m in seen]
     return ordered[0] if len(ordered) == 1 else "mixed: " + " + ".join(ordered)
 
 
@@ -96,7 +98,7 @@ def _series_colour(order: list[str], title: str = "scenario") -> alt.Color:
     return alt.Color("series:N", scale=alt.Scale(domain=order), sort=order, title=title)
 
 
-def frontier_chart(points: pd.DataFrame) -> alt.LayerChart:
+def frontier_chart(points: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
     """Cost per 1k requests against quality, frontier runs joined by a line, dominated ones greyed."""
     df = _checked(points, _FRONTIER, "frontier_chart")
     graded = df[df["quality"].notna()].copy()
@@ -127,7 +129,7 @@ def frontier_chart(points: pd.DataFrame) -> alt.LayerChart:
         title=_title("Cost vs quality", df, note), width=520, height=320)
 
 
-def cost_chart(costs: pd.DataFrame) -> alt.LayerChart:
+def cost_chart(costs: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
     """Each scenario's cost as a horizontal bar stacked by target (shade: purpose), total at the end."""
     df = _checked(costs, _COSTS, "cost_chart")
     keys = ["series", "run_id", "scenario", "mode", "target", "purpose"]
@@ -136,7 +138,8 @@ def cost_chart(costs: pd.DataFrame) -> alt.LayerChart:
         cost_usd=("cost_usd", "sum"), attempts=("attempts", "sum")).reset_index()
     targets = sorted({str(t) for t in seg["target"]})
     purposes = [p for p in _PURPOSES if p in set(seg["purpose"])] + sorted(set(seg["purpose"]) - set(_PURPOSES))
-    seg["stack_order"] = [targets.index(str(t)) * 10 + purposes.index(p) for t, p in zip(seg["target"], seg["purpose"])]
+    seg["stack_order"] = [targets.index(str(t)) * 10 + purposes.index(p) for t, p in
+                         zip(seg["target"], seg["purpose"], strict=True)]
     order = _order(seg["series"])
     totals = seg.groupby("series", sort=False).agg(
         total_usd=("cost_usd", "sum"), bar_end=("cost_usd", lambda s: s.clip(lower=0).sum())).reset_index()
@@ -177,7 +180,7 @@ def _latency_stats(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def latency_chart(samples: pd.DataFrame, *, log_scale: bool = False) -> alt.LayerChart:
+def latency_chart(samples: pd.DataFrame, *, log_scale: bool = False) -> alt.LayerChart | alt.FacetChart:
     """Latency per scenario as a box (p25-p75, p50 tick, min-max whisker) with p95 and p99 marked."""
     # A box, not a density: the figures an architect compares are the percentiles the CLI prints, a
     # density's bandwidth would blur the heavy tail, and scenarios line up on one axis.
@@ -218,7 +221,7 @@ def _bucket_width(starts: pd.Series) -> float | None:
     if len(ms) < 2:
         return None
     # Starts as well as steps: buckets with failures may be far apart, but each sits on the grid.
-    return math.gcd(*ms, *(b - a for a, b in zip(ms, ms[1:]))) / 1000
+    return math.gcd(*ms, *(b - a for a, b in zip(ms, ms[1:], strict=False))) / 1000
 
 
 def failure_timeline_chart(timeline: pd.DataFrame, *, bucket_s: float | None = None) -> alt.Chart:
@@ -243,8 +246,8 @@ def failure_timeline_chart(timeline: pd.DataFrame, *, bucket_s: float | None = N
     by_target = df.groupby(keys + ["target"], sort=False, dropna=False)["attempts"].sum().reset_index()
     rows = []
     for key, g in by_target.groupby(keys, sort=False, dropna=False):
-        rows.append(dict(zip(keys, key), attempts=int(g["attempts"].sum()),
-                         targets=", ".join(f"{t}: {n}" for t, n in zip(g["target"], g["attempts"]))))
+        rows.append(dict(zip(keys, key, strict=True), attempts=int(g["attempts"].sum()),
+                         targets=", ".join(f"{t}: {n}" for t, n in zip(g["target"], g["attempts"], strict=True))))
     cells = pd.DataFrame(rows).sort_values(["bucket_start_s", "error_kind"], kind="stable")
     # Stacked here, not by Vega: a rect with x/x2 spans the whole bucket, so an outage reads as one block.
     cells["top"] = cells.groupby(["series", "bucket_start_s"])["attempts"].cumsum()
@@ -287,13 +290,15 @@ def quality_chart(quality: pd.DataFrame) -> alt.Chart:
                  height=280)
 
 
-def projection_chart(projection: pd.DataFrame, budget_usd_per_month: float | None = None) -> alt.LayerChart:
+def projection_chart(projection: pd.DataFrame,
+                     budget_usd_per_month: float | None = None) -> alt.LayerChart | alt.FacetChart:
     """Projected cost per month for each scenario; a dashed rule at the monthly budget when given."""
     df = _checked(projection, _PROJECTION, "projection_chart")
     if budget_usd_per_month is not None:
         budget = float(budget_usd_per_month)
         if not (math.isfinite(budget) and budget > 0):
-            raise ValueError(f"projection_chart: budget_usd_per_month must be a positive number, got {budget_usd_per_month!r}")
+            raise ValueError("projection_chart: budget_usd_per_month must be a positive number, "
+                             f"got {budget_usd_per_month!r}")
     df["over_budget"] = df["over_budget"].eq(True)
     df["budget_state"] = np.where(df["over_budget"], "over budget", "within budget")
     order = _order(df["series"])
@@ -321,7 +326,8 @@ def projection_chart(projection: pd.DataFrame, budget_usd_per_month: float | Non
     return alt.layer(*layers).properties(title=_title("Monthly cost projection", df, sub), width=520, height=300)
 
 
-def routing_curve_chart(curves: pd.DataFrame, oracle: dict | None = None, *, title: str = "") -> alt.LayerChart:
+def routing_curve_chart(curves: pd.DataFrame, oracle: dict | None = None, *,
+                        title: str = "") -> alt.LayerChart | alt.FacetChart:
     """Quality against the share of strong calls, one line per router (``method``); the two models at
     the ends and the oracle as a point. ``curves`` has method, strong_share, quality, mode."""
     need = ("method", "strong_share", "quality", "mode")

@@ -26,10 +26,29 @@ Definitions (a user should be able to recompute each from the tables):
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 import duckdb
 
-__all__ = ["run_summary", "format_comparison", "unreviewed_answers", "METRIC_LABELS", "REQUEST_QUALITY"]
+__all__ = ["run_summary", "format_comparison", "unreviewed_answers", "RunInfo", "METRIC_LABELS", "REQUEST_QUALITY"]
+
+
+class RunInfo(NamedTuple):
+    """What a run summary takes from the run's own row in ``runs`` (the rest is computed from traces)."""
+
+    scenario: str
+    mode: str
+    model_modes: str
+    """JSON: fleet model -> mode."""
+    seed: int
+    status: str
+    requests_planned: int
+    scenario_hash: str
+    traffic_hash: str
+    traffic_path: str
+
+
+_INFO_SQL = f"SELECT {', '.join(RunInfo._fields)} FROM runs WHERE run_id = ?"
 
 #: A request's quality, as a SQL expression over ``requests`` (alias prefix ``{p}``, e.g. ``r.``):
 #: a failed or rejected request scores 0, an answer no grader judged is NULL (left out of averages).
@@ -96,8 +115,9 @@ GROUP BY ALL ORDER BY requests DESC, error_kind, l.target
 def unreviewed_answers(con: duckdb.DuckDBPyConnection, run_id: str, answer: str) -> int:
     """Requests of the run whose final answer is ``answer`` (case and spaces aside) and no human gave:
     e.g. machine declines in a design that must put a person before every decline."""
-    return con.execute("SELECT count(*) FROM requests WHERE run_id = ? AND status = 'ok' AND NOT handoff "
-                       "AND lower(trim(response)) = lower(trim(?))", [run_id, answer]).fetchone()[0]
+    (n,) = con.execute("SELECT count(*) FROM requests WHERE run_id = ? AND status = 'ok' AND NOT handoff "
+                       "AND lower(trim(response)) = lower(trim(?))", [run_id, answer]).fetchone() or (0,)
+    return n
 
 
 def _rate(n: int, d: int) -> float:
@@ -106,13 +126,12 @@ def _rate(n: int, d: int) -> float:
 
 def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
     """The headline figures of one run, as a JSON-ready dict (see the module docstring)."""
-    cur = con.execute("SELECT scenario, mode, model_modes, seed, status, requests_planned, scenario_hash, "
-                      "traffic_hash, traffic_path FROM runs WHERE run_id = ?", [run_id])
-    info = cur.fetchone()
-    if info is None:
+    found = con.execute(_INFO_SQL, [run_id]).fetchone()
+    if found is None:
         raise KeyError(run_id)
+    info = RunInfo(*found)
     cur = con.execute(_RUN_SQL, [run_id])
-    row = dict(zip([d[0] for d in cur.description], cur.fetchone()))
+    row = dict(zip([d[0] for d in cur.description], cur.fetchone() or (), strict=True))  # one row
     n = row["requests"]
     kinds: dict[str, dict[str, int]] = {}
     for target, kind, count in con.execute(_KINDS_SQL, [run_id]).fetchall():
@@ -128,9 +147,9 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
                        "answered": answered, "errors": errs, "error_kinds": kinds.get(t, {}),
                        "cost_usd": cost, "prompt_tokens": ptok, "completion_tokens": ctok}
     return {
-        "run_id": run_id, "scenario": info[0], "mode": info[1], "model_modes": json.loads(info[2]),
-        "seed": info[3], "status": info[4], "requests_planned": info[5], "scenario_hash": info[6],
-        "traffic_hash": info[7], "traffic_path": info[8],
+        "run_id": run_id, "scenario": info.scenario, "mode": info.mode, "model_modes": json.loads(info.model_modes),
+        "seed": info.seed, "status": info.status, "requests_planned": info.requests_planned,
+        "scenario_hash": info.scenario_hash, "traffic_hash": info.traffic_hash, "traffic_path": info.traffic_path,
         "requests": n, "completed": row["completed"], "failed": row["failed"], "rejected": row["rejected"],
         "cost_usd": row["cost_usd"], "cost_per_1k_usd": _rate(row["cost_usd"], n) * 1000,
         "quality": row["quality_raw"] if row["graded"] else None,
@@ -145,7 +164,7 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
         "attempts": attempts, "attempt_error_rate": _rate(errors, attempts),
         "prompt_tokens": row["prompt_tokens"], "completion_tokens": row["completion_tokens"],
         "virtual_s": row["virtual_s"], "by_model": by_model,
-        "failures": [dict(zip(("error_kind", "target", "model", "requests", "message"), f))
+        "failures": [dict(zip(("error_kind", "target", "model", "requests", "message"), f, strict=True))
                      for f in con.execute(_FAILURES_SQL, [run_id, run_id]).fetchall()],
     }
 

@@ -19,14 +19,14 @@ from typing import Any
 
 from workbench import yamlio
 from workbench.errors import ErrorKind, InputError
+from workbench.registry import provider_kind_names, unknown_provider_message
 
 __all__ = ["load_yaml_data", "dump_yaml", "set_field", "set_model", "add_model", "remove_model",
            "set_provider", "add_fallback", "remove_fallback", "set_policy", "parse_params", "set_human",
-           "remove_human", "set_budget", "set_name_line", "ERROR_KINDS", "PROVIDERS"]
+           "remove_human", "set_budget", "set_name_line", "ERROR_KINDS", "provider_names"]
 
 #: Error kinds a fallback rule or retry may name (circuit_open is the client's own, never a rule's).
 ERROR_KINDS = [k.value for k in ErrorKind if k is not ErrorKind.CIRCUIT_OPEN]
-PROVIDERS = ["simulated", "recorded", "live"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -114,11 +114,15 @@ def remove_model(data: dict, name: str) -> None:
     _drop_rules_to(data, name)
 
 
+def provider_names() -> list[str]:
+    """The provider kinds a fleet member can run on (the registered ones, in display order)."""
+    return provider_kind_names()
+
+
 def set_provider(data: dict, member: str, provider: str) -> None:
-    """Run fleet member ``member`` on the simulated, recorded or live provider."""
-    if provider not in PROVIDERS:
-        raise InputError(f"unknown provider '{provider}' (use {', '.join(PROVIDERS)})",
-                         field=f"fleet.{member}.provider")
+    """Run fleet member ``member`` on a registered provider kind (simulated, recorded, live, ...)."""
+    if provider not in provider_kind_names():
+        raise InputError(unknown_provider_message(provider), field=f"fleet.{member}.provider")
     yamlio.assign(_member(data, member), "provider", provider)
 
 

@@ -41,6 +41,12 @@ def _humans_frame(humans: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["name", "agents", "handling_time_s", "cost_per_request_usd", "accuracy"])
 
 
+def _section(data: dict, key: str) -> dict:
+    """``data[key]`` when it is a mapping, else an empty one (the draft may be half-typed YAML)."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _policy_help(policy: str) -> str:
     try:
         cls = get_policy(policy)
@@ -96,7 +102,7 @@ class ScenarioForm:
                                          search_strategy="includes", min_characters=2, width=300,
                                          css_classes=["wb-model-picker"])
         self.model.param.watch(g(self._set_model), "value")
-        self.provider = W.Select(label="provider", options=edits.PROVIDERS, width=120)
+        self.provider = W.Select(label="provider", options=edits.provider_names(), width=120)
         self.provider.param.watch(g(self._set_provider), "value")
         self.model_info = pn.pane.HTML("", margin=(0, 10), css_classes=["wb-model-info"])
         self.new_name = W.TextInput(label="new model's name", placeholder="e.g. backup", width=130)
@@ -150,7 +156,7 @@ class ScenarioForm:
         self.params = W.TextAreaInput(label="params (YAML or JSON)", height=110, sizing_mode="stretch_width")
         self.policy_help = pn.pane.Markdown("")
         apply = self._button("Apply policy", lambda e: self.draft.edit(
-            edits.set_policy, self.policy.value, edits.parse_params(self.params.value)), 120)
+            edits.set_policy, self.policy.value, edits.parse_params(self.params.value or "")), 120)
         return [pn.Row(self.policy, apply), self.policy_help, self.params]
 
     def _budget(self) -> list:
@@ -197,31 +203,30 @@ class ScenarioForm:
 
     def _fill_catalog(self) -> None:
         if models.catalog_ready():
-            self.catalog.value = models.search_catalog(self.search.value)
+            self.catalog.value = models.search_catalog(self.search.value or "")
 
     def refresh(self) -> None:
         """Redraw every widget from the draft's data (no edit is made while redrawing)."""
-        data = self.draft.data if self.draft.yaml_ok else {}
+        data: dict = (self.draft.data or {}) if self.draft.yaml_ok else {}
         self._syncing = True
         try:
             self.name.value = str(data.get("name", ""))
             self.description.value = str(data.get("description", ""))
             self.seed.value = data.get("seed", 0) if isinstance(data.get("seed", 0), int) else 0
             self.concurrency.value = data.get("concurrency", 64) if isinstance(data.get("concurrency", 64), int) else 64
-            fleet = data.get("fleet") if isinstance(data.get("fleet"), dict) else {}
-            humans = data.get("humans") if isinstance(data.get("humans"), dict) else {}
+            fleet, humans = _section(data, "fleet"), _section(data, "humans")
             self.fleet_table.value = _fleet_frame(fleet)
             self.humans_table.value = _humans_frame(humans)
             self.member.options = list(fleet)
             if self.member.value not in fleet and fleet:
                 self.member.value = next(iter(fleet))
             self.b_to.options = list(fleet)
-            router = data.get("router") if isinstance(data.get("router"), dict) else {}
+            router = _section(data, "router")
             if router.get("policy") in self.policy.options:
                 self.policy.value = router["policy"]
             self.params.value = json.dumps(router.get("params", {})) if router.get("params") else ""
             self.policy_help.object = _policy_help(self.policy.value)
-            budget = data.get("budget") if isinstance(data.get("budget"), dict) else None
+            budget = _section(data, "budget") if isinstance(data.get("budget"), dict) else None
             self.b_on.value = budget is not None
             if budget:
                 self.b_max.value = float(budget.get("max_usd", 50) or 50)
@@ -234,20 +239,20 @@ class ScenarioForm:
             self._syncing = False
 
     def _sync_member(self, data: dict | None = None) -> None:
-        data = data if data is not None else (self.draft.data if self.draft.yaml_ok else {})
-        fleet = data.get("fleet") if isinstance(data.get("fleet"), dict) else {}
-        humans = data.get("humans") if isinstance(data.get("humans"), dict) else {}
+        if data is None:
+            data = (self.draft.data or {}) if self.draft.yaml_ok else {}
+        fleet, humans = _section(data, "fleet"), _section(data, "humans")
         member = self.member.value
-        spec = fleet.get(member) if isinstance(fleet.get(member), dict) else {}
+        spec = _section(fleet, member)
         was, self._syncing = self._syncing, True
         try:
             self.model.value = str(spec.get("model", ""))
-            if spec.get("provider", "simulated") in edits.PROVIDERS:
+            if spec.get("provider", "simulated") in self.provider.options:
                 self.provider.value = spec.get("provider", "simulated")
             self.model_info.object = text(models.describe_model(str(spec.get("model", "")), spec.get("price"),
                                                                 spec.get("context_window"))) if spec else ""
             self.fb_to.options = [t for t in [*fleet, *humans] if t != member]
-            chain = ((data.get("fallbacks") or {}) if isinstance(data.get("fallbacks"), dict) else {}).get(member) or []
+            chain = _section(data, "fallbacks").get(member) or []
             items = join(html("<li>on {} &rarr; <b>{}</b></li>", errors_label(r), r.get("to"))
                          for r in chain if isinstance(r, dict))
             self.fallback_list.object = (html("<ol>{}</ol>", items) if items else

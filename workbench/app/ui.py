@@ -16,11 +16,11 @@ import panel as pn
 
 from workbench.app.safe import html, text
 from workbench.errors import StoreError, WorkbenchError
+from workbench.registry import mode_colour
 
-__all__ = ["Messages", "guarded", "mode_badge", "plain", "MODE_COLOURS"]
+__all__ = ["Messages", "guarded", "mode_badge", "plain"]
 
 _log = logging.getLogger("workbench.app")
-MODE_COLOURS = {"simulated": "#805ad5", "recorded": "#2b6cb0", "live": "#c53030", "mixed": "#dd6b20"}
 
 
 def plain(message: str) -> str:
@@ -97,7 +97,8 @@ def guarded(messages: Messages) -> Callable:
 
 
 def mode_badge(mode: str) -> str:
-    """HTML badge saying where figures come from: simulated, recorded, live or mixed."""
-    colour = MODE_COLOURS.get(mode.split(":")[0], "#4a5568")
+    """HTML badge saying where figures come from: simulated, recorded, live or mixed (colours: the
+    provider kinds' own, :func:`workbench.registry.mode_colour`)."""
+    colour = mode_colour(mode)
     return html("<span class='wb-mode' style='background:{};color:white;padding:1px 7px;border-radius:4px;"
                 "font-size:12px'>{}</span>", colour, mode)

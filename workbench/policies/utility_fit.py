@@ -60,16 +60,16 @@ def _outcomes(policy, requests: Sequence[Request]) -> tuple[dict, dict]:
                                   "(utility routes among models)")
             model = spec.recorded.model or spec.model
             rec = ds.answers(model, keys)
-            missing = [r.id for r, k in zip(requests, keys, strict=True) if k not in rec or rec[k][5] is None]
+            missing = [r.id for r, k in zip(requests, keys, strict=True) if k not in rec or rec[k].score is None]
             if missing:
                 raise sc.error_at(("router", "params", "targets", i), f"dataset '{name}' has no score of "
                                   f"'{model}' for {len(missing)} request(s), e.g. '{missing[0]}'")
             rows = [rec[k] for k in keys]
             outcomes[target] = {
-                "score": np.array([r[5] for r in rows], float),
-                "prompt_tokens": np.array([r[1] or 0 for r in rows], float),
-                "completion_tokens": np.array([r[2] or 0 for r in rows], float),
-                "cost_usd": np.array([r[4] or 0.0 for r in rows], float)}
+                "score": np.array([r.score for r in rows], float),
+                "prompt_tokens": np.array([r.prompt_tokens or 0 for r in rows], float),
+                "completion_tokens": np.array([r.completion_tokens or 0 for r in rows], float),
+                "cost_usd": np.array([r.cost_usd or 0.0 for r in rows], float)}
             info = catalog.model_info(spec.model, price=spec.price)
             prices[target] = None if info is None else (info.input_per_token, info.output_per_token)
     return outcomes, prices

@@ -1,5 +1,5 @@
-"""Providers answer provider calls: simulated (here), recorded and live (their own modules)."""
+"""Providers answer provider calls, one kind a module; see :mod:`workbench.providers.base` for the contract."""
 
-from workbench.providers.base import FleetProvider, Outcome, Provider, make_provider, provider_kinds
+from workbench.providers.base import FleetProvider, Outcome, Provider, check_provider, make_provider, register
 
-__all__ = ["FleetProvider", "Outcome", "Provider", "make_provider", "provider_kinds"]
+__all__ = ["FleetProvider", "Outcome", "Provider", "check_provider", "make_provider", "register"]

@@ -1,26 +1,41 @@
 """The provider contract: answer one call for one fleet model, say what it cost and how it failed.
 
-Why one small contract for three very different back ends (a simulator, a table of recorded answers,
-real HTTP through litellm): the replay engine must not know which one it drives, so the same
-scenario can be replayed against any of them and the results compared. A provider never decides a
-route; it answers the call it is given, at the virtual (or wall-clock) time it is given.
+Why one small contract for very different back ends (a simulator, a table of recorded answers, real
+HTTP through litellm): the replay engine must not know which one it drives, so the same scenario can
+be replayed against any of them and the results compared. A provider never decides a route; it
+answers the call it is given, at the virtual (or wall-clock) time it is given.
 
-A new provider kind is one new module that calls :func:`register_provider`; nothing else changes.
+The contract, :class:`Provider`, is everything the engine and the runner use: ``mode`` (the label of
+every answer: simulated, recorded, live...), ``notes`` (what a report must say about the answers),
+``asynchronous`` (whether calls are coroutines on the wall clock or plain calls in virtual time) and
+``bind(model)`` (the callable that answers for one fleet model; bound once, called per attempt).
+:func:`make_provider` checks every provider it builds against it (:func:`check_provider`), so a
+provider kind that lacks a part fails at build time with one message naming what is missing, not with
+an AttributeError in the middle of a replay.
+
+A new provider kind is one new module in this package: a class decorated with :func:`register` that
+declares ``name`` (as written in ``provider:``), ``mode``, and optionally ``colour`` and ``order``
+(display metadata, read by the app and the charts through :mod:`workbench.registry`), built with
+``(scenario, fleet model names, requests, seed)``. Nothing else changes: the scenario validates
+``provider:`` against the registry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
-from workbench.errors import ErrorKind, ScenarioError, UnavailableError
+from workbench.errors import ErrorKind, ScenarioError
+from workbench.registry import MIXED, PROVIDER_KINDS, unknown_provider_message
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.scenario import Scenario
     from workbench.traffic import Request
 
-__all__ = ["Answer", "Outcome", "Provider", "register_provider", "provider_kinds", "make_provider", "FleetProvider"]
+__all__ = ["Answer", "AsyncAnswer", "Outcome", "Provider", "ProviderFactory", "register", "make_provider",
+           "check_provider", "FleetProvider", "unknown_price_error"]
 
 
 @dataclass(slots=True)
@@ -48,72 +63,130 @@ class Outcome:
 #: ``answer(req, rkey, now, attempt) -> Outcome``: one call to one fleet model at time ``now``;
 #: ``rkey`` is the request's stable key under the seed, ``attempt`` counts from 1.
 Answer = Callable[["Request", int, float, int], Outcome]
+#: The same call as a coroutine function (a provider with ``asynchronous = True``: wall-clock calls).
+AsyncAnswer = Callable[["Request", int, float, int], Awaitable[Outcome]]
 
 
 class Provider(Protocol):
-    """Answers calls for the fleet models it was built for."""
+    """What the replay engine drives: answers for the fleet models it was built for."""
 
     mode: str
+    """The provenance of its answers (simulated, recorded, live, ...), stored on every attempt."""
+    notes: dict[str, str]
+    """Fleet model -> what a report must say about its answers (where recorded ones came from); may be empty."""
+    asynchronous: bool
+    """True when :meth:`bind` returns coroutine functions (calls on the wall clock), False for plain calls."""
 
-    def bind(self, model: str) -> Answer:
+    def bind(self, model: str) -> Answer | AsyncAnswer:
         """The callable that answers for fleet model ``model`` (bound once, called per attempt)."""
         ...  # pragma: no cover
 
 
-Factory = Callable[["Scenario", Sequence[str], Sequence["Request"], int], Provider]
-_REGISTRY: dict[str, Factory] = {}
+#: How a registered provider class is built: ``(scenario, its fleet model names, requests, seed)``.
+ProviderFactory = Callable[["Scenario", Sequence[str], Sequence["Request"], int], Provider]
+
+_P = TypeVar("_P", bound=Provider)
 
 
-def register_provider(kind: str, factory: Factory) -> None:
-    """Make ``kind`` (as written in a fleet model's ``provider:``) buildable."""
-    _REGISTRY[kind] = factory
+def register(cls: type[_P]) -> type[_P]:
+    """Class decorator: make ``cls`` buildable as ``provider: <cls.name>`` (see the module docstring)."""
+    where = f"provider class {cls.__module__}.{cls.__qualname__}"
+    for attr in ("name", "mode"):
+        value = getattr(cls, attr, None)
+        if not isinstance(value, str) or not value:
+            raise TypeError(f"{where} cannot register: it needs a class attribute '{attr}' (a non-empty str)")
+    if not callable(getattr(cls, "bind", None)):
+        raise TypeError(f"{where} cannot register: it has no bind(model) method")
+    PROVIDER_KINDS.register(cls)
+    return cls
 
 
-def provider_kinds() -> list[str]:
-    """Provider kinds this installation can build."""
-    _load_builtin()
-    return sorted(_REGISTRY)
+_MISSING = object()
+_ATTRS: tuple[tuple[str, type, str], ...] = (
+    ("mode", str, "a str: the provenance label of its answers (simulated, recorded, live, ...)"),
+    ("notes", Mapping, "a dict: fleet model -> what a report must say about its answers ({} for nothing)"),
+    ("asynchronous", bool, "a bool: True when bind() returns coroutine functions (wall-clock calls)"),
+)
 
 
-def _load_builtin() -> None:
-    from workbench.providers import live, recorded, simulated  # noqa: F401  (they register themselves)
+def check_provider(provider: object, kind: str, models: Sequence[str]) -> None:
+    """Raise one TypeError naming every part of the :class:`Provider` contract ``provider`` lacks."""
+    problems = []
+    for attr, typ, what in _ATTRS:
+        value = getattr(provider, attr, _MISSING)
+        if value is _MISSING:
+            problems.append(f"no '{attr}' ({what})")
+        elif not isinstance(value, typ):
+            problems.append(f"'{attr}' is a {type(value).__name__}, not {what}")
+    asynchronous = getattr(provider, "asynchronous", None)
+    bind = getattr(provider, "bind", None)
+    if not callable(bind):
+        problems.append("no bind(model) method (it returns the callable that answers one call)")
+    else:
+        for model in models:
+            fn = bind(model)
+            if not callable(fn):
+                problems.append(f"bind('{model}') returned {type(fn).__name__}, not a callable "
+                                "answer(request, rkey, now, attempt) -> Outcome")
+            elif isinstance(asynchronous, bool) and inspect.iscoroutinefunction(fn) != asynchronous:
+                problems.append(f"bind('{model}') returned a {'plain' if asynchronous else 'coroutine'} function "
+                                f"but asynchronous is {asynchronous}")
+    if problems:
+        cls = type(provider)
+        raise TypeError(f"provider kind '{kind}' ({cls.__module__}.{cls.__qualname__}) does not implement the "
+                        "Provider contract (workbench/providers/base.py): " + "; ".join(problems))
 
 
-class FleetProvider:
+class FleetProvider(Provider):
     """Dispatches each call to the provider of the model's kind (a fleet may mix kinds)."""
 
-    def __init__(self, by_model: dict[str, Provider]):
-        self._by_model = by_model
-        self.modes = {name: p.mode for name, p in by_model.items()}
+    def __init__(self, by_model: Mapping[str, Provider]):
+        self._by_model = dict(by_model)
+        #: fleet model -> the mode of its provider (stored with the run)
+        self.modes: dict[str, str] = {name: p.mode for name, p in self._by_model.items()}
         kinds = set(self.modes.values())
-        self.mode = kinds.pop() if len(kinds) == 1 else "mixed"
+        self.mode = kinds.pop() if len(kinds) == 1 else MIXED
         #: fleet model -> what a reader must know about its answers (e.g. where recorded ones came from)
-        self.notes: dict[str, str] = {}
-        for p in {id(p): p for p in by_model.values()}.values():
-            self.notes.update(getattr(p, "notes", {}))
+        self.notes = {}
+        providers = list({id(p): p for p in self._by_model.values()}.values())
+        for p in providers:
+            self.notes.update(p.notes)
+        self.asynchronous = any(p.asynchronous for p in providers)
 
-    def bind(self, model: str) -> Answer:
+    def is_async(self, model: str) -> bool:
+        """True when ``model``'s calls are coroutines (a live model): the wall-clock engine awaits them."""
+        return self._by_model[model].asynchronous
+
+    def bind(self, model: str) -> Answer | AsyncAnswer:
         """The answering callable of the provider that serves ``model``."""
         return self._by_model[model].bind(model)
 
     def call(self, model: str, req: Request, rkey: int, now: float, attempt: int = 1) -> Outcome:
-        """One call, for tests and notebooks (the replay binds once instead)."""
-        return self.bind(model)(req, rkey, now, attempt)
+        """One synchronous call, for tests and notebooks (the replay binds once instead)."""
+        if self.is_async(model):
+            raise TypeError(f"fleet model '{model}' answers asynchronously (mode {self.modes[model]}): use acall")
+        return cast(Answer, self.bind(model))(req, rkey, now, attempt)
+
+    async def acall(self, model: str, req: Request, rkey: int, now: float, attempt: int = 1) -> Outcome:
+        """One call from a coroutine, whichever way ``model`` answers."""
+        if self.is_async(model):
+            return await cast(AsyncAnswer, self.bind(model))(req, rkey, now, attempt)
+        return cast(Answer, self.bind(model))(req, rkey, now, attempt)
 
 
 def make_provider(scenario: Scenario, requests: Sequence[Request], seed: int) -> FleetProvider:
-    """Build the providers of the scenario's fleet; errors name the fleet model to fix."""
-    _load_builtin()
+    """Build the providers of the scenario's fleet, each checked against the contract; errors name the
+    fleet model to fix."""
     groups: dict[str, list[str]] = {}
     for name, spec in scenario.fleet.items():
         groups.setdefault(spec.provider, []).append(name)
     by_model: dict[str, Provider] = {}
     for kind, names in groups.items():
-        if kind not in _REGISTRY:
-            raise UnavailableError(
-                f"{scenario.path or scenario.name}: fleet model '{names[0]}' uses provider '{kind}', which "
-                f"this installation cannot run yet (available: {', '.join(sorted(_REGISTRY))})")
-        provider = _REGISTRY[kind](scenario, names, requests, seed)
+        cls = PROVIDER_KINDS.get(kind)
+        if cls is None:  # a scenario built in code, not loaded: the loader checks this too
+            raise scenario.error_at(("fleet", names[0], "provider"), unknown_provider_message(kind))
+        provider = cast(ProviderFactory, cls)(scenario, names, requests, seed)
+        check_provider(provider, kind, names)
         by_model.update({n: provider for n in names})
     return FleetProvider(by_model)
 

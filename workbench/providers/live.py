@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 
 from workbench.catalog import model_info
 from workbench.errors import ErrorKind
-from workbench.providers.base import Outcome, register_provider, unknown_price_error
+from workbench.providers.base import AsyncAnswer, Outcome, Provider, register, unknown_price_error
 from workbench.scenario import Scenario
 from workbench.traffic import Request
 
@@ -90,8 +90,8 @@ def scrub(text: str, secrets: Sequence[str | None] = ()) -> str:
 _KEYLIKE = re.compile(r"(?:sk-|Bearer\s+)[A-Za-z0-9._~+/-]{8,}", re.IGNORECASE)
 
 
-def _redact_fallback(text: str) -> str:
-    return _KEYLIKE.sub(_MASK, text)
+def _redact_fallback(value: str) -> str:  # named as litellm's redact_string, which it stands in for
+    return _KEYLIKE.sub(_MASK, value)
 
 
 def _provider_errors() -> tuple[type[BaseException], ...]:
@@ -180,18 +180,21 @@ def _quiet_litellm() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
-class LiveProvider:
-    """Answers for every ``provider: live`` fleet model, through litellm, on the wall clock."""
+@register
+class LiveProvider(Provider):
+    """Real calls through litellm (any provider, a local server, the sim-server), on the wall clock."""
 
+    name = "live"
     mode = "live"
+    colour = "#c53030"
+    order = 30
+    asynchronous = True
 
     def __init__(self, scenario: Scenario, names: Sequence[str], requests: Sequence[Request], seed: int):
         self.models = {n: _LiveModel(scenario, n) for n in names}
+        self.notes: dict[str, str] = {}
         _quiet_litellm()
 
-    def bind(self, model: str):
+    def bind(self, model: str) -> AsyncAnswer:
         """The live ``model``'s answering coroutine function."""
         return self.models[model].call
-
-
-register_provider("live", LiveProvider)

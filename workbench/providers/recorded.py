@@ -23,13 +23,16 @@ Recorded answers never fail: rate limits, errors and outages are the simulated p
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from workbench.catalog import model_info
-from workbench.providers.base import Outcome, register_provider, unknown_price_error
+from workbench.providers.base import Answer, Outcome, Provider, register, unknown_price_error
 from workbench.providers.simulated import SimulatedProvider, profile_for
 from workbench.scenario import Scenario
-from workbench.store.outcomes import OutcomeStore
 from workbench.traffic import Request, prompt_key
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.store.outcomes import AnswerRow
 
 __all__ = ["RecordedProvider"]
 
@@ -37,7 +40,8 @@ __all__ = ["RecordedProvider"]
 class _RecordedModel:
     """One fleet model's recorded answers, keyed by prompt key."""
 
-    def __init__(self, name: str, answers: dict[str, tuple], price, prof: dict, fallback):
+    def __init__(self, name: str, answers: dict[str, AnswerRow], price: tuple[float, float] | None, prof: dict,
+                 fallback: Answer | None):
         self.name, self.answers, self.fallback = name, answers, fallback
         self.price = price  # (input, output) USD per token when the scenario overrides it, else None
         self.ttft, self.tps = prof["ttft_s"], prof["tokens_per_s"]
@@ -58,21 +62,27 @@ class _RecordedModel:
             out = self.fallback(req, rkey, now, attempt)
             out.source = "simulated"
             return out
-        text, ptok, ctok, latency, cost, score, source = row
-        ptok, ctok = int(ptok or 0), int(ctok or 0)
+        ptok, ctok = int(row.prompt_tokens or 0), int(row.completion_tokens or 0)
+        cost = row.cost_usd  # priced at load when the dataset had none (RecordedProvider._load)
         if self.price is not None:
             cost = ptok * self.price[0] + ctok * self.price[1]
+        latency = row.latency_s
         if latency is None:
             latency = self.ttft + ctok / self.tps
-        return Outcome(True, float(latency), None, ptok, ctok, float(cost), text,
-                       None if score is None else float(score),
-                       source="simulated" if source == "simulated" else None)
+        return Outcome(True, float(latency), None, ptok, ctok, 0.0 if cost is None else float(cost), row.response,
+                       None if row.score is None else float(row.score),
+                       source="simulated" if row.source == "simulated" else None)
 
 
-class RecordedProvider:
-    """Answers for every ``provider: recorded`` fleet model of a scenario."""
+@register
+class RecordedProvider(Provider):
+    """Answers from a dataset's outcome matrix (recorded or imported), exactly and for free."""
 
+    name = "recorded"
     mode = "recorded"
+    colour = "#2b6cb0"
+    order = 20
+    asynchronous = False
 
     def __init__(self, scenario: Scenario, names: Sequence[str], requests: Sequence[Request], seed: int):
         keys = {r.id: prompt_key(r) for r in requests}
@@ -91,6 +101,10 @@ class RecordedProvider:
             raise scenario.error_at(("fleet", name, "provider"), "a recorded model needs a dataset: give "
                                     f"fleet.{name}.recorded.dataset or traffic.dataset")
         column = rec.model or spec.model
+        # here, not at import: the registry imports every provider module to list the kinds (a scenario
+        # is checked against it), and the store pulls in DuckDB and pandas
+        from workbench.store.outcomes import OutcomeStore
+
         with OutcomeStore(dataset) as ds:
             answers = ds.answers(column, keys.values())
             meta = ds.meta()
@@ -104,17 +118,18 @@ class RecordedProvider:
         price = None
         if spec.price is not None:
             price = (spec.price.input_per_mtok / 1e6, spec.price.output_per_mtok / 1e6)
-        elif any(row[4] is None for row in answers.values()):
+        elif any(row.cost_usd is None for row in answers.values()):
             info = model_info(spec.model)
             if info is None:
                 raise unknown_price_error(scenario, name)
-            answers = {k: (*row[:4], row[4] if row[4] is not None else
-                           (row[1] or 0) * info.input_per_token + (row[2] or 0) * info.output_per_token, *row[5:])
+            answers = {k: row if row.cost_usd is not None else row._replace(
+                           cost_usd=(row.prompt_tokens or 0) * info.input_per_token
+                           + (row.completion_tokens or 0) * info.output_per_token)
                        for k, row in answers.items()}
         note = f"answers of '{column}' from dataset '{dataset}' ({meta.get('source', 'unknown source')})"
-        if any(row[3] is None for row in answers.values()):
+        if any(row.latency_s is None for row in answers.values()):
             note += "; latencies not recorded: simulated time to first token + tokens at the family's speed"
-        if price is not None:
+        if spec.price is not None:
             note += f"; priced at the scenario's price ({spec.price.input_per_mtok:g}/{spec.price.output_per_mtok:g} "\
                     "USD per M tokens in/out)"
         if missing:
@@ -123,9 +138,6 @@ class RecordedProvider:
         fallback = sim.bind(name) if sim is not None and name in sim.models else None
         return _RecordedModel(name, answers, price, profile_for(spec), fallback)
 
-    def bind(self, model: str):
+    def bind(self, model: str) -> Answer:
         """The recorded ``model``'s answering callable."""
         return self.models[model].call
-
-
-register_provider("recorded", RecordedProvider)

@@ -24,7 +24,7 @@ from importlib import resources
 
 from workbench.catalog import count_tokens, model_info
 from workbench.errors import ErrorKind
-from workbench.providers.base import Outcome, register_provider, unknown_price_error
+from workbench.providers.base import Answer, Outcome, Provider, register, unknown_price_error
 from workbench.scenario import ModelSpec, Scenario
 from workbench.seeds import key64, unit, unit2
 from workbench.traffic import Request
@@ -147,7 +147,7 @@ class _SimModel:
             return req.expected
         # A request may list its own `choices` (multiple choice, a classifier's labels); otherwise a
         # wrong answer is another label seen for its category in the traffic.
-        pool = req.metadata.get("choices") or self.labels.get(req.category) or ()
+        pool: Sequence[str] = req.metadata.get("choices") or self.labels.get(req.category) or ()
         wrong = [x for x in pool if x != req.expected]
         return wrong[int(unit(k, _SALT_WRONG) * len(wrong))] if wrong else "unresolved"
 
@@ -160,12 +160,18 @@ def _lognormal(k: int, salt: int, sigma: float) -> float:
     return math.exp(sigma * math.sqrt(-2.0 * math.log(u1)) * math.cos(6.283185307179586 * u2))
 
 
-class SimulatedProvider:
-    """Answers for every ``provider: simulated`` fleet model of a scenario."""
+@register
+class SimulatedProvider(Provider):
+    """A calibrated, seeded model of each fleet member in virtual time (no call leaves the machine)."""
 
+    name = "simulated"
     mode = "simulated"
+    colour = "#805ad5"
+    order = 10
+    asynchronous = False
 
     def __init__(self, scenario: Scenario, names: Sequence[str], requests: Sequence[Request], seed: int):
+        self.notes: dict[str, str] = {}
         labels: dict[str | None, set[str]] = {}
         for r in requests:
             if r.expected is not None:
@@ -187,9 +193,6 @@ class SimulatedProvider:
                     sim.count(r)
             self.models[name] = sim
 
-    def bind(self, model: str):
+    def bind(self, model: str) -> Answer:
         """The simulated ``model``'s answering callable."""
         return self.models[model].call
-
-
-register_provider("simulated", SimulatedProvider)

@@ -26,6 +26,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import pandas as pd
@@ -33,8 +34,8 @@ import pandas as pd
 from workbench.errors import InputError, StoreError
 from workbench.store.base import Connected
 
-__all__ = ["data_dir", "dataset_path", "list_datasets", "OutcomeStore", "DatasetInfo", "PROMPT_COLUMNS",
-           "OUTCOME_COLUMNS", "check_name"]
+__all__ = ["data_dir", "dataset_path", "list_datasets", "OutcomeStore", "DatasetInfo", "AnswerRow",
+           "PROMPT_COLUMNS", "OUTCOME_COLUMNS", "check_name"]
 
 PROMPT_COLUMNS = ("prompt_key", "seq", "prompt_id", "prompt", "messages", "category", "difficulty",
                   "expected", "metadata")
@@ -73,6 +74,24 @@ def check_name(name: str) -> str:
 def dataset_path(name: str) -> Path:
     """The file of dataset ``name`` under :func:`data_dir`."""
     return data_dir() / "datasets" / f"{check_name(name)}.duckdb"
+
+
+class AnswerRow(NamedTuple):
+    """One model's recorded answer to one prompt (a row of ``outcomes``, keyed by prompt and model)."""
+
+    response: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency_s: float | None
+    """None when the source recorded no latency (imported sets)."""
+    cost_usd: float | None
+    """None when the source recorded no cost: the reader prices the tokens."""
+    score: float | None
+    source: str | None
+    """``live``, ``imported`` or ``simulated``: how the answer was obtained."""
+
+
+_ANSWER_SQL = ("SELECT prompt_key, " + ", ".join(AnswerRow._fields) + " FROM outcomes WHERE model = ?")
 
 
 @dataclass(frozen=True)
@@ -165,7 +184,7 @@ class OutcomeStore(Connected):
     def info(self) -> DatasetInfo:
         """Name, size, models, source and notes."""
         try:
-            n = self.con.execute("SELECT count(*) FROM prompts").fetchone()[0]
+            (n,) = self.con.execute("SELECT count(*) FROM prompts").fetchone() or (0,)
             models = [m for (m,) in self.con.execute("SELECT DISTINCT model FROM outcomes ORDER BY 1").fetchall()]
             meta = self.meta()
         except duckdb.Error as exc:
@@ -179,21 +198,19 @@ class OutcomeStore(Connected):
     def fingerprint(self) -> str:
         """SHA-256 over the prompts' keys and ids in order: the dataset's traffic identity."""
         h = hashlib.sha256()
-        for key, pid in self.con.execute("SELECT prompt_key, prompt_id FROM prompts ORDER BY seq, prompt_key").fetchall():
+        rows = self.con.execute("SELECT prompt_key, prompt_id FROM prompts ORDER BY seq, prompt_key").fetchall()
+        for key, pid in rows:
             h.update(f"{key}\t{pid}\n".encode())
         return h.hexdigest()
 
-    def answers(self, model: str, keys: Iterable[str] | None = None) -> dict[str, tuple]:
-        """``prompt_key -> (response, prompt_tokens, completion_tokens, latency_s, cost_usd, score, source)``
-        for ``model`` (restricted to ``keys`` when given)."""
-        sql = ("SELECT prompt_key, response, prompt_tokens, completion_tokens, latency_s, cost_usd, score, source "
-               "FROM outcomes WHERE model = ?")
+    def answers(self, model: str, keys: Iterable[str] | None = None) -> dict[str, AnswerRow]:
+        """``prompt_key ->`` :class:`AnswerRow` for ``model`` (restricted to ``keys`` when given)."""
         if keys is None:
-            rows = self.con.execute(sql, [model]).fetchall()
+            rows = self.con.execute(_ANSWER_SQL, [model]).fetchall()
         else:
             wanted = pd.DataFrame({"k": sorted(set(keys))})  # noqa: F841
-            rows = self.con.execute(sql + " AND prompt_key IN (SELECT k FROM wanted)", [model]).fetchall()
-        return {r[0]: r[1:] for r in rows}
+            rows = self.con.execute(_ANSWER_SQL + " AND prompt_key IN (SELECT k FROM wanted)", [model]).fetchall()
+        return {key: AnswerRow(*rest) for key, *rest in rows}
 
     def matrix(self, models: Sequence[str] | None = None) -> pd.DataFrame:
         """The long outcome matrix ``prompt_key, prompt_id, category, model, score, cost_usd, ...``."""
