@@ -13,9 +13,12 @@ export is ``<run_id>.requests.csv``): every way a run id enters (the CLI, the ru
 from __future__ import annotations
 
 import re
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from workbench.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
 
 __all__ = ["Connected", "RUN_ID_PATTERN", "check_run_id"]
 
@@ -37,7 +40,7 @@ T = TypeVar("T", bound="Connected")
 class Connected:
     """Holds ``self.con`` (a DuckDB connection); ``with`` closes it."""
 
-    con = None
+    con: duckdb.DuckDBPyConnection  # opened by the subclass's constructor
 
     def __enter__(self: T) -> T:
         return self
@@ -46,7 +49,5 @@ class Connected:
         self.close()
 
     def close(self) -> None:
-        """Close the connection (idempotent)."""
-        if self.con is not None:
-            self.con.close()
-            self.con = None
+        """Close the connection (idempotent: DuckDB ignores a second close)."""
+        self.con.close()
