@@ -156,7 +156,7 @@ class TraceStore(Connected):
                 att_df = pd.DataFrame.from_records(attempts, columns=ATTEMPT_COLUMNS)  # noqa: F841
                 con.execute(f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) SELECT * FROM att_df")
             if requests:  # an audited run's chain grows in the same transaction as the rows it covers
-                _audit.seal(con, requests, attempts, REQUEST_COLUMNS, ATTEMPT_COLUMNS, chains)
+                _audit.seal(con, requests, attempts, chains)
             con.commit()
         except duckdb.Error as exc:
             try:
