@@ -76,7 +76,7 @@ class Clock(Protocol):
 class VirtualClock:
     """Discrete-event time: a heap of ``(time, sequence, handler, request)``; no wall time passes."""
 
-    __slots__ = ("heap", "counter", "engine")
+    __slots__ = ("heap", "counter", "engine", "answer", "timeouts", "on_end")
     stopping = False  # a virtual run is never signalled part way
 
     def __init__(self) -> None:
@@ -84,8 +84,9 @@ class VirtualClock:
         self.counter = 0
 
     def attach(self, engine: Engine) -> None:
-        """Drive ``engine``."""
+        """Drive ``engine`` (its answer table, timeouts and end handler are kept at hand: one call per attempt)."""
         self.engine = engine
+        self.answer, self.timeouts, self.on_end = engine.answer, engine.timeouts, engine.on_end
 
     def at(self, t: float, handler: Handler, st: RequestState) -> None:
         """Push an event (the sequence number keeps equal times in scheduling order)."""
@@ -94,13 +95,13 @@ class VirtualClock:
 
     def call(self, st: RequestState, target: str, req: Request, rkey: int, now: float) -> None:
         """Draw the call's outcome now (capped at the target's timeout); its end is an event."""
-        e = self.engine
-        out = e.answer[target](req, rkey, now, st.attempt_no)
-        limit = e.timeouts[target]
+        out = self.answer[target](req, rkey, now, st.attempt_no)
+        limit = self.timeouts[target]
         if out.latency_s > limit:
             out = Outcome(False, limit, ErrorKind.TIMEOUT, prompt_tokens=out.prompt_tokens)
         st.out = out
-        self.at(now + out.latency_s, e.on_end, st)
+        self.counter += 1  # self.at, inlined: this runs once per attempt
+        heapq.heappush(self.heap, (now + out.latency_s, self.counter, self.on_end, st))
 
     def run(self, requests: Sequence[Request], arrivals: Sequence[float], seqs: Sequence[int]) -> float:
         """The event loop, with the cyclic garbage collector paused (see :meth:`_loop`)."""
@@ -120,7 +121,7 @@ class VirtualClock:
     def _loop(self, requests: Sequence[Request], arrivals: Sequence[float], seqs: Sequence[int]) -> float:
         e, heap, pop = self.engine, self.heap, heapq.heappop
         n, i, now, checks = len(requests), 0, 0.0, 0
-        cancel = e.cancel
+        cancel, waitq, start, concurrency = e.cancel, e.waitq, e.start, e.concurrency
         while i < n or heap:
             if i < n and (not heap or arrivals[i] <= heap[0][0]):
                 now = arrivals[i]
@@ -129,7 +130,8 @@ class VirtualClock:
             else:
                 now, _, handler, st = pop(heap)
                 handler(st, now)  # the one dispatch: a bound method of the engine
-            e.pump(now)
+            while e.inflight < concurrency and waitq:  # Engine.pump, inlined: this runs once per event
+                start(waitq.popleft(), now)
             checks += 1
             if cancel is not None and checks % 512 == 0 and cancel():
                 e.stats.cancelled = True

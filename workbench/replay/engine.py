@@ -206,7 +206,8 @@ class Engine:
         score = verdicts = None
         if out.ok and self.graders and st.purpose != "route":
             score, verdicts = grade_all(self.graders, st.req, out.text, out.score, self.labels)
-        self.record_call(st, now, out, score, verdicts)
+        self.record(st, now, out, score, target, self.models[target], out.source or self.modes.get(target, "?"),
+                    0.0, verdicts)  # record_call, inlined: this runs once per attempt
         if st.purpose == "route":
             self.route(st, self.policy.after_consult(st.req, self.ctx(now, st), out.text if out.ok else None), now)
         elif out.ok:
