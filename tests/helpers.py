@@ -58,14 +58,16 @@ def tiered_scenario(path: Path, n: int, source: Path, extra: str = "") -> Path:
     return path
 
 
-def sigkill_mid_run(scenario: Path, db: Path, cwd: Path, flushes: int) -> str:
+def sigkill_mid_run(scenario: Path, db: Path, cwd: Path, flushes: int, batch: int) -> str:
     """Run ``workbench run SCENARIO --run-id killed`` and SIGKILL it right after its ``flushes``-th
     batch of rows is committed, through the engine's exact fault hook (workbench.faults): no race with
-    progress output, so the kill lands at the same point on any machine and at any size. Returns the
-    hook's ``workbench-test:`` line."""
+    progress output, so the kill lands at the same point on any machine and at any size. Batches are
+    ``batch`` requests (``WORKBENCH_TEST_FLUSH_EVERY``), so the kill lands after ``flushes * batch``
+    requests however large the run. Returns the hook's ``workbench-test:`` line."""
     script = Path(sys.executable).parent / "workbench"
     env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_DB"}
-    env |= {"WORKBENCH_TEST_STOP_AFTER_FLUSHES": str(flushes), "WORKBENCH_TEST_STOP_SIGNAL": "SIGKILL"}
+    env |= {"WORKBENCH_TEST_STOP_AFTER_FLUSHES": str(flushes), "WORKBENCH_TEST_STOP_SIGNAL": "SIGKILL",
+            "WORKBENCH_TEST_FLUSH_EVERY": str(batch)}
     proc = subprocess.run([str(script), "run", str(scenario), "--run-id", "killed", "--db", str(db),
                            "--no-progress"], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
     assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stderr[-2000:])

@@ -2,7 +2,7 @@
 is sent again, every request is recorded once.
 
 The kill is exact, not a sleep race: the runner's test hook (``WORKBENCH_TEST_STOP_AFTER_FLUSHES`` /
-``..._REQUESTS``, see ``workbench/replay_live.py``) signals the process right after its k-th flush or
+``..._REQUESTS``, see ``workbench/faults.py``) signals the process right after its k-th flush or
 its n-th finished request and prints what was written and pending at that instant. The sim-server
 counts the calls it receives per prompt, so "not re-sent" is measured where the money is spent.
 """

@@ -215,4 +215,4 @@ def test_cancel_flushes_finished_requests_only(scenario_file):
     reqs = [r for batch, _ in written for r in batch]
     atts = [a for _, batch in written for a in batch]
     assert stats.cancelled and 0 < len(reqs) < 3000 and len(reqs) == stats.requests
-    assert {a[1] for a in atts} == {r[2] for r in reqs}  # every written attempt belongs to a written request
+    assert {a.request_id for a in atts} == {r.request_id for r in reqs}  # every written attempt belongs to a written request

@@ -14,10 +14,10 @@ from workbench.errors import InputError
 from workbench.runner import resume
 from workbench.store import TraceStore
 
-# The kill lands through the engine's exact fault hook right after the 2nd batch of 5,000 rows is
-# committed, so the run need not be large for the kill to land mid-run.
-N = 12_000
-FLUSH = 5_000
+# The kill lands through the engine's exact fault hook right after the 2nd batch of FLUSH requests is
+# committed (batches made small by WORKBENCH_TEST_FLUSH_EVERY), so the run need not be large.
+N = 600
+FLUSH = 200
 TRAFFIC = SCENARIOS / "traffic" / "support_tickets.jsonl"
 
 
@@ -27,7 +27,7 @@ def scenario(tmp_path: Path, n: int = N, source: Path = TRAFFIC) -> Path:
 
 def test_sigkill_then_resume(tmp_path):
     db = tmp_path / "t.duckdb"
-    line = sigkill_mid_run(scenario(tmp_path), db, tmp_path, flushes=2)
+    line = sigkill_mid_run(scenario(tmp_path), db, tmp_path, flushes=2, batch=FLUSH)
     assert f"{2 * FLUSH} requests written" in line
 
     with duckdb.connect(str(db), read_only=True) as con:

@@ -6,11 +6,14 @@ process. A test that watched progress output and then killed would race the engi
 hundreds of thousands of requests to win; with the hook the kill lands at one exact, repeatable point
 whatever the machine's speed, so the tests are small and fast.
 
-The environment is read once per run (both engines, virtual and wall clock):
+The environment is read once per run (on either clock, virtual or wall):
 ``WORKBENCH_TEST_STOP_AFTER_FLUSHES=k`` or ``WORKBENCH_TEST_STOP_AFTER_REQUESTS=n`` sends the process
 ``WORKBENCH_TEST_STOP_SIGNAL`` (SIGTERM by default; SIGKILL, SIGINT) right after its k-th flush (the
 rows are committed) or its n-th finished request, and first prints one ``workbench-test:`` line on
 stderr with the requests written and pending at that instant. Unset, nothing happens.
+``WORKBENCH_TEST_FLUSH_EVERY=n`` writes rows in batches of ``n`` finished requests instead of the run's
+own batch size, so "after the k-th flush" lands after ``k * n`` requests: a kill test needs a few hundred
+requests, not tens of thousands.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import os
 import signal
 import sys
 
-__all__ = ["StopHook"]
+__all__ = ["StopHook", "flush_every_from_env"]
 
 
 class StopHook:
@@ -46,3 +49,9 @@ class StopHook:
         print(f"workbench-test: {self.after}={count}{which}: {written} requests written, "
               f"{pending} pending; sending {self.sig.name}", file=sys.stderr, flush=True)
         os.kill(os.getpid(), self.sig)
+
+
+def flush_every_from_env(flush_every: int) -> int:
+    """The batch size a test asks for (``WORKBENCH_TEST_FLUSH_EVERY``), else ``flush_every``."""
+    value = os.environ.get("WORKBENCH_TEST_FLUSH_EVERY")
+    return int(value) if value else flush_every

@@ -19,7 +19,7 @@ from conftest import SCENARIOS, write_traffic
 from helpers import run, sigkill_mid_run, tiered_scenario, wb
 
 from workbench.errors import InputError, StoreError
-from workbench.store import ATTEMPT_COLUMNS, REQUEST_COLUMNS, RunInfo, TraceStore
+from workbench.store import ATTEMPT_COLUMNS, REQUEST_COLUMNS, AttemptRow, RequestRow, RunInfo, TraceStore
 from workbench.store.audit import (GENESIS, KEY_ENV, RUN_UNSEALED, canonical, chain_hash, record_v2, request_trail,
                                    run_fields, verify_run)
 
@@ -309,8 +309,8 @@ def test_a_run_read_back_through_pandas_hashes_the_same(audited, db):
 
 # --- transactions, kill and resume ------------------------------------------------------------------
 
-def _row(columns: tuple, **values) -> tuple:
-    return tuple(values.get(c) for c in columns)
+def _row(kind: type[RequestRow] | type[AttemptRow], **values) -> RequestRow | AttemptRow:
+    return kind(*(values.get(c) for c in kind._fields))
 
 
 def test_a_failed_batch_leaves_no_audit_row_and_the_chain_continues(db):
@@ -326,14 +326,14 @@ def test_a_failed_batch_leaves_no_audit_row_and_the_chain_continues(db):
                cost_usd=0.001, score=1.0, purpose="answer", response="yes", verdicts='{"exact":1}')
     with TraceStore(db) as st:
         st.begin_run(info)
-        st.write([_row(REQUEST_COLUMNS, **base, seq=0, request_id="a")],
-                 [_row(ATTEMPT_COLUMNS, **att, request_id="a")])
-        bad = _row(REQUEST_COLUMNS, **{**base, "attempts": "many"}, seq=2, request_id="c")
+        st.write([_row(RequestRow, **base, seq=0, request_id="a")],
+                 [_row(AttemptRow, **att, request_id="a")])
+        bad = _row(RequestRow, **{**base, "attempts": "many"}, seq=2, request_id="c")
         with pytest.raises(StoreError):
-            st.write([_row(REQUEST_COLUMNS, **base, seq=1, request_id="b"), bad],
-                     [_row(ATTEMPT_COLUMNS, **att, request_id="b")])
+            st.write([_row(RequestRow, **base, seq=1, request_id="b"), bad],
+                     [_row(AttemptRow, **att, request_id="b")])
         assert st.con.execute("SELECT request_id FROM audit_trail").fetchall() == [("a",)]
-        st.write([_row(REQUEST_COLUMNS, **base, seq=1, request_id="b")], [_row(ATTEMPT_COLUMNS, **att, request_id="b")])
+        st.write([_row(RequestRow, **base, seq=1, request_id="b")], [_row(AttemptRow, **att, request_id="b")])
         st.finish_run("r1", "cancelled")
         assert [r[:2] for r in st.con.execute("SELECT pos, request_id FROM audit_trail ORDER BY pos").fetchall()] == \
             [(0, "a"), (1, "b")]
@@ -341,19 +341,19 @@ def test_a_failed_batch_leaves_no_audit_row_and_the_chain_continues(db):
     assert (res.intact, res.rows) == (True, 2)
 
 
-# Killed by the engine's exact fault hook right after the 2nd committed batch of 5,000 requests.
-N = 12_000
+# Killed by the engine's exact fault hook right after the 2nd committed batch of 200 requests.
+N = 600
 
 
 def test_a_killed_audited_run_resumed_still_verifies(tmp_path):
     path = tiered_scenario(tmp_path / "audited.yaml", N, SCENARIOS / "traffic" / "support_tickets.jsonl",
                            extra="audit: true\n")
     db = tmp_path / "t.duckdb"
-    sigkill_mid_run(path, db, tmp_path, flushes=2)
+    sigkill_mid_run(path, db, tmp_path, flushes=2, batch=200)
 
     kept, sealed = sql(db, "SELECT (SELECT count(*) FROM requests WHERE run_id = 'killed'), "
                            "(SELECT count(*) FROM audit_trail WHERE run_id = 'killed')")[0]
-    assert kept == 10_000 and sealed == kept  # the chain ends exactly where the traces end
+    assert kept == 400 and sealed == kept  # the chain ends exactly where the traces end
     partial = wb("audit", "verify", "killed", "--db", str(db), cwd=tmp_path)
     assert partial.returncode == 0 and partial.stdout.startswith(f"intact: {kept:,} rows"), partial.stderr
 

@@ -12,18 +12,18 @@ import pytest
 from conftest import ROOT
 
 from workbench.errors import StoreError
-from workbench.store import ATTEMPT_COLUMNS, REQUEST_COLUMNS, RunInfo, TraceStore
+from workbench.store import ATTEMPT_COLUMNS, REQUEST_COLUMNS, AttemptRow, RequestRow, RunInfo, TraceStore
 
 INFO = RunInfo("r1", "s", "name: s\n", "h", None, "t.jsonl", "th", 2, 1, "simulated", {"m": "simulated"}, "0")
 
 
-def request_row(rid: str, seq: int) -> tuple:
-    return ("r1", seq, rid, "billing", 0.5, 0.0, 0.0, 1.0, 1.0, "static", "m", "static route", None, "m", "ok",
+def request_row(rid: str, seq: int) -> RequestRow:
+    return RequestRow("r1", seq, rid, "billing", 0.5, 0.0, 0.0, 1.0, 1.0, "static", "m", "static route", None, "m", "ok",
             None, 1, 0, 0, False, 10, 20, 0.001, 1.0, "answer", 0, 0, '{"exact":1.0}', "ab" * 32)
 
 
-def attempt_row(rid: str) -> tuple:
-    return ("r1", rid, 1, "m", "gpt-4o", "simulated", False, False, 0.0, 1.0, 0.0, True, None, None, 10, 20,
+def attempt_row(rid: str) -> AttemptRow:
+    return AttemptRow("r1", rid, 1, "m", "gpt-4o", "simulated", False, False, 0.0, 1.0, 0.0, True, None, None, 10, 20,
             0.001, 1.0, "answer", "answer", '{"exact":1.0}', None)
 
 
@@ -46,7 +46,7 @@ def test_batches_are_atomic_and_earlier_batches_survive(db):
     with TraceStore(db) as st:
         st.begin_run(INFO)
         st.write([request_row("a", 0)], [attempt_row("a")])
-        broken = request_row("c", 2)[:1] + ("not a number",) + request_row("c", 2)[2:]
+        broken = request_row("c", 2)._replace(seq="not a number")
         with pytest.raises(StoreError):  # a bad row: the whole second batch is rolled back
             st.write([request_row("b", 1), broken], [attempt_row("b")])
         st.finish_run("r1", "completed")

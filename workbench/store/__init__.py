@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -27,23 +27,12 @@ import pandas as pd
 from workbench.errors import StoreError, StoreLockedError
 from workbench.store import audit as _audit
 from workbench.store.base import Connected
+from workbench.store.rows import ATTEMPT_COLUMNS, REQUEST_COLUMNS, AttemptRow, RequestRow
 
-__all__ = ["TraceStore", "RunInfo", "answers", "REQUEST_COLUMNS", "ATTEMPT_COLUMNS", "DEFAULT_DB"]
+__all__ = ["TraceStore", "RunInfo", "answers", "RequestRow", "AttemptRow", "REQUEST_COLUMNS", "ATTEMPT_COLUMNS",
+           "DEFAULT_DB"]
 
 DEFAULT_DB = "workbench.duckdb"
-
-REQUEST_COLUMNS = (
-    "run_id", "seq", "request_id", "category", "difficulty", "arrival_s", "start_s", "end_s", "latency_s",
-    "policy", "route", "reason", "decision_score", "final_target", "status", "error_kind", "attempts",
-    "retries", "fallbacks", "handoff", "prompt_tokens", "completion_tokens", "cost_usd", "quality",
-    "response", "escalations", "skips", "verdicts", "prompt_hash",
-)
-ATTEMPT_COLUMNS = (
-    "run_id", "request_id", "attempt_no", "target", "model", "provider", "is_retry", "is_fallback",
-    "start_s", "end_s", "wait_s", "ok", "error_kind", "retry_after_s", "prompt_tokens",
-    "completion_tokens", "cost_usd", "score", "purpose", "response", "verdicts", "error_message",
-)
-
 
 @dataclass(frozen=True, slots=True)
 class RunInfo:
@@ -119,7 +108,8 @@ class TraceStore(Connected):
 
     def schema_version(self) -> int:
         """The highest migration applied to this file."""
-        return self.con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] or 0
+        row = self.con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        return (row[0] if row is not None else None) or 0
 
     # --- writing ----------------------------------------------------------------------------
     def begin_run(self, run: RunInfo) -> None:
@@ -150,13 +140,13 @@ class TraceStore(Connected):
         return {r for (r,) in self.con.execute("SELECT request_id FROM requests WHERE run_id = ?",
                                                 [run_id]).fetchall()}
 
-    def write(self, requests: Sequence[tuple], attempts: Sequence[tuple]) -> None:
-        """Append request rows and their attempt rows in one transaction."""
+    def write(self, requests: Sequence[RequestRow], attempts: Sequence[AttemptRow]) -> None:
+        """Append request rows and their attempt rows in one transaction (columns by the row types' fields)."""
         if not requests and not attempts:
             return
         con = self.con
         # which runs are audited, and how: read before the transaction (a signed run without its key stops here)
-        chains = _audit.chains(con, {r[0] for r in requests}, self._chains) if requests else {}
+        chains = _audit.chains(con, {r.run_id for r in requests}, self._chains) if requests else {}
         try:
             con.begin()
             if requests:
@@ -166,7 +156,7 @@ class TraceStore(Connected):
                 att_df = pd.DataFrame.from_records(attempts, columns=ATTEMPT_COLUMNS)  # noqa: F841
                 con.execute(f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) SELECT * FROM att_df")
             if requests:  # an audited run's chain grows in the same transaction as the rows it covers
-                _audit.seal(con, requests, attempts, REQUEST_COLUMNS, ATTEMPT_COLUMNS, chains)
+                _audit.seal(con, requests, attempts, chains)
             con.commit()
         except duckdb.Error as exc:
             try:
@@ -199,7 +189,7 @@ class TraceStore(Connected):
         row = cur.fetchone()
         if row is None:
             raise StoreError(f"{self.path}: no run '{run_id}' (see `workbench runs`)")
-        return dict(zip([d[0] for d in cur.description], row))
+        return dict(zip([d[0] for d in cur.description], row, strict=True))
 
 
 def answers(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:

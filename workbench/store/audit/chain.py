@@ -31,6 +31,7 @@ from workbench.store.audit.record import (
     sha256_hex,
     signing_key,
 )
+from workbench.store.rows import ATTEMPT_COLUMNS, REQUEST_COLUMNS, AttemptRow, RequestRow
 
 __all__ = ["AUDIT_COLUMNS", "Chain", "chains", "seal", "is_audited", "chain_head", "check_resumable"]
 
@@ -82,31 +83,29 @@ def chains(con: duckdb.DuckDBPyConnection, run_ids: Iterable[str], cache: dict) 
     return cache
 
 
-def seal(con: duckdb.DuckDBPyConnection, requests: Sequence[tuple], attempts: Sequence[tuple],
-         request_columns: Sequence[str], attempt_columns: Sequence[str], runs: dict[str, Chain | None]) -> int:
+def seal(con: duckdb.DuckDBPyConnection, requests: Sequence[RequestRow], attempts: Sequence[AttemptRow],
+         runs: dict[str, Chain | None]) -> int:
     """Append the audit rows of a batch of requests of audited runs, chained in the order given.
 
     Call inside the transaction that inserts the rows; ``runs`` comes from :func:`chains`. Returns how
     many audit rows were written.
     """
-    if not any(runs.get(r[0]) for r in requests):
+    if not any(runs.get(r.run_id) for r in requests):
         return 0
-    request_columns, attempt_columns = list(request_columns), list(attempt_columns)
-    i_rid, i_seq = request_columns.index("request_id"), request_columns.index("seq")
-    a_rid = attempt_columns.index("request_id")
-    by_request: dict[tuple, list[tuple]] = {}
+    request_columns, attempt_columns = list(REQUEST_COLUMNS), list(ATTEMPT_COLUMNS)
+    by_request: dict[tuple, list[AttemptRow]] = {}
     for a in attempts:
-        by_request.setdefault((a[0], a[a_rid]), []).append(a)
+        by_request.setdefault((a.run_id, a.request_id), []).append(a)
     v1 = _V1(request_columns, attempt_columns)
     out: list[tuple] = []
     heads: dict[str, tuple[int, str]] = {}
     for r in requests:
-        rid = r[0]
+        rid = r.run_id
         chain = runs.get(rid)
         if chain is None:
             continue
         pos, prev = heads[rid] if rid in heads else _head(con, rid)
-        atts = by_request.get((rid, r[i_rid]), ())
+        atts = by_request.get((rid, r.request_id), ())
         if chain.seal == 1:
             record = v1.record(rid, chain.scenario_hash, r, atts)
         else:
@@ -114,7 +113,7 @@ def seal(con: duckdb.DuckDBPyConnection, requests: Sequence[tuple], attempts: Se
                                attempt_columns, atts)
         canon = _dumps(record)
         h = link(prev, canon, chain.key)
-        out.append((rid, pos, r[i_seq], r[i_rid], prev, h, canon))
+        out.append((rid, pos, r.seq, r.request_id, prev, h, canon))
         heads[rid] = (pos + 1, h)
     frame = pd.DataFrame.from_records(out, columns=AUDIT_COLUMNS)  # noqa: F841  (read by DuckDB)
     con.execute(f"INSERT INTO audit_trail ({', '.join(AUDIT_COLUMNS)}) SELECT * FROM frame")

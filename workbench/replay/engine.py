@@ -1,112 +1,80 @@
-"""The replay engine: a discrete-event loop that plays traffic through a routing design.
+"""The replay engine: what happens to one request, event by event, whatever clock drives it.
 
-Why discrete events on a virtual clock: a simulated day of traffic, with its queues, rate limits,
-backoffs and outages, replays in seconds, exactly and repeatably, because time jumps from one event
-to the next instead of passing. The engine receives its provider, policy, graders and sink as
-arguments (one seam per layer): it does not know whether answers are simulated or recorded, nor
-where rows end up.
+Why one engine over a clock seam: a live run must make exactly the decisions a simulated run makes
+(routing, retries with backoff, fallbacks by error kind, circuit breakers, cascades, budget, human
+queues), or comparing them would compare engines, not designs. So the engine never reads a clock nor
+sleeps: it is handed ``now`` by its :class:`~workbench.replay.clocks.Clock` and asks it to run a bound
+method (``on_end``, ``attempt``, ``on_human_end``) at a later time, or to carry out a provider call. The
+virtual clock (a heap: a day of traffic in seconds, exactly repeatable) and the asyncio wall clock (live
+calls) are the only two places where time passes.
 
 What it models, per request: a concurrency slot (requests beyond ``concurrency`` wait in FIFO order),
-the policy's decision (or the budget guard's), then provider attempts. A failed attempt is retried
-on the same target with exponential backoff and jitter (a retry-after is honoured) while its kind is
+the policy's decision (or the budget guard's), then provider attempts. A failed attempt is retried on
+the same target with exponential backoff and jitter (a retry-after is honoured) while its kind is
 retryable and retries remain; then the fallback chain is walked: the next rule of the routed model's
 list whose ``errors`` match the error kind, a fallback target's own rules appended, no target twice. A
 human node is a queue of agents (first come, first served; exponential handling time); a request
-handed to a human frees its concurrency slot. Every provider call becomes one attempt row, failed
-ones included; a request row is written together with its attempts, in batches.
-
-The live path (wall clock, asyncio) is this engine with other clocks: ``workbench/replay_live.py``.
+handed to a human frees its concurrency slot. Every provider call becomes one attempt row, failed ones
+included; a request row is written together with its attempts, in batches. Circuit breakers and LLM
+judges are collaborators (:mod:`~workbench.replay.breaker`, :mod:`~workbench.replay.judges`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import heapq
 import json
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from workbench.errors import ErrorKind
-from workbench.faults import StopHook
+from workbench.faults import StopHook, flush_every_from_env
 from workbench.graders import Grader
 from workbench.graders.base import grade_all, grader_labels
 from workbench.policies import Decision, FleetState, Policy, RouteContext
 from workbench.providers.base import Outcome
-from workbench.replay_parts import _Breaker, _JudgeCalls
-from workbench.scenario import FallbackRule, Scenario
+from workbench.replay.breaker import CircuitBreaker
+from workbench.replay.judges import JudgeCalls
+from workbench.replay.state import Fleet, Progress, ReplayStats, RequestState, Sink
+from workbench.scenario import Scenario
 from workbench.seeds import key64, request_key, unit
+from workbench.store.rows import AttemptRow, RequestRow
 from workbench.traffic import Request, prompt_key
 
-__all__ = ["replay", "ReplayStats", "Sink", "Progress"]
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.replay.clocks import Clock
 
-_END, _RETRY, _HUMAN_END = 0, 1, 2
+__all__ = ["Engine"]
+
 _SALT_JITTER, _SALT_HANDLE, _SALT_HUMAN_Q = 0x7177E2, 0x4A4D, 0x4855
 _CONSULT_KEY = 0x5C0FFEE5C0FFEE  # a consulted model's draws differ from its draws when answering
+_new = tuple.__new__  # builds a row type without NamedTuple.__new__'s keyword handling (hot path)
+Verdicts = dict[str, float | None]
 
 
-class Sink(Protocol):
-    """Where finished request rows and their attempt rows go (a :class:`TraceStore`, a list...)."""
+class Engine:
+    """The routing, retry, fallback, hand-off and row-writing logic of one replay, on a given clock."""
 
-    def write(self, requests: Sequence[tuple], attempts: Sequence[tuple]) -> None: ...
+    __slots__ = ("scn", "policy", "graders", "seed", "run_id", "sink", "progress", "flush_every", "cancel",
+                 "total", "flushes", "written", "hook", "modes", "answer", "labels", "judges", "pkeys",
+                 "models", "timeouts", "retry_on", "max_retries", "backoff", "mult", "max_backoff", "jitter",
+                 "fallbacks", "humans", "agents", "hkeys", "budget", "concurrency", "policy_name", "fleet",
+                 "reviews", "breaker", "inflight", "waitq", "stats", "req_rows", "att_rows", "every", "clock")
 
-
-#: ``progress(done, total, cost_usd, failed)``, called about 200 times per run and at the end.
-Progress = Callable[[int, int, float, int], None]
-
-
-@dataclass(slots=True)
-class ReplayStats:
-    """Counters of a finished (or cancelled) replay."""
-
-    requests: int = 0
-    ok: int = 0
-    failed: int = 0
-    rejected: int = 0
-    attempts: int = 0
-    cost_usd: float = 0.0
-    virtual_s: float = 0.0
-    cancelled: bool = False
-
-
-class _Req:
-    """Mutable state of one request in flight."""
-
-    __slots__ = ("seq", "req", "rkey", "arrival", "start", "route", "reason", "dscore", "target",
-                 "chain", "visited", "attempt_no", "retries_here", "retries", "fallbacks", "next_retry",
-                 "next_fallback", "cost", "ptok", "ctok", "rows", "out", "att_start", "last_error",
-                 "slot", "human", "purpose", "escalations", "skips", "judged")
-
-    def __init__(self, seq: int, req: Request, rkey: int, arrival: float):
-        self.seq, self.req, self.rkey, self.arrival = seq, req, rkey, arrival
-        self.purpose = "answer"
-        self.escalations = self.skips = 0
-        self.attempt_no = self.retries_here = self.retries = self.fallbacks = 0
-        self.next_retry = self.next_fallback = self.slot = False
-        self.cost = 0.0
-        self.ptok = self.ctok = 0
-        self.rows: list[tuple] = []
-        self.last_error = self.human = self.out = self.judged = None
-
-
-class _Engine(_JudgeCalls):
-    def __init__(self, scenario: Scenario, provider, policy: Policy, graders: list[Grader], seed: int,
+    def __init__(self, scenario: Scenario, provider: Fleet, policy: Policy, graders: list[Grader], seed: int,
                  run_id: str, sink: Sink, progress: Progress | None, flush_every: int,
-                 cancel: Callable[[], bool] | None, total: int):
-        self.scn, self.provider, self.policy, self.graders = scenario, provider, policy, graders
+                 cancel: Callable[[], bool] | None, total: int, clock: Clock):
+        self.scn, self.policy, self.graders = scenario, policy, graders
         self.seed, self.run_id, self.sink, self.progress = seed, run_id, sink, progress
-        self.flush_every, self.cancel, self.total = flush_every, cancel, total
+        self.flush_every, self.cancel, self.total = flush_every_from_env(flush_every), cancel, total
         self.flushes = self.written = 0
         self.hook = StopHook.from_env()  # test-only: None unless a fault test asks for an exact stop
-        self.modes: dict[str, str] = getattr(provider, "modes", {})
+        self.modes: dict[str, str] = provider.modes
         self.answer = {n: provider.bind(n) for n in scenario.fleet}
-        # Graders that must call a model (an LLM judge) run after the others, as paid attempts.
-        self.judges = [g for g in graders if g.needs_call]
         self.labels = grader_labels(graders)
-        self.judge_labels = [lab for g, lab in zip(graders, self.labels) if g.needs_call]
+        # Graders that must call a model (an LLM judge) run after the others, as paid attempts.
+        self.judges = JudgeCalls(self, graders, self.labels)
         self.pkeys: dict[str, str] = {}
         self.models = {n: m.model for n, m in scenario.fleet.items()}
         self.timeouts = {n: m.timeout_s or scenario.timeouts.attempt_s for n, m in scenario.fleet.items()}
@@ -122,53 +90,38 @@ class _Engine(_JudgeCalls):
         self.policy_name = scenario.router.policy
         self.fleet = FleetState(scenario.targets)
         self.reviews = type(policy).review is not Policy.review
-        self.breaker = _Breaker(scenario.circuit_breaker, scenario.fleet) if scenario.circuit_breaker else None
-        self.heap: list = []
-        self.counter = 0
+        spec = scenario.circuit_breaker
+        self.breaker = CircuitBreaker(spec, scenario.fleet) if spec is not None else None
         self.inflight = 0
-        self.waitq: deque[_Req] = deque()
+        self.waitq: deque[RequestState] = deque()
         self.stats = ReplayStats()
-        self.req_rows: list[tuple] = []
-        self.att_rows: list[tuple] = []
+        self.req_rows: list[RequestRow] = []
+        self.att_rows: list[AttemptRow] = []
         self.every = max(1, total // 200)
-
-    # --- scheduling --------------------------------------------------------------------------
-    def push(self, t: float, code: int, st: _Req) -> None:
-        self.counter += 1
-        heapq.heappush(self.heap, (t, self.counter, code, st))
+        self.clock = clock
+        clock.attach(self)
 
     def run(self, requests: Sequence[Request], arrivals: Sequence[float], seqs: Sequence[int]) -> ReplayStats:
-        heap, n, i, now = self.heap, len(requests), 0, 0.0
-        seed = self.seed
-        checks = 0
-        while i < n or heap:
-            if i < n and (not heap or arrivals[i] <= heap[0][0]):
-                now = arrivals[i]
-                req = requests[i]
-                self.waitq.append(_Req(seqs[i], req, request_key(seed, req.id), now))
-                i += 1
-            else:
-                now, _, code, st = heapq.heappop(heap)
-                if code == _END:
-                    self.on_end(st, now)
-                elif code == _RETRY:
-                    self.attempt(st, now)
-                else:
-                    self.on_human_end(st, now)
-            while self.inflight < self.concurrency and self.waitq:
-                self.start(self.waitq.popleft(), now)
-            checks += 1
-            if self.cancel is not None and checks % 512 == 0 and self.cancel():
-                self.stats.cancelled = True
-                break
-        self.flush()
-        self.stats.virtual_s = now
+        """Replay ``requests`` on the clock; every finished request is written when this returns."""
+        self.stats.virtual_s = self.clock.run(requests, arrivals, seqs)
         if self.progress:
             self.progress(self.stats.requests, self.total, self.stats.cost_usd, self.stats.failed)
         return self.stats
 
+    # --- what a clock calls ------------------------------------------------------------------
+    def arrive(self, seq: int, req: Request, now: float) -> None:
+        """A request arrives: it waits for a concurrency slot."""
+        self.waitq.append(RequestState(seq, req, request_key(self.seed, req.id), now))
+
+    def pump(self, now: float) -> None:
+        """Start waiting requests while concurrency slots are free."""
+        waitq = self.waitq
+        while self.inflight < self.concurrency and waitq:
+            self.start(waitq.popleft(), now)
+
     # --- a request's life --------------------------------------------------------------------
-    def start(self, st: _Req, now: float) -> None:
+    def start(self, st: RequestState, now: float) -> None:
+        """Take a slot, then route (or reject or downgrade under the budget, or consult a model first)."""
         st.start = now
         st.slot = True
         self.inflight += 1
@@ -178,6 +131,7 @@ class _Engine(_JudgeCalls):
                 st.route, st.reason, st.dscore = None, f"budget of ${b.max_usd:g} spent: rejected", None
                 self.finish(st, now, "rejected")
                 return
+            assert b.downgrade_to is not None  # the scenario requires it with on_exceed: downgrade
             d = Decision(b.downgrade_to, f"budget of ${b.max_usd:g} spent: downgraded")
         else:
             d = self.policy.decide(st.req, self.ctx(now, st))
@@ -187,24 +141,31 @@ class _Engine(_JudgeCalls):
                 return
         self.route(st, d, now)
 
-    def ctx(self, now: float, st: _Req) -> RouteContext:
+    def ctx(self, now: float, st: RequestState) -> RouteContext:
+        """What the policy may read when it decides for ``st``."""
         return RouteContext(now, self.stats.cost_usd, st.rkey, self.fleet)
 
-    def route(self, st: _Req, d: Decision, now: float) -> None:
-        st.route, st.reason, st.dscore, st.target = d.target, d.reason, d.score, d.target
+    def route(self, st: RequestState, d: Decision, now: float) -> None:
+        """Send ``st`` where the decision says, with the target's fallback chain."""
+        target = d.target
+        if target is None:  # only a consult may leave the target open, and after_consult must fill it
+            raise ValueError(f"policy '{self.policy_name}' decided no target for request {st.req.id}")
+        st.route, st.reason, st.dscore, st.target = target, d.reason, d.score, target
         st.purpose = "answer"
-        st.chain = list(self.fallbacks.get(d.target, ()))
-        st.visited = {d.target}
+        st.chain = list(self.fallbacks.get(target, ()))
+        st.visited = {target}
         self.attempt(st, now)
 
-    def attempt(self, st: _Req, now: float) -> None:
+    def attempt(self, st: RequestState, now: float) -> None:
+        """Try ``st.target``: a human queue, a skipped open circuit, or a provider call."""
         target = st.target
         if target in self.humans:
             self.handoff(st, now)
             return
-        if self.breaker is not None and self.breaker.open_until[target] > now:
+        breaker = self.breaker
+        if breaker is not None and breaker.is_open(target, now):
             st.skips += 1  # circuit open: go straight to the fallback the failures call for
-            nxt = self.next_fallback(st, self.breaker.kind[target])
+            nxt = self.next_fallback(st, breaker.kind[target])
             if nxt is None:
                 st.last_error = ErrorKind.CIRCUIT_OPEN
                 self.finish(st, now, "failed")
@@ -214,48 +175,54 @@ class _Engine(_JudgeCalls):
             return
         self.call(st, now, st.req, st.rkey)
 
-    def call(self, st: _Req, now: float, req: Request, rkey: int) -> None:
+    def call(self, st: RequestState, now: float, req: Request, rkey: int) -> None:
+        """Start one call to ``st.target``; the clock carries it out and runs :meth:`on_end` when it ends."""
+        clock = self.clock
+        if clock.stopping:  # a signalled live run: no new call; the request stays unrecorded, resume replays it
+            return
         target = st.target
         st.attempt_no += 1
-        out: Outcome = self.answer[target](req, rkey, now, st.attempt_no)
-        limit = self.timeouts[target]
-        if out.latency_s > limit:
-            out = Outcome(False, limit, ErrorKind.TIMEOUT, prompt_tokens=out.prompt_tokens)
-        st.out, st.att_start = out, now
+        st.att_start = now
         self.fleet.in_flight[target] += 1
-        self.push(now + out.latency_s, _END, st)
+        clock.call(st, target, req, rkey, now)
 
-    def switch(self, st: _Req, target: str) -> None:
+    def switch(self, st: RequestState, target: str) -> None:
+        """Move ``st`` to a fallback target."""
         st.target, st.retries_here = target, 0
         st.fallbacks += 1
         st.next_fallback = True
 
-    def on_end(self, st: _Req, now: float) -> None:
-        out: Outcome = st.out
+    def on_end(self, st: RequestState, now: float) -> None:
+        """A provider call ended: record it, then accept, judge, retry, fall back or fail."""
+        out = st.out
         target = st.target
         self.fleet.in_flight[target] -= 1
         # A failed call counts as slow as the timeout (as litellm's latency routing penalises
         # failures): otherwise a target that fails fast would look like the fastest one.
         self.fleet.observe(target, out.latency_s if out.ok else self.timeouts[target])
         if st.purpose == "judge":
-            self.on_judge_end(st, now, out)
+            self.judges.on_end(st, now, out)
             return
         score = verdicts = None
         if out.ok and self.graders and st.purpose != "route":
             score, verdicts = grade_all(self.graders, st.req, out.text, out.score, self.labels)
         self.record(st, now, out, score, target, self.models[target], out.source or self.modes.get(target, "?"),
-                    0.0, verdicts)
+                    0.0, verdicts)  # record_call, inlined: this runs once per attempt
         if st.purpose == "route":
             self.route(st, self.policy.after_consult(st.req, self.ctx(now, st), out.text if out.ok else None), now)
-            return
-        if out.ok:
+        elif out.ok:
             if self.judges:
-                st.judged = [target, st.purpose, out, score, verdicts or {}, 0]
-                self.judge_next(st, now)
-                return
-            self.accept(st, now, target, out, score, verdicts)
-            return
+                self.judges.begin(st, now, target, out, verdicts)
+            else:
+                self.accept(st, now, target, out, score, verdicts)
+        else:
+            self.failed(st, now, out)
+
+    def failed(self, st: RequestState, now: float, out: Outcome) -> None:
+        """A call failed: retry it after a backoff, else take the fallback its error calls for, else fail."""
         kind = out.error
+        assert kind is not None  # a failed outcome always names its kind
+        target = st.target
         st.last_error = kind
         if self.breaker is not None:
             self.breaker.failed(target, kind, now)
@@ -263,7 +230,7 @@ class _Engine(_JudgeCalls):
             st.retries_here += 1
             st.retries += 1
             st.next_retry = True
-            self.push(now + self.backoff_delay(st, out), _RETRY, st)
+            self.clock.at(now + self.backoff_delay(st, out), self.attempt, st)
             return
         nxt = self.next_fallback(st, kind)
         if nxt is None:
@@ -272,13 +239,14 @@ class _Engine(_JudgeCalls):
         self.switch(st, nxt)
         self.attempt(st, now)
 
-    def accept(self, st: _Req, now: float, target: str, out: Outcome, score, verdicts) -> None:
+    def accept(self, st: RequestState, now: float, target: str, out: Outcome, score: float | None,
+               verdicts: Verdicts | None) -> None:
         """A graded answer: the policy may escalate it (a cascade), else the request is done."""
         if self.reviews and self.escalate(st, now, out.text, score):
             return
         self.finish(st, now, "ok", target, score, out.text, verdicts=verdicts)
 
-    def escalate(self, st: _Req, now: float, text: str | None, score: float | None) -> bool:
+    def escalate(self, st: RequestState, now: float, text: str | None, score: float | None) -> bool:
         """Ask the policy whether the answer passes; if not, start the next model (both are paid)."""
         verdict = self.policy.review(st.req, self.ctx(now, st), st.target, text, score)
         if verdict is None or verdict[0] in st.visited:
@@ -292,15 +260,17 @@ class _Engine(_JudgeCalls):
         self.attempt(st, now)
         return True
 
-    def backoff_delay(self, st: _Req, out: Outcome) -> float:
+    def backoff_delay(self, st: RequestState, out: Outcome) -> float:
+        """Exponential backoff with jitter before the next retry (a longer retry-after wins)."""
         base = min(self.max_backoff, self.backoff * self.mult ** (st.retries_here - 1))
         delay = base * (1.0 + self.jitter * (2.0 * unit(st.rkey, _SALT_JITTER + st.attempt_no) - 1.0))
         if out.retry_after_s is not None and out.retry_after_s > delay:
             delay = out.retry_after_s
         return delay
 
-    def next_fallback(self, st: _Req, kind: ErrorKind) -> str | None:
-        chain: list[FallbackRule] = st.chain
+    def next_fallback(self, st: RequestState, kind: ErrorKind) -> str | None:
+        """The first open fallback rule matching ``kind`` (its target's own rules are appended), or None."""
+        chain = st.chain
         for idx, rule in enumerate(chain):
             if rule.to not in st.visited and rule.matches(kind):
                 del chain[idx]
@@ -309,7 +279,8 @@ class _Engine(_JudgeCalls):
                 return rule.to
         return None
 
-    def handoff(self, st: _Req, now: float) -> None:
+    def handoff(self, st: RequestState, now: float) -> None:
+        """Queue ``st`` for the first free agent of the human node ``st.target``."""
         h = st.target
         spec = self.humans[h]
         if st.slot:  # the machine pipeline is done with it; a person takes over
@@ -322,9 +293,10 @@ class _Engine(_JudgeCalls):
         end = begin - spec.handling_time_s * math.log(1.0 - u)
         heapq.heappush(agents, end)
         st.human, st.att_start = begin, now
-        self.push(end, _HUMAN_END, st)
+        self.clock.at(end, self.on_human_end, st)
 
-    def on_human_end(self, st: _Req, now: float) -> None:
+    def on_human_end(self, st: RequestState, now: float) -> None:
+        """A person answered: right with the node's accuracy, at the node's price."""
         h = st.target
         spec = self.humans[h]
         req = st.req
@@ -337,22 +309,33 @@ class _Engine(_JudgeCalls):
         self.finish(st, now, "ok", h, score, text, handoff=True, verdicts=verdicts)
 
     # --- rows --------------------------------------------------------------------------------
-    def record(self, st: _Req, now: float, out: Outcome, score, target: str, model: str, provider: str,
-               wait: float, verdicts: dict | None = None) -> None:
+    def record_call(self, st: RequestState, now: float, out: Outcome, score: float | None,
+                    verdicts: Verdicts | None) -> None:
+        """The attempt row of a finished provider call to ``st.target``."""
+        target = st.target
+        self.record(st, now, out, score, target, self.models[target], out.source or self.modes.get(target, "?"),
+                    0.0, verdicts)
+
+    def record(self, st: RequestState, now: float, out: Outcome, score: float | None, target: str, model: str,
+               provider: str, wait: float, verdicts: Verdicts | None = None) -> None:
+        """Add one attempt row to ``st`` and its cost and tokens to the request's and the run's totals."""
         st.cost += out.cost_usd
         st.ptok += out.prompt_tokens
         st.ctok += out.completion_tokens
         self.stats.cost_usd += out.cost_usd
         self.stats.attempts += 1
         err = out.error
-        st.rows.append((self.run_id, st.req.id, st.attempt_no, target, model, provider, st.next_retry,
-                        st.next_fallback, st.att_start, now, wait, out.ok, None if err is None else err.value,
-                        out.retry_after_s, out.prompt_tokens, out.completion_tokens, out.cost_usd, score,
-                        st.purpose, out.text, _json(verdicts), out.message))
+        st.rows.append(_new(AttemptRow, (
+            self.run_id, st.req.id, st.attempt_no, target, model, provider, st.next_retry, st.next_fallback,
+            st.att_start, now, wait, out.ok, None if err is None else err.value, out.retry_after_s,
+            out.prompt_tokens, out.completion_tokens, out.cost_usd, score, st.purpose, out.text,
+            _json(verdicts), out.message)))
         st.next_retry = st.next_fallback = False
 
-    def finish(self, st: _Req, now: float, status: str, final: str | None = None, quality=None,
-               text: str | None = None, handoff: bool = False, verdicts: dict | None = None) -> None:
+    def finish(self, st: RequestState, now: float, status: str, final: str | None = None,
+               quality: float | None = None, text: str | None = None, handoff: bool = False,
+               verdicts: Verdicts | None = None) -> None:
+        """The request is done (ok, failed or rejected): queue its row and its attempts' rows."""
         if st.slot:
             st.slot = False
             self.inflight -= 1
@@ -361,12 +344,16 @@ class _Engine(_JudgeCalls):
         pkey = self.pkeys.get(req.id)
         if pkey is None:
             pkey = self.pkeys[req.id] = prompt_key(req)
-        self.req_rows.append((
+        self.req_rows.append(_new(RequestRow, (
             self.run_id, st.seq, req.id, req.category, req.difficulty, st.arrival, st.start, now,
             now - st.arrival, self.policy_name, st.route, st.reason, st.dscore, final, status,
             None if err is None else err.value, st.attempt_no, st.retries, st.fallbacks, handoff, st.ptok,
-            st.ctok, st.cost, quality, text, st.escalations, st.skips, _json(verdicts), pkey))
+            st.ctok, st.cost, quality, text, st.escalations, st.skips, _json(verdicts), pkey)))
         self.att_rows.extend(st.rows)
+        self.count(status, req.id)
+
+    def count(self, status: str, request_id: str) -> None:
+        """Count a finished request; flush a full batch; report progress now and then."""
         s = self.stats
         s.requests += 1
         if status == "ok":
@@ -376,13 +363,14 @@ class _Engine(_JudgeCalls):
         else:
             s.rejected += 1
         if self.hook is not None and self.hook.after == "requests":
-            self.hook.reached(s.requests, self.written, len(self.req_rows), req.id)
+            self.hook.reached(s.requests, self.written, len(self.req_rows), request_id)
         if len(self.req_rows) >= self.flush_every:
             self.flush()
         if self.progress and s.requests % self.every == 0:
             self.progress(s.requests, self.total, s.cost_usd, s.failed)
 
     def flush(self) -> None:
+        """Write the finished requests' rows (each request with all its attempts) to the sink."""
         if self.req_rows:
             n = len(self.req_rows)
             self.sink.write(self.req_rows, self.att_rows)
@@ -396,7 +384,7 @@ class _Engine(_JudgeCalls):
 _JSON: dict[tuple, str] = {}
 
 
-def _json(verdicts: dict | None) -> str | None:
+def _json(verdicts: Verdicts | None) -> str | None:
     # Verdict sets repeat (a few graders, a few scores): serialise each distinct one once.
     if not verdicts:
         return None
@@ -407,36 +395,3 @@ def _json(verdicts: dict | None) -> str | None:
         if len(_JSON) < 65536:
             _JSON[key] = text
     return text
-
-
-def replay(scenario: Scenario, requests: Sequence[Request], arrivals: Sequence[float], *, provider,
-           policy: Policy, graders: list[Grader], seed: int, run_id: str, sink: Sink,
-           progress: Progress | None = None, flush_every: int = 5000,
-           cancel: Callable[[], bool] | None = None, seqs: Sequence[int] | None = None) -> ReplayStats:
-    """Replay ``requests`` arriving at ``arrivals`` (seconds, ascending) through ``scenario``.
-
-    Rows go to ``sink`` in batches of ``flush_every`` finished requests, each request with all its
-    attempts. ``cancel`` is polled now and then; a cancelled replay flushes what finished and stops.
-    ``seqs`` are the requests' positions in the full run (a resumed run replays only some of them).
-    """
-    if len(requests) != len(arrivals):
-        raise ValueError("one arrival time per request")
-    seqs = range(len(requests)) if seqs is None else seqs
-    from workbench.replay_live import LiveEngine, is_live
-
-    if is_live(provider, scenario):  # wall clock: see workbench/replay_live.py
-        engine = LiveEngine(scenario, provider, policy, graders, seed, run_id, sink, progress, flush_every,
-                            cancel, len(requests))
-        return asyncio.run(engine.run_async(requests, arrivals, seqs))
-    engine = _Engine(scenario, provider, policy, graders, seed, run_id, sink, progress, flush_every,
-                     cancel, len(requests))
-    # The loop allocates millions of short-lived, acyclic objects (events, outcomes, rows); the cyclic
-    # collector's passes over them find nothing and cost about a fifth of the run. Reference counting
-    # still frees everything; the collector's previous state is restored afterwards.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return engine.run(requests, arrivals, seqs)
-    finally:
-        if was_enabled:
-            gc.enable()
