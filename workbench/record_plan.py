@@ -194,8 +194,9 @@ def plan_recording(scenario: Scenario | str | Path, *, dataset: str | None = Non
             ptok = count_tokens(spec.model, req.chat(), req.prompt if req.messages is None else repr(req.messages))
             expect = min(float(out_tok.get(row.prompt_key, overall or max_output_tokens)), max_output_tokens)
             worst_in = ptok + max(8, math.ceil(0.05 * ptok))
-            calls.append(PlannedCall(row.prompt_key, str(row.prompt_id), str(row.category or ""), target, spec.model,
-                                     ptok, expect, ptok * info.input_per_token + expect * info.output_per_token,
+            calls.append(PlannedCall(str(row.prompt_key), str(row.prompt_id), str(row.category or ""), target,
+                                     spec.model, ptok, expect,
+                                     ptok * info.input_per_token + expect * info.output_per_token,
                                      worst_in * info.input_per_token + max_output_tokens * info.output_per_token))
     return Plan(scn, name, path, run_seed, max_output_tokens, len(pool), composition, list(picked["prompt_key"]),
                 reqs, calls, already)

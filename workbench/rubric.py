@@ -129,7 +129,8 @@ class UnchangedConditions(_Element):
     reference: _NonEmpty = "start.yaml"
 
 
-Element = Annotated[HumanNode | FallbackFor | BreakerPresent | BudgetPresent | AuditOn | HumanReview | UnchangedConditions, Field(discriminator="kind")]
+Element = Annotated[HumanNode | FallbackFor | BreakerPresent | BudgetPresent | AuditOn | HumanReview
+                    | UnchangedConditions, Field(discriminator="kind")]
 
 
 class Level(_Strict):
@@ -239,8 +240,8 @@ def check_element(el, scn: Scenario, policy, directory: Path) -> tuple[bool, str
         return ok, text, f"{el.model} falls back on {', '.join(k.value for k in el.errors)}"
     if isinstance(el, BreakerPresent):
         cb = scn.circuit_breaker
-        text = None if cb is None else f"{cb.allowed_fails} fails in {cb.window_s:g} s, cooldown {cb.cooldown_s:g} s"
-        return cb is not None, text, "a circuit breaker"
+        shown = None if cb is None else f"{cb.allowed_fails} fails in {cb.window_s:g} s, cooldown {cb.cooldown_s:g} s"
+        return cb is not None, shown, "a circuit breaker"
     if isinstance(el, BudgetPresent):
         b = scn.budget
         ok = b is not None and (el.max_usd is None or b.max_usd <= el.max_usd)

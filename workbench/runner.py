@@ -83,7 +83,7 @@ def _replayed(scn: Scenario, spec: TrafficSpec, traffic, spec_given: bool, seed:
         loaded = load_dataset_traffic(spec.dataset)
         path = loaded.path
     else:
-        path = Path(spec.source) if spec_given else scn.traffic_path(traffic)
+        path = Path(spec.source) if spec_given and spec.source is not None else scn.traffic_path(traffic)
         loaded = load_traffic(path)
         if traffic is not None:
             spec = spec.model_copy(update={"dataset": None})
@@ -162,9 +162,10 @@ def method_notes(prep: Prepared) -> list[str]:
     (answers recorded, imported or simulated on a miss), plus the runner's own notes."""
     notes = list(prep.policy.method_notes())
     for g in prep.graders:
-        if getattr(g, "sha256", None):  # a grader reading a file (human labels): which file, which version
-            notes.append(f"grader {g.name}: {g.path} (SHA-256 {g.sha256[:12]})")
-    for name, note in getattr(prep.provider, "notes", {}).items():
+        sha256 = getattr(g, "sha256", None)  # a grader reading a file (human labels): which file, which version
+        if sha256:
+            notes.append(f"grader {g.name}: {getattr(g, 'path', '?')} (SHA-256 {sha256[:12]})")
+    for name, note in prep.provider.notes.items():
         notes.append(f"{name}: {note}")
     return notes + prep.notes
 

@@ -58,19 +58,28 @@ def test_the_wall_clock_makes_the_virtual_clocks_decisions(scenario_file):
     assert ws.virtual_s >= max(r.end_s for r in wreq) > 0
 
 
-def test_the_clock_is_chosen_from_the_declared_modes_or_named(scenario_file):
+def test_the_clock_is_chosen_from_the_declared_contract_or_named(scenario_file):
     prep = prepare(scenario_file(TWO, n=3))
 
     class LiveModes:
-        modes = {"a": "live", "b": "simulated"}
+        """A fleet whose model 'a' answers with coroutines (as a live provider declares)."""
 
-        def bind(self, model):  # pragma: no cover (never called: the clock is chosen first)
+        modes = {"a": "live", "b": "simulated"}
+        asynchronous = True
+
+        def is_async(self, model):
+            return model == "a"
+
+        def bind(self, model):  # never called: the clock is chosen first
             raise AssertionError
 
     assert clock_for(LiveModes()) == "wall" and clock_for(prep.provider) == "virtual"
     with pytest.raises(ValueError, match="clock must be 'virtual' or 'wall', not 'sundial'"):
         replay(prep.scenario, prep.requests, prep.arrivals, provider=prep.provider, policy=prep.policy,
                graders=prep.graders, seed=1, run_id="c", sink=None, clock="sundial")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="virtual clock cannot await a live model"):
+        replay(prep.scenario, prep.requests, prep.arrivals, provider=LiveModes(), policy=prep.policy,
+               graders=prep.graders, seed=1, run_id="c", sink=None, clock="virtual")  # type: ignore[arg-type]
     assert VirtualClock.stopping is False and AsyncioClock().stopping is False
 
 

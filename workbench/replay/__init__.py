@@ -31,8 +31,9 @@ ClockName = Literal["virtual", "wall"]
 
 
 def clock_for(provider: Fleet) -> ClockName:
-    """``wall`` when any fleet model's provider is live (its calls take real time), else ``virtual``."""
-    return "wall" if "live" in provider.modes.values() else "virtual"
+    """``wall`` when any fleet model's provider answers asynchronously (a live call takes real time), else
+    ``virtual``: the provider contract declares it (:class:`workbench.providers.base.Provider`)."""
+    return "wall" if provider.asynchronous else "virtual"
 
 
 def replay(scenario: Scenario, requests: Sequence[Request], arrivals: Sequence[float], *, provider: Fleet,
@@ -54,6 +55,8 @@ def replay(scenario: Scenario, requests: Sequence[Request], arrivals: Sequence[f
     name = clock_for(provider) if clock is None else clock
     if name not in ("virtual", "wall"):
         raise ValueError(f"clock must be 'virtual' or 'wall', not {name!r}")
+    if name == "virtual" and provider.asynchronous:
+        raise ValueError("the virtual clock cannot await a live model's calls: use clock='wall'")
     engine = Engine(scenario, provider, policy, graders, seed, run_id, sink, progress, flush_every, cancel,
                     len(requests), VirtualClock() if name == "virtual" else AsyncioClock())
     return engine.run(requests, arrivals, seqs)

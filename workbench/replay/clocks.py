@@ -31,10 +31,10 @@ import signal
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from workbench.errors import ErrorKind, RunInterrupted
-from workbench.providers.base import Outcome
+from workbench.providers.base import Answer, Outcome
 from workbench.replay.state import RequestState
 from workbench.traffic import Request
 
@@ -86,7 +86,9 @@ class VirtualClock:
     def attach(self, engine: Engine) -> None:
         """Drive ``engine`` (its answer table, timeouts and end handler are kept at hand: one call per attempt)."""
         self.engine = engine
-        self.answer, self.timeouts, self.on_end = engine.answer, engine.timeouts, engine.on_end
+        # synchronous answers only: replay() never gives this clock a fleet that declares itself asynchronous
+        self.answer = cast(dict[str, Answer], engine.answer)
+        self.timeouts, self.on_end = engine.timeouts, engine.on_end
 
     def at(self, t: float, handler: Handler, st: RequestState) -> None:
         """Push an event (the sequence number keeps equal times in scheduling order)."""
@@ -159,7 +161,7 @@ class AsyncioClock:
     def attach(self, engine: Engine) -> None:
         """Drive ``engine``; its live models are awaited, the others sleep their simulated latency."""
         self.engine = engine
-        self.is_async = {n: mode == "live" for n, mode in engine.modes.items()}
+        self.is_async = {n: engine.provider.is_async(n) for n in engine.modes}
 
     def now(self) -> float:
         """Seconds since the run's clock started."""

@@ -60,7 +60,8 @@ class Engine:
                  "total", "flushes", "written", "hook", "modes", "answer", "labels", "judges", "pkeys",
                  "models", "timeouts", "retry_on", "max_retries", "backoff", "mult", "max_backoff", "jitter",
                  "fallbacks", "humans", "agents", "hkeys", "budget", "concurrency", "policy_name", "fleet",
-                 "reviews", "breaker", "inflight", "waitq", "stats", "req_rows", "att_rows", "every", "clock")
+                 "reviews", "breaker", "inflight", "waitq", "stats", "req_rows", "att_rows", "every", "clock",
+                 "provider")
 
     def __init__(self, scenario: Scenario, provider: Fleet, policy: Policy, graders: list[Grader], seed: int,
                  run_id: str, sink: Sink, progress: Progress | None, flush_every: int,
@@ -70,6 +71,7 @@ class Engine:
         self.flush_every, self.cancel, self.total = flush_every_from_env(flush_every), cancel, total
         self.flushes = self.written = 0
         self.hook = StopHook.from_env()  # test-only: None unless a fault test asks for an exact stop
+        self.provider = provider
         self.modes: dict[str, str] = provider.modes
         self.answer = {n: provider.bind(n) for n in scenario.fleet}
         self.labels = grader_labels(graders)

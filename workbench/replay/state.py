@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from workbench.errors import ErrorKind
-from workbench.providers.base import Answer, Outcome
+from workbench.providers.base import Answer, AsyncAnswer, Outcome
 from workbench.store.rows import AttemptRow, RequestRow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,7 +38,14 @@ class Fleet(Protocol):
     def modes(self) -> dict[str, str]:
         """Fleet model -> provider kind (simulated, recorded, live): labels every attempt row."""
 
-    def bind(self, model: str) -> Answer:
+    @property
+    def asynchronous(self) -> bool:
+        """True when any fleet model answers with a coroutine (a live call): the run needs the wall clock."""
+
+    def is_async(self, model: str) -> bool:
+        """True when ``model``'s calls are coroutines, which the wall clock awaits."""
+
+    def bind(self, model: str) -> Answer | AsyncAnswer:
         """The callable that answers for fleet model ``model``."""
 
 

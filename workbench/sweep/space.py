@@ -104,7 +104,9 @@ class Param(_Model):
         """The values checked against the scenario: every choice, or both ends of the range."""
         if self.choices is not None:
             return list(self.choices)
-        return list(self.int_ or self.float_)
+        ends = self.int_ if self.int_ is not None else self.float_
+        assert ends is not None  # the validator requires exactly one of choices, int and float
+        return list(ends)
 
 
 class Constraint(_Model):
@@ -237,7 +239,7 @@ def _apply(scenario: Scenario, values: dict[str, Any], where: str, lines: dict, 
         field = getattr(exc, "field", None)
         bad = exc.key if isinstance(exc, _PathError) else key or _culprit(values, field)
         reason = getattr(exc, "reason", None) or str(exc)
-        shown = repr(values.get(bad))
+        shown = repr(values.get(bad)) if bad is not None else "None"
         shown = shown if len(shown) <= 60 else shown[:57] + "..."
         msg = f"value {shown} makes an invalid scenario" if bad in values else "invalid scenario"
         if field:
@@ -292,7 +294,8 @@ def _set_path(data: dict, key: str, value: Any) -> None:
             except (ValueError, IndexError):
                 raise _PathError(key, f"'{parts[i]}' is not an index of the list at "
                                       f"'{'.'.join(parts[:i])}' ({len(node)} items)") from None
-            seg, i = idx, i + 1
+            seg: int | str = idx
+            i += 1
         elif isinstance(node, dict):
             seg, i = _segment(node, parts, i)
         else:
