@@ -364,3 +364,12 @@ def test_a_killed_audited_run_resumed_still_verifies(tmp_path):
     assert linked == head  # the resumed part continues the chain from the last stored hash
     done = wb("audit", "verify", "killed", "--db", str(db), cwd=tmp_path)
     assert done.returncode == 0 and done.stdout.startswith(f"intact: {N:,} rows"), done.stdout + done.stderr
+
+
+def test_a_seal_version_from_a_newer_workbench_is_refused_not_read_as_ours(audited, db):
+    with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE runs SET audit_seal = 3 WHERE run_id = ?", [audited])
+    with pytest.raises(StoreError, match=r"sealed with audit seal version 3; this workbench knows versions 1 to 2"):
+        verify(db, audited)
+    out = wb("audit", "verify", audited, "--db", str(db), cwd=db.parent)
+    assert out.returncode != 0 and "audit seal version 3" in out.stderr and "Traceback" not in out.stderr

@@ -22,6 +22,7 @@ from workbench.store.audit.record import (
     GENESIS,
     KEY_ENV,
     REQUEST_FIELDS,
+    SEAL_VERSION,
     _dumps,
     audit_record,
     canonical,
@@ -59,7 +60,11 @@ def run_row(con: duckdb.DuckDBPyConnection, run_id: str) -> dict | None:
 def chain_of(row: dict, key: bytes | None) -> Chain:
     """The sealing settings of an audited run's ``runs`` row, with the key to use (if it is signed)."""
     run = run_fields(row)
-    return Chain(int(row.get("audit_seal") or 1), key if row.get("audit_signed") else None, run,
+    version = int(row.get("audit_seal") or 1)
+    if not 1 <= version <= SEAL_VERSION:  # a newer workbench's seal: reading it as ours would mis-verify
+        raise StoreError(f"run '{row['run_id']}' is sealed with audit seal version {version}; this workbench "
+                         f"knows versions 1 to {SEAL_VERSION}: verify or resume it with a newer version")
+    return Chain(version, key if row.get("audit_signed") else None, run,
                  sha256_hex(canonical(run)), row["scenario_hash"])
 
 
