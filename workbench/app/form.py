@@ -24,6 +24,8 @@ from workbench.scenario import HumanSpec
 
 __all__ = ["ScenarioForm"]
 
+_BUDGET_DEFAULT = 50.0  # what the Budget card offers for a design without a budget
+
 
 def _fleet_frame(fleet: dict) -> pd.DataFrame:
     rows = []
@@ -59,16 +61,21 @@ class ScenarioForm:
     def __init__(self, draft: ScenarioDraft, messages: Messages):
         self.draft, self.msg, self._syncing = draft, messages, False
         self._g = guarded(messages)
-        card = dict(sizing_mode="stretch_width", margin=(4, 4))
         self.panel = pn.Column(
-            pn.Card(*self._general(), title="General", **card),
-            pn.Card(*self._fleet(), title="Fleet (click a catalog row to put that model on the selected fleet model)",
-                    **card),
-            pn.Card(*self._fallbacks(), title="Fallback chain of the selected fleet model", **card),
-            pn.Card(*self._humans(), title="Human nodes", **card),
-            pn.Card(*self._router(), title="Router", **card),
-            pn.Card(*self._budget(), title="Budget", **card),
-            sizing_mode="stretch_width")
+            self._card("general", "General", self._general),
+            self._card("fleet", "Fleet (click a catalog row to put that model on the selected fleet model)",
+                       self._fleet),
+            self._card("fallbacks", "Fallback chain of the selected fleet model", self._fallbacks),
+            self._card("humans", "Human nodes", self._humans),
+            self._card("router", "Router", self._router),
+            self._card("budget", "Budget", self._budget),
+            sizing_mode="stretch_width", min_width=420)
+
+    def _card(self, key: str, title: str, build) -> pn.Card:
+        """A card whose errors show in its own message box, at the bottom of the card (beside its buttons)."""
+        box = Messages(f"form-{key}")
+        self._g = guarded(box)
+        return pn.Card(*build(), box.pane, title=title, sizing_mode="stretch_width", margin=(4, 4))
 
     def _button(self, label: str, action, width: int, primary: bool = True) -> pn.widgets.Button:
         button = pn.widgets.Button(label=label, color="primary" if primary else "default", width=width, align="end")
@@ -156,7 +163,7 @@ class ScenarioForm:
     def _budget(self) -> list:
         W = pn.widgets
         self.b_on = W.Checkbox(label="cap spending", width=120, align="end")
-        self.b_max = W.FloatInput(label="max USD", value=50.0, start=0.0001, width=110)
+        self.b_max = W.FloatInput(label="max USD", value=_BUDGET_DEFAULT, start=0.0001, width=110)
         self.b_then = W.Select(label="when spent", options=["reject", "downgrade"], width=120)
         self.b_to = W.Select(label="downgrade to", width=130)
         apply = self._button("Apply budget", lambda e: self.draft.edit(
@@ -222,16 +229,21 @@ class ScenarioForm:
             self.params.value = json.dumps(router.get("params", {})) if router.get("params") else ""
             self.policy_help.object = _policy_help(self.policy.value)
             budget = data.get("budget") if isinstance(data.get("budget"), dict) else None
-            self.b_on.value = budget is not None
-            if budget:
-                self.b_max.value = float(budget.get("max_usd", 50) or 50)
-                then = budget.get("on_exceed", "reject")
-                self.b_then.value = then if then in ("reject", "downgrade") else "reject"
-                if budget.get("downgrade_to") in fleet:
-                    self.b_to.value = budget["downgrade_to"]
+            self._sync_budget(budget or {}, list(fleet))
             self._sync_member(data)
         finally:
             self._syncing = False
+
+    def _sync_budget(self, budget: dict, fleet: list[str]) -> None:
+        """The Budget card shows this draft's budget, or the defaults when it has none (never the values
+        of the scenario shown before)."""
+        self.b_on.value = bool(budget)
+        max_usd = budget.get("max_usd", _BUDGET_DEFAULT)
+        self.b_max.value = float(max_usd) if isinstance(max_usd, (int, float)) and max_usd > 0 else _BUDGET_DEFAULT
+        then = budget.get("on_exceed", "reject")
+        self.b_then.value = then if then in ("reject", "downgrade") else "reject"
+        to = budget.get("downgrade_to")
+        self.b_to.value = to if to in fleet else (fleet[0] if fleet else None)
 
     def _sync_member(self, data: dict | None = None) -> None:
         data = data if data is not None else (self.draft.data if self.draft.yaml_ok else {})

@@ -3,7 +3,8 @@
 Why plain tabs and no template: templates fetch fonts and styles from CDNs, and the app must work
 offline; Panel serves its own bundled JavaScript (Bokeh, Tabulator, Ace, Vega) from the server.
 Why dynamic tabs: only the tab on screen is sent to the browser, so the first page loads quickly;
-each tab's data is refreshed when it is shown (runs finished elsewhere appear).
+each tab's data is refreshed when it is shown (runs finished elsewhere appear). Pages talk through
+the session's state: the Exercises page sets ``AppState.audit_run`` and the shell opens it in Audit.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import threading
 from pathlib import Path
 
 import panel as pn
+from panel.io.resources import LOCAL_DIST
 
 from workbench.app import models
 from workbench.app.audit import AuditView
@@ -25,9 +27,10 @@ from workbench.app.sweep import SweepView
 from workbench.app.traffic import TrafficView
 from workbench.app.ui import guarded
 
-__all__ = ["build_app", "warm", "EXTENSIONS", "TITLE"]
+__all__ = ["build_app", "warm", "EXTENSIONS", "TITLE", "TABS"]
 
 EXTENSIONS = ("tabulator", "codeeditor", "vega")
+TABS = ["Scenarios", "Traffic", "Run", "Compare", "Audit", "Exercises", "Sweep"]
 TITLE = "AI Routing Workbench"
 _warmed = threading.Event()
 
@@ -52,6 +55,7 @@ def warm() -> None:
 
 def build_app(db: str | Path = "workbench.duckdb", scenarios_dir: str | Path = "scenarios") -> pn.Column:
     """The whole page for one browser session."""
+    _local_assets()
     state = AppState(db=str(db), scenarios_dir=str(scenarios_dir))
     scenarios = ScenariosView(state)
     traffic = TrafficView(state)
@@ -67,12 +71,17 @@ def build_app(db: str | Path = "workbench.duckdb", scenarios_dir: str | Path = "
     sweeps = SweepView(state)
     # Filled before its tab is first drawn: a Tabulator filled while its tab is being drawn may draw no rows.
     guarded(sweeps.msg)(sweeps.refresh)()
-    views = [scenarios, traffic, run, compare, audit, exercises, sweeps]
-    tabs = pn.Tabs(*((name, v.panel) for name, v in zip(
-        ["Scenarios", "Traffic", "Run", "Compare", "Audit", "Exercises", "Sweep"], views)), dynamic=True,
-        sizing_mode="stretch_width", css_classes=["wb-tabs"])
+    views: list = [scenarios, traffic, run, compare, audit, exercises, sweeps]
+    tabs = pn.Tabs(*((name, v.panel) for name, v in zip(TABS, views, strict=True)), dynamic=True,
+                   sizing_mode="stretch_width", css_classes=["wb-tabs"])
     # a view that cannot read the store (another process holds it) says so in its message box
     tabs.param.watch(lambda e: guarded(views[e.new].msg)(views[e.new].refresh)(), "active")
+
+    def open_in_audit(event) -> None:
+        if event.new:
+            guarded(audit.msg)(audit.refresh)(select=event.new)
+            tabs.active = TABS.index("Audit")
+    state.param.watch(open_in_audit, "audit_run")
     if pn.state.curdoc is not None:
         pn.state.onload(warm)
         _when_catalog_ready(scenarios.form.catalog_loaded)
@@ -82,6 +91,24 @@ def build_app(db: str | Path = "workbench.duckdb", scenarios_dir: str | Path = "
         "from the trace store and labelled simulated, recorded or live</span></div>", TITLE, db, scenarios_dir),
         sizing_mode="stretch_width", css_classes=["wb-header"])
     return pn.Column(header, tabs, sizing_mode="stretch_width")
+
+
+def _local_assets() -> None:
+    """Make every stylesheet of this session's page load from this server, whatever Panel rendered first.
+
+    Why: Panel gives each component stylesheets by URL (``loading.css`` on every component,
+    ``markdown.css`` on Markdown panes) written against its CDN, and rewrites them to the server's
+    ``static/`` path only where it knows the page's ``dist_url``, a template variable it sets when the
+    page's HTML is rendered. Components drawn later (a dynamic tab's first showing: Audit, Exercises)
+    took the CDN address whenever they were built on a path that did not see it. Setting the variable
+    on the session's document before any component exists, to the very value Panel's server uses,
+    makes every path see it.
+    """
+    doc = pn.state.curdoc
+    if doc is None:
+        return
+    rel = pn.state.rel_path
+    doc._template_variables.setdefault("dist_url", f"{rel}/{LOCAL_DIST}" if rel else LOCAL_DIST)
 
 
 def _when_catalog_ready(callback) -> None:

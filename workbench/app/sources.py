@@ -135,7 +135,8 @@ class TrafficChoice(param.Parameterized):
         ordered, times = arrival_times(picked, spec.arrival, seed, source=path)
         frame = pd.DataFrame([{
             "arrival_s": round(t, 2), "id": r.id, "category": r.category, "difficulty": r.difficulty,
-            "expected": r.expected, "prompt": r.prompt[:160]} for r, t in zip(ordered[:rows], times[:rows])])
+            "expected": r.expected, "prompt": r.prompt[:160]}
+            for r, t in zip(ordered[:rows], times[:rows], strict=True)])
         span = f", last arrival at {times[-1] / 3600:.2f} h" if times else ""
         return frame, (f"{len(ordered):,} of {len(loaded.requests):,} requests from {name} "
                        f"(SHA-256 {loaded.sha256[:12]}), {spec.arrival.process} arrivals, seed {seed}{span}")

@@ -27,10 +27,11 @@ TRIAL_COLUMNS = ["trial", "changes", "cost_per_1k_usd", "quality", "error_rate",
                  "on_front", "run_id"]
 
 
-class SweepView:
+class SweepView(pn.viewable.Viewer):
     """The Sweep tab; ``panel`` is its layout."""
 
-    def __init__(self, state: AppState):
+    def __init__(self, state: AppState, **params):
+        super().__init__(**params)
         self.state = state
         self.msg = Messages("sweep")
         g = guarded(self.msg)
@@ -47,6 +48,9 @@ class SweepView:
             pn.pane.Markdown("### Design search\nSweeps stored by `workbench sweep SCENARIO --space SPACE.yaml`: "
                              "every trial is a run (open it in Compare or Audit)."),
             self.msg.pane, self.sweep, self.header, self.chart, self.trials, sizing_mode="stretch_width")
+
+    def __panel__(self) -> pn.Column:
+        return self.panel
 
     def refresh(self) -> None:
         """Re-list the stored sweeps (newest first) and keep the pick, else show the newest."""
