@@ -14,9 +14,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from conftest import ROOT
 
@@ -37,7 +37,7 @@ def serve_app(folder: Path, db: Path, cwd: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             _, err = proc.communicate()
-    assert proc.returncode == 0, err[-2000:]
+    assert proc.returncode == 0, f"exit {proc.returncode}: {err[-2000:]}"
     # tornado may log a write to a websocket the closing browser already shut; nothing of ours may fail
     records = re.split(r"\n(?=[A-Z]+:)", err.strip())
     assert all("WebSocketClosedError" in r for r in records if r.startswith("ERROR") or "Traceback" in r), err[-3000:]

@@ -152,7 +152,8 @@ class ExercisesView(pn.viewable.Viewer):
         self.reset_btn.on_click(g(self._reset))
         self.confirm = Confirm("exercises", self.msg)
         self.brief = document("", sizing_mode="stretch_width", css_classes=["wb-brief"])
-        self.design = W.CodeEditor(language="yaml", height=360, sizing_mode="stretch_width")
+        self.design = W.CodeEditor(language="yaml", height=360, sizing_mode="stretch_width",
+                                   css_classes=["wb-design"])
         self.submit = W.Button(label="Submit for scoring", button_type="primary", width=180,
                                css_classes=["wb-submit"])
         self.submit.on_click(self._score)  # async: handles its own errors
@@ -160,7 +161,7 @@ class ExercisesView(pn.viewable.Viewer):
         self.history = W.Tabulator(pn.bind(self._history, self.param.candidate, self.param.version),
                                    disabled=True, show_index=False, selectable=1, sizing_mode="stretch_width",
                                    css_classes=["wb-history"])
-        self.audit_btn = W.Button(label="Open the selected run in Audit", width=240, css_classes=["wb-open-audit"])
+        self.audit_btn = W.Button(label="Audit the selected run", width=240, css_classes=["wb-open-audit"])
         self.audit_btn.on_click(g(self._open_in_audit))
         self.scorecard = W.FileDownload(callback=self._scorecard, filename="scorecard.html", label="Download scorecard",
                                         width=200, css_classes=["wb-scorecard"])

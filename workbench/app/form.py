@@ -27,6 +27,11 @@ __all__ = ["ScenarioForm"]
 _BUDGET_DEFAULT = 50.0  # what the Budget card offers for a design without a budget
 
 
+def _row(*widgets) -> pn.FlexBox:
+    """Widgets side by side that wrap onto the next line when the form is narrow (a 1280 px window)."""
+    return pn.FlexBox(*widgets, flex_wrap="wrap", align_items="flex-end", sizing_mode="stretch_width")
+
+
 def _fleet_frame(fleet: dict) -> pd.DataFrame:
     rows = []
     for name, spec in fleet.items():
@@ -91,7 +96,7 @@ class ScenarioForm:
         for key, w in (("name", self.name), ("description", self.description), ("seed", self.seed),
                        ("concurrency", self.concurrency)):
             w.param.watch(self._g(lambda e, key=key: self._field(key, e.new)), "value")
-        return [pn.Row(self.name, self.seed, self.concurrency), self.description]
+        return [_row(self.name, self.seed, self.concurrency), self.description]
 
     def _fleet(self) -> list:
         W, g = pn.widgets, self._g
@@ -119,8 +124,8 @@ class ScenarioForm:
                                    page_size=8, pagination="remote", sizing_mode="stretch_width", selectable=False)
         self.catalog.on_click(g(self._pick_from_catalog))
         self.catalog_note = pn.pane.Markdown("litellm's catalog is loading...")
-        return [self.fleet_table, pn.Row(self.member, self.model, self.provider), self.model_info,
-                pn.Row(self.new_name, self.new_model, add, remove), self.search, self.catalog_note, self.catalog]
+        return [self.fleet_table, _row(self.member, self.model, self.provider), self.model_info,
+                _row(self.new_name, self.new_model, add, remove), self.search, self.catalog_note, self.catalog]
 
     def _fallbacks(self) -> list:
         W = pn.widgets
@@ -131,7 +136,7 @@ class ScenarioForm:
         add = self._button("Add fallback", lambda e: self.draft.edit(
             edits.add_fallback, self.member.value, self.fb_to.value, list(self.fb_errors.value)), 120)
         remove = self._button("Remove last fallback", self._remove_last_fallback, 170, primary=False)
-        return [self.fallback_list, pn.Row(self.fb_to, self.fb_errors), pn.Row(add, remove)]
+        return [self.fallback_list, _row(self.fb_to, self.fb_errors), _row(add, remove)]
 
     def _humans(self) -> list:
         W = pn.widgets
@@ -147,8 +152,8 @@ class ScenarioForm:
             self.h_acc.value), 120)
         remove = self._button("Remove", lambda e: self.draft.edit(edits.remove_human, self.h_name.value), 90,
                               primary=False)
-        return [self.humans_table, pn.Row(self.h_name, self.h_agents, self.h_time, self.h_cost, self.h_acc),
-                pn.Row(put, remove)]
+        return [self.humans_table, _row(self.h_name, self.h_agents, self.h_time, self.h_cost, self.h_acc),
+                _row(put, remove)]
 
     def _router(self) -> list:
         W = pn.widgets
@@ -158,7 +163,7 @@ class ScenarioForm:
         self.policy_help = pn.pane.Markdown("")
         apply = self._button("Apply policy", lambda e: self.draft.edit(
             edits.set_policy, self.policy.value, edits.parse_params(self.params.value)), 120)
-        return [pn.Row(self.policy, apply), self.policy_help, self.params]
+        return [_row(self.policy, apply), self.policy_help, self.params]
 
     def _budget(self) -> list:
         W = pn.widgets
@@ -168,7 +173,7 @@ class ScenarioForm:
         self.b_to = W.Select(label="downgrade to", width=130)
         apply = self._button("Apply budget", lambda e: self.draft.edit(
             edits.set_budget, self.b_max.value if self.b_on.value else None, self.b_then.value, self.b_to.value), 120)
-        return [pn.Row(self.b_on, self.b_max, self.b_then, self.b_to, apply)]
+        return [_row(self.b_on, self.b_max, self.b_then, self.b_to, apply)]
 
     # --- edits -------------------------------------------------------------------------------
     def _field(self, key: str, value) -> None:

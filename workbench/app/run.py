@@ -92,7 +92,7 @@ class RunView(pn.viewable.Viewer):
             "<span class='wb-done'>{4:,}</span> / {5:,}, cost so far <span class='wb-cost'>${6:,.4f}</span>, "
             "failed {7:,}. This job: ${8:,.4f} over {9} scenario(s) so far; {10} elapsed</div>",
             shown, j.index + 1, j.count, j.scenario or "(preparing)", j.done, j.total, j.cost_usd, j.failed,
-            j.spent_usd + j.cost_usd, len(j.run_ids) + (1 if busy and j.state == "running" else 0),
+            j.total_usd, len(j.run_ids) + (0 if j.scenario_done or j.state != "running" else 1),
             duration(j.elapsed_s))
         if busy:
             return

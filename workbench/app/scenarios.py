@@ -49,7 +49,7 @@ class ScenariosView(pn.viewable.Viewer):
         super().__init__(draft=state.draft, **params)
         self.state = state
         self.msg = Messages("scenarios")  # saving
-        self.files_msg = Messages("files", width=250, sizing_mode="fixed")
+        self.files_msg = Messages("files", width=250, sizing_mode=None)
         W = pn.widgets
         gf, gs = guarded(self.files_msg), guarded(self.msg)
         self.files = W.Select(label="scenario files", size=8, width=250, css_classes=["wb-files"])
@@ -63,7 +63,7 @@ class ScenariosView(pn.viewable.Viewer):
                            css_classes=["wb-delete"])
         del_btn.on_click(gf(self._delete))
         self.files_confirm = Confirm("files", self.files_msg)
-        self.files_confirm.panel.param.update(width=250, sizing_mode="fixed")
+        self.files_confirm.panel.width = 250
         self.listing = W.Tabulator(pd.DataFrame(), disabled=True, show_index=False, width=250, height=260,
                                    hidden_columns=["models"], selectable=False)
         self.form = ScenarioForm(self.draft, self.msg)

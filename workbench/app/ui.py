@@ -105,8 +105,9 @@ class Confirm:
         self.no = pn.widgets.Button(label="Cancel", width=90, css_classes=[f"wb-no-{name}"])
         self.yes.on_click(guarded(messages)(self._yes))
         self.no.on_click(guarded(messages)(self._no))
-        self.panel = pn.Row(self.question, self.yes, self.no, visible=False, css_classes=[f"wb-confirm-{name}"],
-                            styles={"background": "#fffbea", "border": "1px solid #d69e2e", "border-radius": "4px"})
+        self.panel = pn.Column(self.question, pn.Row(self.yes, self.no), visible=False,
+                               css_classes=[f"wb-confirm-{name}"], margin=(4, 10),
+                               styles={"background": "#fffbea", "border": "1px solid #d69e2e", "border-radius": "4px"})
 
     def ask(self, question: str, action: Callable[[], None], yes: str = "Yes",
             on_cancel: Callable[[], None] | None = None) -> None:
