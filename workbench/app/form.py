@@ -27,6 +27,12 @@ __all__ = ["ScenarioForm"]
 _BUDGET_DEFAULT = 50.0  # what the Budget card offers for a design without a budget
 
 
+def _section(data: dict, key: str) -> dict:
+    """``data[key]`` when it is a mapping, else {} (the YAML may be half-written)."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _row(*widgets) -> pn.FlexBox:
     """Widgets side by side that wrap onto the next line when the form is narrow (a 1280 px window)."""
     return pn.FlexBox(*widgets, flex_wrap="wrap", align_items="flex-end", sizing_mode="stretch_width")
@@ -162,7 +168,7 @@ class ScenarioForm:
         self.params = W.TextAreaInput(label="params (YAML or JSON)", height=110, sizing_mode="stretch_width")
         self.policy_help = pn.pane.Markdown("")
         apply = self._button("Apply policy", lambda e: self.draft.edit(
-            edits.set_policy, self.policy.value, edits.parse_params(self.params.value)), 120)
+            edits.set_policy, self.policy.value, edits.parse_params(self.params.value or "")), 120)
         return [_row(self.policy, apply), self.policy_help, self.params]
 
     def _budget(self) -> list:
@@ -209,26 +215,26 @@ class ScenarioForm:
 
     def _fill_catalog(self) -> None:
         if models.catalog_ready():
-            self.catalog.value = models.search_catalog(self.search.value)
+            self.catalog.value = models.search_catalog(self.search.value or "")
 
     def refresh(self) -> None:
         """Redraw every widget from the draft's data (no edit is made while redrawing)."""
-        data = self.draft.data if self.draft.yaml_ok else {}
+        data: dict = (self.draft.data or {}) if self.draft.yaml_ok else {}
         self._syncing = True
         try:
             self.name.value = str(data.get("name", ""))
             self.description.value = str(data.get("description", ""))
             self.seed.value = data.get("seed", 0) if isinstance(data.get("seed", 0), int) else 0
             self.concurrency.value = data.get("concurrency", 64) if isinstance(data.get("concurrency", 64), int) else 64
-            fleet = data.get("fleet") if isinstance(data.get("fleet"), dict) else {}
-            humans = data.get("humans") if isinstance(data.get("humans"), dict) else {}
+            fleet: dict = _section(data, "fleet")
+            humans: dict = _section(data, "humans")
             self.fleet_table.value = _fleet_frame(fleet)
             self.humans_table.value = _humans_frame(humans)
             self.member.options = list(fleet)
             if self.member.value not in fleet and fleet:
                 self.member.value = next(iter(fleet))
             self.b_to.options = list(fleet)
-            router = data.get("router") if isinstance(data.get("router"), dict) else {}
+            router: dict = _section(data, "router")
             if router.get("policy") in self.policy.options:
                 self.policy.value = router["policy"]
             self.params.value = json.dumps(router.get("params", {})) if router.get("params") else ""
@@ -251,11 +257,11 @@ class ScenarioForm:
         self.b_to.value = to if to in fleet else (fleet[0] if fleet else None)
 
     def _sync_member(self, data: dict | None = None) -> None:
-        data = data if data is not None else (self.draft.data if self.draft.yaml_ok else {})
-        fleet = data.get("fleet") if isinstance(data.get("fleet"), dict) else {}
-        humans = data.get("humans") if isinstance(data.get("humans"), dict) else {}
+        data = data if data is not None else ((self.draft.data or {}) if self.draft.yaml_ok else {})
+        fleet: dict = _section(data, "fleet")
+        humans: dict = _section(data, "humans")
         member = self.member.value
-        spec = fleet.get(member) if isinstance(fleet.get(member), dict) else {}
+        spec: dict = _section(fleet, member) if member else {}
         was, self._syncing = self._syncing, True
         try:
             self.model.value = str(spec.get("model", ""))

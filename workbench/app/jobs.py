@@ -51,7 +51,7 @@ def open_store(db: str | Path) -> Iterator[TraceStore]:
 class RunJob(param.Parameterized):
     """One run of one or several scenarios over the same traffic and seed; counters for the page."""
 
-    state = param.Selector(objects=JOB_STATES, default="idle")
+    state: param.Selector = param.Selector(objects=JOB_STATES, default="idle")
     message = param.String(default="", doc="why the job failed, or what it did")
     notes = param.List(default=[], doc="the runner's notes (traffic or seed taken from the first scenario)")
     scenario = param.String(default="", doc="scenario being replayed")

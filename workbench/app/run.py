@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 import panel as pn
+from panel.io.callbacks import PeriodicCallback
 
 from workbench.analysis import run_summary
 from workbench.app.safe import html, labels, text
@@ -49,7 +50,7 @@ class RunView(pn.viewable.Viewer):
         self.results = W.Tabulator(pd.DataFrame(columns=RESULT_COLUMNS), disabled=True, show_index=False,
                                    selectable=False, sizing_mode="stretch_width", visible=False,
                                    css_classes=["wb-run-results"])
-        self._poller = None
+        self._poller: PeriodicCallback | None = None
         self.panel = pn.Column(
             pn.pane.Markdown("### Run scenarios\nThe replay runs in the background; the figures below are read "
                              "from the trace store when it ends."),
@@ -114,7 +115,8 @@ class RunView(pn.viewable.Viewer):
 
     def _show_results(self, run_ids: list[str]) -> None:
         with self.state.store() as st:
-            rows = [run_summary(st.con, rid) for rid in run_ids]
+            # store.base.Connected declares ``con = None``: it is a DuckDB connection while the store is open
+            rows = [run_summary(st.con, rid) for rid in run_ids]  # type: ignore[arg-type]
         self.results_note.object = html("<p>From the trace store (open the Compare page for deltas and charts):</p>")
         self.results.param.update(value=results_frame(rows), visible=True)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import panel as pn
 import param
+from param.parameters import NoNone
 
 from workbench.app.diagram import wiring_svg
 from workbench.app.form import ScenarioForm
@@ -43,7 +44,8 @@ class ScenariosView(pn.viewable.Viewer):
     (New, Open) and replacing or deleting a file are asked first, in the same place.
     """
 
-    draft = param.ClassSelector(class_=ScenarioDraft, doc="the session's draft (the YAML is its source of truth)")
+    draft = param.ClassSelector(class_=ScenarioDraft, allow_None=NoNone,
+                                doc="the session's draft (the YAML is its source of truth)")
 
     def __init__(self, state: AppState, **params):
         super().__init__(draft=state.draft, **params)
@@ -171,7 +173,7 @@ class ScenariosView(pn.viewable.Viewer):
             self.draft.text = event.new
 
     def _save_as(self, _event=None) -> None:
-        target = self.draft.target_of(self.save_name.value)
+        target = self.draft.target_of(self.save_name.value or "")
         if target.exists():
             if self.draft.scenario is None:
                 raise InputError(f"not saved: fix the design first ({self.draft.error})")

@@ -17,9 +17,11 @@ from typing import Any
 
 import param
 import yaml
+from param.parameters import NoNone
 
 from workbench.app import edits
 from workbench.app.jobs import RunJob, open_store
+from workbench.app.sources import TrafficChoice
 from workbench.errors import InputError, WorkbenchError
 from workbench.graders import build_graders
 from workbench.policies import build_policy
@@ -210,16 +212,15 @@ class AppState(param.Parameterized):
 
     db = param.String(default="workbench.duckdb")
     scenarios_dir = param.String(default="scenarios")
-    draft = param.ClassSelector(class_=ScenarioDraft)
-    traffic = param.ClassSelector(class_=object, doc="a TrafficChoice (workbench.app.sources)")
-    job = param.ClassSelector(class_=RunJob)
+    # NoNone: set in __init__, never None after it (and typed so)
+    draft = param.ClassSelector(class_=ScenarioDraft, allow_None=NoNone)
+    traffic = param.ClassSelector(class_=TrafficChoice, allow_None=NoNone, doc="what the next run replays")
+    job = param.ClassSelector(class_=RunJob, allow_None=NoNone)
     finished_runs = param.List(default=[], doc="run ids of the last finished job (Compare and Audit start there)")
     run_names = param.List(default=[], doc="scenarios picked on the Run page, in order (file names or DRAFT)")
     audit_run = param.String(default="", doc="a run another page asks the Audit page to open ('' none)")
 
     def __init__(self, **params):
-        from workbench.app.sources import TrafficChoice
-
         super().__init__(**params)
         if self.draft is None:
             self.draft = ScenarioDraft(folder=self.scenarios_dir)
