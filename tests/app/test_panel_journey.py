@@ -166,3 +166,55 @@ def test_a_panel_scores_a_candidate_twice_and_downloads_a_scorecard(app, page):
     expect(msg).to_contain_text("reset: the starting design")
     expect(page.locator(".wb-design .ace_content")).to_contain_text("Starting design")
     expect(page.locator(".wb-timer")).to_have_text("")
+
+
+def test_scenario_files_save_over_duplicate_delete_and_unsaved_edits(app, page):
+    from playwright.sync_api import expect
+
+    url, tmp = app
+    folder = tmp / "scenarios"
+    page.set_viewport_size({"width": 1280, "height": 800})
+    _load(page, url)
+    files, title = page.locator(".wb-files select"), page.locator(".wb-title")
+    files.select_option("support-tiered.yaml")
+    page.get_by_role("button", name="Open", exact=True).click()
+    expect(page.locator(".wb-validation")).to_contain_text("Valid: support-tiered")
+    assert page.evaluate("() => window.onbeforeunload") is None
+    text = (folder / "support-tiered.yaml").read_text()
+    page.locator(".wb-yaml .ace_content").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(text.replace("seed: 42", "seed: 43"))
+    expect(title).to_contain_text("(unsaved edits)")
+    page.wait_for_function("() => typeof window.onbeforeunload === 'function'")  # leaving the page asks
+    # New with unsaved edits asks first, beside the file buttons; Cancel keeps the draft
+    page.get_by_role("button", name="New", exact=True).click()
+    confirm = page.locator(".wb-confirm-files")
+    expect(confirm).to_contain_text("The draft has unsaved edits. Start a new design anyway")
+    page.locator(".wb-no-files button").click()
+    expect(confirm).to_be_hidden()
+    expect(title).to_contain_text("support-tiered.yaml")
+    # Save over the open file: asked, then written
+    page.locator(".wb-save button").click()
+    expect(page.locator(".wb-confirm-save")).to_contain_text("Save over support-tiered.yaml?")
+    page.locator(".wb-yes-save button").click()
+    expect(page.locator(".wb-msg-scenarios")).to_contain_text("support-tiered.yaml (name: support-tiered)")
+    expect(title).not_to_contain_text("(unsaved edits)")
+    assert "seed: 43" in (folder / "support-tiered.yaml").read_text()
+    page.wait_for_function("() => window.onbeforeunload === null")
+    # Save as an existing name: asked to replace; Cancel writes nothing
+    page.get_by_placeholder("my-design").fill("support-baseline")
+    page.get_by_role("button", name="Save as").click()
+    expect(page.locator(".wb-confirm-save")).to_contain_text("support-baseline.yaml already exists. Replace it")
+    page.locator(".wb-no-save button").click()
+    assert "seed: 43" not in (folder / "support-baseline.yaml").read_text()
+    # duplicate, then delete the copy (asked first)
+    page.locator(".wb-duplicate button").click()
+    expect(page.locator(".wb-msg-files")).to_contain_text("to support-tiered-copy.yaml")
+    assert "name: support-tiered-copy" in (folder / "support-tiered-copy.yaml").read_text()
+    expect(files).to_have_value("support-tiered-copy.yaml")
+    page.locator(".wb-delete button").click()
+    expect(confirm).to_contain_text("Delete the file support-tiered-copy.yaml?")
+    page.locator(".wb-yes-files button").click()
+    expect(page.locator(".wb-msg-files")).to_contain_text("deleted support-tiered-copy.yaml")
+    assert not (folder / "support-tiered-copy.yaml").exists()
+    expect(files.locator("option")).to_have_count(2)
