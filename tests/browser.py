@@ -33,7 +33,9 @@ def serve_app(folder: Path, db: Path, cwd: Path) -> Iterator[str]:
     finally:
         proc.send_signal(signal.SIGINT)  # the app's own Ctrl-C handling: stop the server, exit 0
         try:
-            _, err = proc.communicate(timeout=20)
+            # generous: on a loaded machine the first-use loads (litellm, vl-convert's bundle) may still be
+            # running in their threads when the server is told to stop
+            _, err = proc.communicate(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
             _, err = proc.communicate()

@@ -11,15 +11,16 @@ import shutil
 from urllib.parse import urlsplit
 
 import pytest
-from browser import serve_app, tab
+from browser import choose, serve_app, tab
 from conftest import SCENARIOS
+from helpers import run
 
 STARTS = 5
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
-#: Each tab, and an element it shows once drawn.
-VIEWS = [("Traffic", ".wb-traffic-summary"), ("Run", ".wb-run-start"), ("Compare", ".wb-compare-pick"),
-         ("Audit", ".wb-audit-run"), ("Exercises", ".wb-brief h1"), ("Sweep", ".wb-sweep-select"),
-         ("Scenarios", ".wb-validation")]
+#: Each tab, and an element it shows once drawn (Compare's charts are drawn after picking the two runs).
+VIEWS = [("Traffic", ".wb-traffic-preview .tabulator-row"), ("Run", ".wb-run-start"), ("Compare", ".wb-compare-pick"),
+         ("Audit", ".wb-audit-requests .tabulator-row"), ("Exercises", ".wb-brief h1"),
+         ("Sweep", ".wb-sweep-select"), ("Scenarios", ".wb-validation")]
 
 
 def offsite(url: str) -> bool:
@@ -37,13 +38,16 @@ def test_offsite_detects_what_it_must():
 
 @pytest.fixture
 def folder(tmp_path):
-    """Two demo scenarios, their traffic and the interview exercises."""
+    """Two demo scenarios, their traffic and the interview exercises; a run of each in t.duckdb (so that
+    Compare draws its charts and Audit its rows)."""
     folder = tmp_path / "scenarios"
     folder.mkdir()
     for name in ("support-baseline.yaml", "support-tiered.yaml"):
         shutil.copy(SCENARIOS / name, folder / name)
     shutil.copytree(SCENARIOS / "traffic", folder / "traffic")
     shutil.copytree(SCENARIOS / "exercises", folder / "exercises")
+    for name in ("support-baseline.yaml", "support-tiered.yaml"):
+        run(folder / name, tmp_path / "t.duckdb", requests=30, seed=7)
     return folder
 
 
@@ -64,6 +68,9 @@ def test_every_view_loads_only_from_the_app_on_five_starts(folder, tmp_path, pag
             for name, marker in VIEWS:
                 tab(view, name)
                 view.locator(marker).first.wait_for()
+                if name == "Compare":
+                    choose(view, ".wb-compare-pick", "support-baseline [", "support-tiered [")
+                    view.locator(".wb-chart-cost svg, .wb-chart-cost canvas").first.wait_for()
             view.wait_for_load_state("networkidle")
             view.close()
         assert requests, "no request recorded: the recorder is not attached"

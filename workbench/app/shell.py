@@ -13,7 +13,6 @@ import threading
 from pathlib import Path
 
 import panel as pn
-from panel.io.resources import LOCAL_DIST
 
 from workbench.app import models
 from workbench.app.audit import AuditView
@@ -27,7 +26,7 @@ from workbench.app.sweep import SweepView
 from workbench.app.traffic import TrafficView
 from workbench.app.ui import guarded
 
-__all__ = ["build_app", "warm", "EXTENSIONS", "TITLE", "TABS"]
+__all__ = ["build_app", "warm", "local_stylesheets", "EXTENSIONS", "TITLE", "TABS"]
 
 EXTENSIONS = ("tabulator", "codeeditor", "vega")
 TABS = ["Scenarios", "Traffic", "Run", "Compare", "Audit", "Exercises", "Sweep"]
@@ -53,9 +52,34 @@ def warm() -> None:
         threading.Thread(target=_warm_report, name="workbench-vega", daemon=True).start()
 
 
+def local_stylesheets() -> None:
+    """Make Panel resolve component stylesheets against this server even for a detached model (once).
+
+    Why (found by ``tests/app/test_offline.py``, Panel 1.9.4): components carry stylesheets by URL
+    written against Panel's CDN (``loading.css``, ``markdown.css``), rewritten to the server's
+    ``static/`` path from the page's ``dist_url`` in the *document* passed to
+    ``Reactive._get_properties``. A pane updated while its model is detached, as every model of a
+    hidden dynamic tab is (``HTML``/``Markdown._update`` passes ``model.document``, then None), got no
+    document, so its stylesheets went back to the CDN, and the browser fetched them when the tab was
+    shown again. Here a missing document falls back to the session's own (``pn.state.curdoc``, set
+    in every session callback), whose ``dist_url`` is this server's.
+    """
+    from panel.reactive import Reactive
+
+    original = Reactive._get_properties
+    if getattr(original, "_workbench_local", False):
+        return
+
+    def _get_properties(self, doc):
+        return original(self, doc if doc is not None else pn.state.curdoc)
+
+    _get_properties._workbench_local = True  # type: ignore[attr-defined]
+    Reactive._get_properties = _get_properties  # type: ignore[method-assign]
+
+
 def build_app(db: str | Path = "workbench.duckdb", scenarios_dir: str | Path = "scenarios") -> pn.Column:
     """The whole page for one browser session."""
-    _local_assets()
+    local_stylesheets()
     state = AppState(db=str(db), scenarios_dir=str(scenarios_dir))
     scenarios = ScenariosView(state)
     traffic = TrafficView(state)
@@ -91,24 +115,6 @@ def build_app(db: str | Path = "workbench.duckdb", scenarios_dir: str | Path = "
         "from the trace store and labelled simulated, recorded or live</span></div>", TITLE, db, scenarios_dir),
         sizing_mode="stretch_width", css_classes=["wb-header"])
     return pn.Column(header, tabs, sizing_mode="stretch_width")
-
-
-def _local_assets() -> None:
-    """Make every stylesheet of this session's page load from this server, whatever Panel rendered first.
-
-    Why: Panel gives each component stylesheets by URL (``loading.css`` on every component,
-    ``markdown.css`` on Markdown panes) written against its CDN, and rewrites them to the server's
-    ``static/`` path only where it knows the page's ``dist_url``, a template variable it sets when the
-    page's HTML is rendered. Components drawn later (a dynamic tab's first showing: Audit, Exercises)
-    took the CDN address whenever they were built on a path that did not see it. Setting the variable
-    on the session's document before any component exists, to the very value Panel's server uses,
-    makes every path see it.
-    """
-    doc = pn.state.curdoc
-    if doc is None:
-        return
-    rel = pn.state.rel_path
-    doc._template_variables.setdefault("dist_url", f"{rel}/{LOCAL_DIST}" if rel else LOCAL_DIST)
 
 
 def _when_catalog_ready(callback) -> None:
