@@ -40,7 +40,7 @@ def test_result_per_criterion():
     html = exercises.result_html(result)
     assert "<b>1/3 criteria passed</b>, 2/5 points (replayed on held-out traffic, simulated, run mine-1)" in html
     assert html.count("data-pass='false'") == 2 and html.count("data-pass='true'") == 1
-    assert "FAIL <b>cost per 1k tickets</b>: measured 9.034, target &lt;= 3 </li>" in html
+    assert "FAIL <b>cost per 1k tickets</b>: measured $9.034, target &lt;= $3.000 </li>" in html  # money in $
     assert "no budget: section" in html
     plain = exercises.result_html({"criteria": {"fallback for large": True, "budget": {"passed": False}}})
     assert plain.count("<li") == 2 and "PASS <b>fallback for large</b>" in plain and "FAIL <b>budget</b>" in plain
@@ -54,8 +54,8 @@ def test_the_level_and_the_criteria_above_passing_are_shown():
                         level="exceeds", worst_seed=12)], top_level="exceeds")
     html = exercises.result_html(result)
     assert "<p class='wb-level'>level: <b>meets</b></p>" in html
-    assert "PASS <b>cost per 1k tickets</b>: measured 2.705, target &lt;= 3 </li>" in html
-    assert "FAIL [exceeds] <b>cost per 1k tickets</b>: measured 2.705, target &lt;= 2.5 </li>" in html
+    assert "PASS <b>cost per 1k tickets</b>: measured $2.705, target &lt;= $3.000 </li>" in html
+    assert "FAIL [exceeds] <b>cost per 1k tickets</b>: measured $2.705, target &lt;= $2.500 </li>" in html
     assert "wb-level" not in exercises.result_html({"criteria": {"budget": True}})  # no level: none shown
 
 
@@ -68,3 +68,13 @@ def test_the_candidate_never_sees_the_panel_section():
         assert "## Your task" in shown and "What the panel looks for" in text
         assert "What the panel looks for" not in shown and "Follow-up questions" not in shown
     assert exercises.candidate_brief("# no panel section") == "# no panel section"
+
+
+def test_rates_are_percentages_and_a_missing_value_says_so():
+    result = ExerciseResult("failure-drill", "design.yaml", "mine", "mine-1", "simulated", {}, [
+        CriterionResult("errors", "metric", False, 0.0412, 0.02, "<=", 2, "error_rate"),
+        CriterionResult("quality (0-1)", "metric", False, None, 0.85, ">=", 2, "quality")])
+    html = exercises.result_html(result)
+    assert "FAIL <b>errors</b>: measured 4.12%, target &lt;= 2.00% </li>" in html
+    assert "FAIL <b>quality (0-1)</b>: not measured, target &gt;= 0.850 </li>" in html
+    assert "None" not in html

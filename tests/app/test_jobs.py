@@ -34,7 +34,9 @@ def test_two_scenarios_in_the_background(tmp_path):
     by_id = {rid: (status, seed, n, cost) for rid, status, seed, n, cost in rows}
     assert [by_id[r][:3] for r in job.run_ids] == [("completed", 5, 40), ("completed", 5, 40)]
     assert job.spent_usd == pytest.approx(sum(by_id[r][3] for r in job.run_ids), rel=1e-9)
-    assert job.cost_usd == 0.0  # the live counter restarts per scenario; the total is spent_usd
+    # the last scenario's own cost stays beside its name; the job's total counts it once
+    assert job.cost_usd == pytest.approx(by_id[job.run_ids[-1]][3], rel=1e-9) and job.scenario_done
+    assert job.total_usd == job.spent_usd
     assert seen[-1][:2] == (40, 40) and seen[-1][2] == pytest.approx(by_id[job.run_ids[1]][3], rel=1e-9)
 
 

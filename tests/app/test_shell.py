@@ -103,7 +103,7 @@ def test_edit_run_compare_audit(app, page):
     tab(page, "Run")
     _choose(page, "support-baseline.yaml", "support-mini.yaml")
     start_run(page, REQUESTS)
-    expect(page.locator(".wb-run-results table")).to_contain_text("support-mini")
+    expect(page.locator(".wb-run-results")).to_contain_text("support-mini")
     _shot(page, "run")
     # the comparison: the stored figures, deltas with intervals, charts drawn
     tab(page, "Compare")

@@ -94,3 +94,33 @@ def test_run_plan_writes_arrival_into_the_first_scenario_only(folder):
         state.plan_run(["support-baseline.yaml", DRAFT])
     with pytest.raises(InputError, match="pick at least one scenario"):
         state.plan_run([])
+
+
+def test_dirty_save_over_with_consent_delete_and_duplicate(folder):
+    from workbench.app.state import delete_scenario, duplicate_scenario
+
+    draft = ScenarioDraft(folder=str(folder))
+    draft.load(folder / "support-baseline.yaml")
+    assert not draft.dirty
+    draft.edit(edits.set_field, "seed", 99)
+    assert draft.dirty
+    with pytest.raises(InputError, match="already exists: choose another name"):
+        draft.save_as("support-tiered")  # save-as never replaces a file unless asked to
+    assert "seed: 99" not in (folder / "support-tiered.yaml").read_text()
+    written = draft.save()  # over the file it came from (the page asks first)
+    assert written == folder / "support-baseline.yaml" and not draft.dirty
+    assert "seed: 99" in written.read_text() and "name: support-baseline" in written.read_text()
+    replaced = draft.save_as("support-tiered.yaml", overwrite=True)
+    assert "seed: 99" in replaced.read_text() and "name: support-tiered" in replaced.read_text()
+    copy = duplicate_scenario(folder, "support-tiered.yaml")
+    again = duplicate_scenario(folder, "support-tiered.yaml")
+    assert (copy.name, again.name) == ("support-tiered-copy.yaml", "support-tiered-copy-2.yaml")
+    assert "name: support-tiered-copy-2" in again.read_text() and validate_text(again.read_text(), again)[0]
+    assert delete_scenario(folder, copy.name) == copy and not copy.exists()
+    with pytest.raises(InputError, match="no such scenario file"):
+        delete_scenario(folder, "../support-tiered.yaml")
+    with pytest.raises(InputError, match="a new design has no file yet"):
+        ScenarioDraft(folder=str(folder)).save()
+    fresh = ScenarioDraft(folder=str(folder))
+    fresh.start("name: x\n")
+    assert not fresh.dirty and fresh.path == ""

@@ -24,6 +24,19 @@ from workbench.scenario import HumanSpec
 
 __all__ = ["ScenarioForm"]
 
+_BUDGET_DEFAULT = 50.0  # what the Budget card offers for a design without a budget
+
+
+def _section(data: dict, key: str) -> dict:
+    """``data[key]`` when it is a mapping, else {} (the YAML may be half-written)."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _row(*widgets) -> pn.FlexBox:
+    """Widgets side by side that wrap onto the next line when the form is narrow (a 1280 px window)."""
+    return pn.FlexBox(*widgets, flex_wrap="wrap", align_items="flex-end", sizing_mode="stretch_width")
+
 
 def _fleet_frame(fleet: dict) -> pd.DataFrame:
     rows = []
@@ -65,16 +78,21 @@ class ScenarioForm:
     def __init__(self, draft: ScenarioDraft, messages: Messages):
         self.draft, self.msg, self._syncing = draft, messages, False
         self._g = guarded(messages)
-        card = dict(sizing_mode="stretch_width", margin=(4, 4))
         self.panel = pn.Column(
-            pn.Card(*self._general(), title="General", **card),
-            pn.Card(*self._fleet(), title="Fleet (click a catalog row to put that model on the selected fleet model)",
-                    **card),
-            pn.Card(*self._fallbacks(), title="Fallback chain of the selected fleet model", **card),
-            pn.Card(*self._humans(), title="Human nodes", **card),
-            pn.Card(*self._router(), title="Router", **card),
-            pn.Card(*self._budget(), title="Budget", **card),
-            sizing_mode="stretch_width")
+            self._card("general", "General", self._general),
+            self._card("fleet", "Fleet (click a catalog row to put that model on the selected fleet model)",
+                       self._fleet),
+            self._card("fallbacks", "Fallback chain of the selected fleet model", self._fallbacks),
+            self._card("humans", "Human nodes", self._humans),
+            self._card("router", "Router", self._router),
+            self._card("budget", "Budget", self._budget),
+            sizing_mode="stretch_width", min_width=420)
+
+    def _card(self, key: str, title: str, build) -> pn.Card:
+        """A card whose errors show in its own message box, at the bottom of the card (beside its buttons)."""
+        box = Messages(f"form-{key}")
+        self._g = guarded(box)
+        return pn.Card(*build(), box.pane, title=title, sizing_mode="stretch_width", margin=(4, 4))
 
     def _button(self, label: str, action, width: int, primary: bool = True) -> pn.widgets.Button:
         button = pn.widgets.Button(label=label, color="primary" if primary else "default", width=width, align="end")
@@ -90,7 +108,7 @@ class ScenarioForm:
         for key, w in (("name", self.name), ("description", self.description), ("seed", self.seed),
                        ("concurrency", self.concurrency)):
             w.param.watch(self._g(lambda e, key=key: self._field(key, e.new)), "value")
-        return [pn.Row(self.name, self.seed, self.concurrency), self.description]
+        return [_row(self.name, self.seed, self.concurrency), self.description]
 
     def _fleet(self) -> list:
         W, g = pn.widgets, self._g
@@ -118,8 +136,8 @@ class ScenarioForm:
                                    page_size=8, pagination="remote", sizing_mode="stretch_width", selectable=False)
         self.catalog.on_click(g(self._pick_from_catalog))
         self.catalog_note = pn.pane.Markdown("litellm's catalog is loading...")
-        return [self.fleet_table, pn.Row(self.member, self.model, self.provider), self.model_info,
-                pn.Row(self.new_name, self.new_model, add, remove), self.search, self.catalog_note, self.catalog]
+        return [self.fleet_table, _row(self.member, self.model, self.provider), self.model_info,
+                _row(self.new_name, self.new_model, add, remove), self.search, self.catalog_note, self.catalog]
 
     def _fallbacks(self) -> list:
         W = pn.widgets
@@ -130,7 +148,7 @@ class ScenarioForm:
         add = self._button("Add fallback", lambda e: self.draft.edit(
             edits.add_fallback, self.member.value, self.fb_to.value, list(self.fb_errors.value)), 120)
         remove = self._button("Remove last fallback", self._remove_last_fallback, 170, primary=False)
-        return [self.fallback_list, pn.Row(self.fb_to, self.fb_errors), pn.Row(add, remove)]
+        return [self.fallback_list, _row(self.fb_to, self.fb_errors), _row(add, remove)]
 
     def _humans(self) -> list:
         W = pn.widgets
@@ -146,8 +164,8 @@ class ScenarioForm:
             self.h_acc.value), 120)
         remove = self._button("Remove", lambda e: self.draft.edit(edits.remove_human, self.h_name.value), 90,
                               primary=False)
-        return [self.humans_table, pn.Row(self.h_name, self.h_agents, self.h_time, self.h_cost, self.h_acc),
-                pn.Row(put, remove)]
+        return [self.humans_table, _row(self.h_name, self.h_agents, self.h_time, self.h_cost, self.h_acc),
+                _row(put, remove)]
 
     def _router(self) -> list:
         W = pn.widgets
@@ -157,17 +175,17 @@ class ScenarioForm:
         self.policy_help = pn.pane.Markdown("")
         apply = self._button("Apply policy", lambda e: self.draft.edit(
             edits.set_policy, self.policy.value, edits.parse_params(self.params.value or "")), 120)
-        return [pn.Row(self.policy, apply), self.policy_help, self.params]
+        return [_row(self.policy, apply), self.policy_help, self.params]
 
     def _budget(self) -> list:
         W = pn.widgets
         self.b_on = W.Checkbox(label="cap spending", width=120, align="end")
-        self.b_max = W.FloatInput(label="max USD", value=50.0, start=0.0001, width=110)
+        self.b_max = W.FloatInput(label="max USD", value=_BUDGET_DEFAULT, start=0.0001, width=110)
         self.b_then = W.Select(label="when spent", options=["reject", "downgrade"], width=120)
         self.b_to = W.Select(label="downgrade to", width=130)
         apply = self._button("Apply budget", lambda e: self.draft.edit(
             edits.set_budget, self.b_max.value if self.b_on.value else None, self.b_then.value, self.b_to.value), 120)
-        return [pn.Row(self.b_on, self.b_max, self.b_then, self.b_to, apply)]
+        return [_row(self.b_on, self.b_max, self.b_then, self.b_to, apply)]
 
     # --- edits -------------------------------------------------------------------------------
     def _field(self, key: str, value) -> None:
@@ -214,36 +232,42 @@ class ScenarioForm:
             self.description.value = str(data.get("description", ""))
             self.seed.value = data.get("seed", 0) if isinstance(data.get("seed", 0), int) else 0
             self.concurrency.value = data.get("concurrency", 64) if isinstance(data.get("concurrency", 64), int) else 64
-            fleet, humans = _section(data, "fleet"), _section(data, "humans")
+            fleet: dict = _section(data, "fleet")
+            humans: dict = _section(data, "humans")
             self.fleet_table.value = _fleet_frame(fleet)
             self.humans_table.value = _humans_frame(humans)
             self.member.options = list(fleet)
             if self.member.value not in fleet and fleet:
                 self.member.value = next(iter(fleet))
             self.b_to.options = list(fleet)
-            router = _section(data, "router")
+            router: dict = _section(data, "router")
             if router.get("policy") in self.policy.options:
                 self.policy.value = router["policy"]
             self.params.value = json.dumps(router.get("params", {})) if router.get("params") else ""
             self.policy_help.object = _policy_help(self.policy.value)
-            budget = _section(data, "budget") if isinstance(data.get("budget"), dict) else None
-            self.b_on.value = budget is not None
-            if budget:
-                self.b_max.value = float(budget.get("max_usd", 50) or 50)
-                then = budget.get("on_exceed", "reject")
-                self.b_then.value = then if then in ("reject", "downgrade") else "reject"
-                if budget.get("downgrade_to") in fleet:
-                    self.b_to.value = budget["downgrade_to"]
+            budget = data.get("budget") if isinstance(data.get("budget"), dict) else None
+            self._sync_budget(budget or {}, list(fleet))
             self._sync_member(data)
         finally:
             self._syncing = False
 
+    def _sync_budget(self, budget: dict, fleet: list[str]) -> None:
+        """The Budget card shows this draft's budget, or the defaults when it has none (never the values
+        of the scenario shown before)."""
+        self.b_on.value = bool(budget)
+        max_usd = budget.get("max_usd", _BUDGET_DEFAULT)
+        self.b_max.value = float(max_usd) if isinstance(max_usd, (int, float)) and max_usd > 0 else _BUDGET_DEFAULT
+        then = budget.get("on_exceed", "reject")
+        self.b_then.value = then if then in ("reject", "downgrade") else "reject"
+        to = budget.get("downgrade_to")
+        self.b_to.value = to if to in fleet else (fleet[0] if fleet else None)
+
     def _sync_member(self, data: dict | None = None) -> None:
-        if data is None:
-            data = (self.draft.data or {}) if self.draft.yaml_ok else {}
-        fleet, humans = _section(data, "fleet"), _section(data, "humans")
+        data = data if data is not None else ((self.draft.data or {}) if self.draft.yaml_ok else {})
+        fleet: dict = _section(data, "fleet")
+        humans: dict = _section(data, "humans")
         member = self.member.value
-        spec = _section(fleet, member)
+        spec: dict = _section(fleet, member) if member else {}
         was, self._syncing = self._syncing, True
         try:
             self.model.value = str(spec.get("model", ""))

@@ -51,7 +51,7 @@ def open_store(db: str | Path) -> Iterator[TraceStore]:
 class RunJob(param.Parameterized):
     """One run of one or several scenarios over the same traffic and seed; counters for the page."""
 
-    state = param.Selector(objects=JOB_STATES, default="idle")
+    state: param.Selector = param.Selector(objects=JOB_STATES, default="idle")
     message = param.String(default="", doc="why the job failed, or what it did")
     notes = param.List(default=[], doc="the runner's notes (traffic or seed taken from the first scenario)")
     scenario = param.String(default="", doc="scenario being replayed")
@@ -60,7 +60,7 @@ class RunJob(param.Parameterized):
     done = param.Integer(default=0, doc="requests finished in the current scenario")
     total = param.Integer(default=0, doc="requests of the current scenario")
     failed = param.Integer(default=0, doc="failed requests so far in the current scenario")
-    cost_usd = param.Number(default=0.0, doc="cost so far of the current scenario")
+    cost_usd = param.Number(default=0.0, doc="cost so far of the current scenario (its total once it is done)")
     spent_usd = param.Number(default=0.0, doc="cost of the job's scenarios already finished")
     run_ids = param.List(default=[], doc="run ids written, in order (the first is the baseline)")
     elapsed_s = param.Number(default=0.0)
@@ -68,8 +68,20 @@ class RunJob(param.Parameterized):
     def __init__(self, **params):
         super().__init__(**params)
         self._cancel = threading.Event()
+        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._t0 = 0.0
+
+    @property
+    def scenario_done(self) -> bool:
+        """True when the current scenario has finished (its run id is in ``run_ids``)."""
+        return len(self.run_ids) > self.index
+
+    @property
+    def total_usd(self) -> float:
+        """The job's cost so far: the finished scenarios' and the current one's."""
+        with self._lock:
+            return self.spent_usd + (0.0 if self.scenario_done else self.cost_usd)
 
     @property
     def busy(self) -> bool:
@@ -119,8 +131,11 @@ class RunJob(param.Parameterized):
                     self.param.update(index=i, scenario=prep.scenario.name, done=0, total=len(prep.requests),
                                       failed=0, cost_usd=0.0)
                     rid, stats = execute(prep, store, progress=self._progress, cancel=self._cancel.is_set)
-                    self.param.update(run_ids=[*self.run_ids, rid], spent_usd=self.spent_usd + stats.cost_usd,
-                                      cost_usd=0.0)
+                    # cost_usd keeps the finished scenario's own cost (shown beside its name); the total is
+                    # spent_usd, which now includes it (see finished_scenario)
+                    with self._lock:  # total_usd reads these three together
+                        self.param.update(cost_usd=stats.cost_usd, spent_usd=self.spent_usd + stats.cost_usd,
+                                          run_ids=[*self.run_ids, rid])
             self.state = "cancelled" if self._cancel.is_set() else "completed"
             self.message = (f"{len(self.run_ids)} of {len(prepared)} runs written to {db}"
                             + (" (cancelled: a cancelled run keeps the requests it finished)"

@@ -8,20 +8,27 @@ counters), labelled simulated, recorded or live.
 
 from __future__ import annotations
 
+import pandas as pd
 import panel as pn
+from panel.io.callbacks import PeriodicCallback
 
 from workbench.analysis import run_summary
-from workbench.app.safe import html, join, labels, text
+from workbench.app.safe import html, labels, text
 from workbench.app.state import DRAFT, AppState
-from workbench.app.ui import Messages, guarded, mode_badge
+from workbench.app.ui import Messages, duration, guarded, percent
 
-__all__ = ["RunView"]
+__all__ = ["RunView", "results_frame", "RESULT_COLUMNS"]
+
+#: Columns of the finished runs' table (the data column says simulated, recorded or live).
+RESULT_COLUMNS = ["run", "scenario", "data", "status", "requests", "cost (USD)", "quality", "error rate",
+                  "p95 latency"]
 
 
-class RunView:
+class RunView(pn.viewable.Viewer):
     """The Run tab; ``panel`` is its layout. ``on_finished`` is called with the run ids of a finished job."""
 
-    def __init__(self, state: AppState, on_finished=None):
+    def __init__(self, state: AppState, on_finished=None, **params):
+        super().__init__(**params)
         self.state, self.job, self.on_finished = state, state.job, on_finished
         self.msg = Messages("run")
         g = guarded(self.msg)
@@ -33,20 +40,26 @@ class RunView:
                                               "or the scenario's sample)", width=300,
                                               css_classes=["wb-run-requests"])
         self.traffic_line = pn.pane.HTML("", css_classes=["wb-run-traffic"])
-        self.start = W.Button(label="Run", color="primary", width=120, css_classes=["wb-run-start"])
+        self.start = W.Button(label="Run", button_type="primary", width=120, css_classes=["wb-run-start"])
         self.start.on_click(g(self._start))
-        self.stop = W.Button(label="Cancel", color="warning", width=120, disabled=True)
+        self.stop = W.Button(label="Cancel", button_type="warning", width=120, disabled=True)
         self.stop.on_click(g(lambda e: self.job.cancel()))
         self.progress = pn.indicators.Progress(value=0, max=100, width=560, active=False, css_classes=["wb-progress"])
         self.counters = pn.pane.HTML("", css_classes=["wb-counters"])
-        self.results = pn.pane.HTML("", css_classes=["wb-run-results"], sizing_mode="stretch_width")
-        self._poller = None
+        self.results_note = pn.pane.HTML("", css_classes=["wb-run-results-note"])
+        self.results = W.Tabulator(pd.DataFrame(columns=RESULT_COLUMNS), disabled=True, show_index=False,
+                                   selectable=False, sizing_mode="stretch_width", visible=False,
+                                   css_classes=["wb-run-results"])
+        self._poller: PeriodicCallback | None = None
         self.panel = pn.Column(
             pn.pane.Markdown("### Run scenarios\nThe replay runs in the background; the figures below are read "
                              "from the trace store when it ends."),
-            self.msg.pane, self.pick, pn.Row(self.requests), self.traffic_line, pn.Row(self.start, self.stop),
-            self.progress, self.counters, self.results, sizing_mode="stretch_width")
+            self.pick, pn.Row(self.requests), self.traffic_line, pn.Row(self.start, self.stop), self.msg.pane,
+            self.progress, self.counters, self.results_note, self.results, sizing_mode="stretch_width")
         self.refresh()
+
+    def __panel__(self) -> pn.Column:
+        return self.panel
 
     def refresh(self) -> None:
         """Re-list the scenarios (the editor's draft first) and the traffic line."""
@@ -60,10 +73,12 @@ class RunView:
 
     def _start(self, _event=None) -> None:
         self.msg.clear()
-        self.results.object = ""
+        self.results.visible, self.results_note.object = False, ""
         self.state.start_run(list(self.pick.value))
-        self.start.disabled, self.stop.disabled = True, False
+        self.start.param.update(disabled=True, loading=True)
+        self.stop.disabled = False
         self.progress.param.update(value=0, active=True)
+        self._poll()  # the first progress line at once, then four times a second
         self._poller = pn.state.add_periodic_callback(guarded(self.msg)(self._poll), period=250)
 
     def _poll(self) -> None:
@@ -72,37 +87,46 @@ class RunView:
         shown = j.state if not busy or j.state in ("preparing", "running") else "finishing"
         if j.total:
             self.progress.param.update(value=int(100 * j.done / j.total), active=False)
+        # the current scenario's own figures beside its name; the job's total (every scenario so far) apart
         self.counters.object = html(
-            "<div class='wb-live' data-state='{0}'><b>{0}</b>: scenario {1} of {2} <b>{3}</b>; requests "
-            "<span class='wb-done'>{4:,}</span> / {5:,}; cost so far ${6:,.4f}; failed {7:,}; {8:.1f} s</div>",
-            shown, j.index + 1, j.count, j.scenario, j.done, j.total, j.spent_usd + j.cost_usd, j.failed, j.elapsed_s)
+            "<div class='wb-live' data-state='{0}'><b>{0}</b>: scenario {1} of {2} <b>{3}</b>: requests "
+            "<span class='wb-done'>{4:,}</span> / {5:,}, cost so far <span class='wb-cost'>${6:,.4f}</span>, "
+            "failed {7:,}. This job: ${8:,.4f} over {9} scenario(s) so far; {10} elapsed</div>",
+            shown, j.index + 1, j.count, j.scenario or "(preparing)", j.done, j.total, j.cost_usd, j.failed,
+            j.total_usd, len(j.run_ids) + (0 if j.scenario_done or j.state != "running" else 1),
+            duration(j.elapsed_s))
         if busy:
             return
         if self._poller is not None:
             self._poller.stop()
             self._poller = None
-        self.start.disabled, self.stop.disabled = False, True
+        self.start.param.update(disabled=False, loading=False)
+        self.stop.disabled = True
         self.progress.active = False
         if j.state == "failed":
             self.msg.error(j.message)
             return
         (self.msg.warn if j.state == "cancelled" else self.msg.ok)(
             j.message + "".join(f" Note: {n}." for n in j.notes))
-        self.results.object = self._results_html(j.run_ids)
+        self._show_results(j.run_ids)
         self.state.finished_runs = list(j.run_ids)
         if self.on_finished:
             self.on_finished(list(j.run_ids))
 
-    def _results_html(self, run_ids: list[str]) -> str:
+    def _show_results(self, run_ids: list[str]) -> None:
         with self.state.store() as st:
-            rows = [run_summary(st.con, rid) for rid in run_ids]
-        table = [{
-            "run": s["run_id"], "scenario": s["scenario"], "data": mode_badge(s["mode"]), "status": s["status"],
-            "requests": f"{s['requests']:,}", "cost (USD)": f"${s['cost_usd']:,.4f}",
-            "quality": "n/a" if s["quality"] is None else f"{s['quality']:.3f}",
-            "error rate": f"{s['error_rate']:.2%}", "p95 latency (s)": f"{s['p95_latency_s'] or 0:.2f}"}
-            for s in rows]
-        head = join(html("<th>{}</th>", c) for c in (table[0] if table else {}))
-        body = join(html("<tr>{}</tr>", join(html("<td>{}</td>", v) for v in r.values())) for r in table)
-        return html("<p>From the trace store (open the Compare page for deltas and charts):</p><table border='1' "
-                    "class='dataframe wb-results'><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
+            # store.base.Connected declares ``con = None``: it is a DuckDB connection while the store is open
+            rows = [run_summary(st.con, rid) for rid in run_ids]  # type: ignore[arg-type]
+        self.results_note.object = html("<p>From the trace store (open the Compare page for deltas and charts):</p>")
+        self.results.param.update(value=results_frame(rows), visible=True)
+
+
+def results_frame(summaries: list[dict]) -> pd.DataFrame:
+    """Each run's headline figures as the Run page shows them: money in $, rates in %, times in seconds."""
+    return pd.DataFrame([{
+        "run": s["run_id"], "scenario": s["scenario"], "data": s["mode"], "status": s["status"],
+        "requests": f"{s['requests']:,}", "cost (USD)": f"${s['cost_usd']:,.4f}",
+        "quality": "n/a" if s["quality"] is None else f"{s['quality']:.3f}",
+        "error rate": percent(s["error_rate"], 2),
+        "p95 latency": "n/a" if s["p95_latency_s"] is None else f"{s['p95_latency_s']:.2f} s"}
+        for s in summaries], columns=RESULT_COLUMNS)

@@ -3,7 +3,8 @@
 Why plain tabs and no template: templates fetch fonts and styles from CDNs, and the app must work
 offline; Panel serves its own bundled JavaScript (Bokeh, Tabulator, Ace, Vega) from the server.
 Why dynamic tabs: only the tab on screen is sent to the browser, so the first page loads quickly;
-each tab's data is refreshed when it is shown (runs finished elsewhere appear).
+each tab's data is refreshed when it is shown (runs finished elsewhere appear). Pages talk through
+the session's state: the Exercises page sets ``AppState.audit_run`` and the shell opens it in Audit.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from workbench.app.sweep import SweepView
 from workbench.app.traffic import TrafficView
 from workbench.app.ui import guarded
 
-__all__ = ["build_app", "warm", "EXTENSIONS", "TITLE"]
+__all__ = ["build_app", "warm", "local_stylesheets", "EXTENSIONS", "TITLE", "TABS"]
 
 EXTENSIONS = ("tabulator", "codeeditor", "vega")
+TABS = ["Scenarios", "Traffic", "Run", "Compare", "Audit", "Exercises", "Sweep"]
 TITLE = "AI Routing Workbench"
 _warmed = threading.Event()
 
@@ -37,7 +39,7 @@ def _warm_report() -> None:
 
     import workbench.analysis.report  # noqa: F401  (Altair and its schema checks: seconds to import)
 
-    vl_convert.javascript_bundle()
+    vl_convert.javascript_bundle()  # type: ignore[call-arg]  # the stub omits the default snippet (the whole bundle)
 
 
 def warm() -> None:
@@ -50,8 +52,34 @@ def warm() -> None:
         threading.Thread(target=_warm_report, name="workbench-vega", daemon=True).start()
 
 
+def local_stylesheets() -> None:
+    """Make Panel resolve component stylesheets against this server even for a detached model (once).
+
+    Why (found by ``tests/app/test_offline.py``, Panel 1.9.4): components carry stylesheets by URL
+    written against Panel's CDN (``loading.css``, ``markdown.css``), rewritten to the server's
+    ``static/`` path from the page's ``dist_url`` in the *document* passed to
+    ``Reactive._get_properties``. A pane updated while its model is detached, as every model of a
+    hidden dynamic tab is (``HTML``/``Markdown._update`` passes ``model.document``, then None), got no
+    document, so its stylesheets went back to the CDN, and the browser fetched them when the tab was
+    shown again. Here a missing document falls back to the session's own (``pn.state.curdoc``, set
+    in every session callback), whose ``dist_url`` is this server's.
+    """
+    from panel.reactive import Reactive
+
+    original = Reactive._get_properties
+    if getattr(original, "_workbench_local", False):
+        return
+
+    def _get_properties(self, doc):
+        return original(self, doc if doc is not None else pn.state.curdoc)
+
+    _get_properties._workbench_local = True  # type: ignore[attr-defined]
+    Reactive._get_properties = _get_properties  # type: ignore[method-assign]
+
+
 def build_app(db: str | Path = "workbench.duckdb", scenarios_dir: str | Path = "scenarios") -> pn.Column:
     """The whole page for one browser session."""
+    local_stylesheets()
     state = AppState(db=str(db), scenarios_dir=str(scenarios_dir))
     scenarios = ScenariosView(state)
     traffic = TrafficView(state)
@@ -67,12 +95,17 @@ def build_app(db: str | Path = "workbench.duckdb", scenarios_dir: str | Path = "
     sweeps = SweepView(state)
     # Filled before its tab is first drawn: a Tabulator filled while its tab is being drawn may draw no rows.
     guarded(sweeps.msg)(sweeps.refresh)()
-    views = [scenarios, traffic, run, compare, audit, exercises, sweeps]
-    tabs = pn.Tabs(*((name, v.panel) for name, v in zip(
-        ["Scenarios", "Traffic", "Run", "Compare", "Audit", "Exercises", "Sweep"], views)), dynamic=True,
-        sizing_mode="stretch_width", css_classes=["wb-tabs"])
+    views: list = [scenarios, traffic, run, compare, audit, exercises, sweeps]
+    tabs = pn.Tabs(*((name, v.panel) for name, v in zip(TABS, views, strict=True)), dynamic=True,
+                   sizing_mode="stretch_width", css_classes=["wb-tabs"])
     # a view that cannot read the store (another process holds it) says so in its message box
     tabs.param.watch(lambda e: guarded(views[e.new].msg)(views[e.new].refresh)(), "active")
+
+    def open_in_audit(event) -> None:
+        if event.new:
+            guarded(audit.msg)(audit.refresh)(select=event.new)
+            tabs.active = TABS.index("Audit")
+    state.param.watch(open_in_audit, "audit_run")
     if pn.state.curdoc is not None:
         pn.state.onload(warm)
         _when_catalog_ready(scenarios.form.catalog_loaded)

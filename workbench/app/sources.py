@@ -53,7 +53,7 @@ class TrafficChoice(param.Parameterized):
     folder = param.String(default="scenarios/traffic", doc="where traffic files are listed")
     source = param.String(default="", doc="'' (the scenario's), a traffic file path, or 'dataset:NAME'")
     sample = param.Integer(default=0, bounds=(0, None), doc="requests drawn with the seed; 0: the scenario's")
-    process = param.Selector(objects=PROCESSES, default=PROCESSES[0])
+    process: param.Selector = param.Selector(objects=PROCESSES, default=PROCESSES[0])
     rate_per_s = param.Number(default=1.0, bounds=(0, None), inclusive_bounds=(False, True))
     speedup = param.Number(default=1.0, bounds=(0, None), inclusive_bounds=(False, True))
     burst_at_s = param.Number(default=600.0, bounds=(0, None))
@@ -124,7 +124,7 @@ class TrafficChoice(param.Parameterized):
         scn = parse_scenario(self.apply_to_text(text), source=source)
         spec = scn.traffic
         seed = scn.seed if self.seed is None else self.seed
-        if getattr(spec, "dataset", None):  # as the runner does: the dataset's prompts are the traffic
+        if spec.dataset:  # as the runner does: the dataset's prompts are the traffic
             loaded = load_dataset_traffic(spec.dataset)
             path, name = loaded.path, f"dataset {spec.dataset}"
         else:
@@ -135,7 +135,8 @@ class TrafficChoice(param.Parameterized):
         ordered, times = arrival_times(picked, spec.arrival, seed, source=path)
         frame = pd.DataFrame([{
             "arrival_s": round(t, 2), "id": r.id, "category": r.category, "difficulty": r.difficulty,
-            "expected": r.expected, "prompt": r.prompt[:160]} for r, t in zip(ordered[:rows], times[:rows])])
+            "expected": r.expected, "prompt": r.prompt[:160]}
+            for r, t in zip(ordered[:rows], times[:rows], strict=True)])
         span = f", last arrival at {times[-1] / 3600:.2f} h" if times else ""
         return frame, (f"{len(ordered):,} of {len(loaded.requests):,} requests from {name} "
                        f"(SHA-256 {loaded.sha256[:12]}), {spec.arrival.process} arrivals, seed {seed}{span}")

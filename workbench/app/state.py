@@ -13,23 +13,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import param
+from param.parameters import NoNone
 
 from workbench import yamlio
 from workbench.app import edits
 from workbench.app.jobs import RunJob, open_store
+from workbench.app.sources import TrafficChoice
 from workbench.errors import InputError, WorkbenchError
 from workbench.graders import build_graders
 from workbench.policies import build_policy
 from workbench.scenario import Scenario, parse_scenario
 from workbench.store import TraceStore
 
-if TYPE_CHECKING:
-    from workbench.app.sources import TrafficChoice
-
-__all__ = ["ScenarioDraft", "AppState", "validate_text", "list_scenarios", "DRAFT"]
+__all__ = ["ScenarioDraft", "AppState", "validate_text", "list_scenarios", "delete_scenario", "duplicate_scenario",
+           "DRAFT"]
 
 #: Name of the editor's draft among the scenarios a run can pick.
 DRAFT = "(editor draft)"
@@ -62,6 +62,7 @@ class ScenarioDraft(param.Parameterized):
     data = param.Dict(default={}, doc="the last YAML mapping the text parsed to (drives the form)")
     yaml_ok = param.Boolean(default=False, doc="the text is a YAML mapping (the form can show it)")
     error = param.String(default="", doc="'' when the design is runnable, else the parser's message")
+    saved_text = param.String(default="", doc="the text as last read or written (the draft is dirty when it differs)")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -72,6 +73,16 @@ class ScenarioDraft(param.Parameterized):
     def source(self) -> Path:
         """The file named in messages; relative traffic paths resolve beside it."""
         return Path(self.path) if self.path else Path(self.folder) / _UNSAVED
+
+    @property
+    def dirty(self) -> bool:
+        """True when the text has edits not written to a file."""
+        return self.text != self.saved_text
+
+    def start(self, text: str) -> None:
+        """Edit a new, unsaved design starting from ``text`` (it counts as unedited)."""
+        self.path = ""
+        self.text = self.saved_text = text
 
     @property
     def scenario(self) -> Scenario | None:
@@ -104,7 +115,7 @@ class ScenarioDraft(param.Parameterized):
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"cannot read: {exc}", file=p) from None
         self.path = str(p)
-        self.text = text
+        self.text = self.saved_text = text
 
     def edit(self, fn: Callable[..., None], *args: Any, **kw: Any) -> None:
         """Apply a form edit (a function of :mod:`edits`) to the data and rewrite the text."""
@@ -114,32 +125,43 @@ class ScenarioDraft(param.Parameterized):
         fn(tree, *args, **kw)
         self.text = edits.dump_yaml(tree)
 
-    def save_as(self, filename: str) -> Path:
-        """Write the draft to a new file in its folder; never overwrites. Returns the path written.
+    def target_of(self, filename: str) -> Path:
+        """The file ``filename`` names in the draft's folder (InputError unless it is a plain name)."""
+        stem = filename.strip().removesuffix(".yaml").removesuffix(".yml")
+        if not stem or Path(stem).name != stem or stem.startswith("."):
+            raise InputError(f"'{filename}' is not a plain file name (no folders)", field="save as")
+        return Path(self.folder) / f"{stem}.yaml"
+
+    def save_as(self, filename: str, *, overwrite: bool = False) -> Path:
+        """Write the draft to ``filename`` in its folder; an existing file only with ``overwrite=True``
+        (the page asks first). Returns the path written.
 
         The draft's ``name:`` becomes the file's stem, so that runs of the new design are told apart
         from runs of the design it was copied from.
         """
-        stem = filename.strip().removesuffix(".yaml").removesuffix(".yml")
-        if not stem or Path(stem).name != stem or stem.startswith("."):
-            raise InputError(f"'{filename}' is not a plain file name (no folders)", field="save as")
+        target = self.target_of(filename)
         if self._scenario is None:
             raise InputError(f"not saved: fix the design first ({self.error})")
-        target = Path(self.folder) / f"{stem}.yaml"
-        if target.exists():
+        if target.exists() and not overwrite:
             raise InputError("already exists: choose another name (files are never overwritten)", file=target)
-        text = edits.set_name_line(self.text, stem)
+        text = edits.set_name_line(self.text, target.stem)
         scn, error = validate_text(text, target)
         if scn is None:
             raise InputError(f"not saved: {error}")
         try:
-            with target.open("x", encoding="utf-8") as f:  # "x": fails if someone created it meanwhile
+            with target.open("w" if overwrite else "x", encoding="utf-8") as f:  # "x": fails if created meanwhile
                 f.write(text)
         except OSError as exc:
             raise InputError(f"cannot write: {exc}", file=target) from None
         self.path = str(target)
-        self.text = text
+        self.text = self.saved_text = text
         return target
+
+    def save(self) -> Path:
+        """Write the draft over the file it was read from (the page asks first)."""
+        if not self.path:
+            raise InputError("a new design has no file yet: use Save as")
+        return self.save_as(Path(self.path).name, overwrite=True)
 
 
 def list_scenarios(folder: str | Path) -> list[dict]:
@@ -156,25 +178,49 @@ def list_scenarios(folder: str | Path) -> list[dict]:
     return out
 
 
+def delete_scenario(folder: str | Path, filename: str) -> Path:
+    """Delete the scenario file ``filename`` of ``folder`` (the page asks first); returns its path."""
+    path = Path(folder) / filename
+    if Path(filename).name != filename or path.suffix != ".yaml" or not path.is_file():
+        raise InputError("no such scenario file", file=path)
+    try:
+        path.unlink()
+    except OSError as exc:
+        raise InputError(f"cannot delete: {exc}", file=path) from None
+    return path
+
+
+def duplicate_scenario(folder: str | Path, filename: str) -> Path:
+    """Copy ``filename`` to the first free ``<stem>-copy[-N].yaml`` beside it, its ``name:`` set to the new
+    stem (so its runs are told apart); never overwrites. Returns the new file."""
+    source = Path(folder) / filename
+    try:
+        text = source.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read: {exc}", file=source) from None
+    n, target = 1, Path(folder) / f"{source.stem}-copy.yaml"
+    while target.exists():
+        n += 1
+        target = Path(folder) / f"{source.stem}-copy-{n}.yaml"
+    with target.open("x", encoding="utf-8") as f:
+        f.write(edits.set_name_line(text, target.stem))
+    return target
+
+
 class AppState(param.Parameterized):
     """Everything one browser session works on: the store, the scenarios folder, draft, traffic, job."""
 
     db = param.String(default="workbench.duckdb")
     scenarios_dir = param.String(default="scenarios")
-    if TYPE_CHECKING:  # never None once __init__ has run (param's own types say "or None")
-        draft: ScenarioDraft
-        traffic: TrafficChoice
-        job: RunJob
-    else:
-        draft = param.ClassSelector(class_=ScenarioDraft)
-        traffic = param.ClassSelector(class_=object, doc="a TrafficChoice (workbench.app.sources)")
-        job = param.ClassSelector(class_=RunJob)
+    # NoNone: set in __init__, never None after it (and typed so)
+    draft = param.ClassSelector(class_=ScenarioDraft, allow_None=NoNone)
+    traffic = param.ClassSelector(class_=TrafficChoice, allow_None=NoNone, doc="what the next run replays")
+    job = param.ClassSelector(class_=RunJob, allow_None=NoNone)
     finished_runs = param.List(default=[], doc="run ids of the last finished job (Compare and Audit start there)")
     run_names = param.List(default=[], doc="scenarios picked on the Run page, in order (file names or DRAFT)")
+    audit_run = param.String(default="", doc="a run another page asks the Audit page to open ('' none)")
 
     def __init__(self, **params):
-        from workbench.app.sources import TrafficChoice
-
         super().__init__(**params)
         if self.draft is None:
             self.draft = ScenarioDraft(folder=self.scenarios_dir)

@@ -27,15 +27,16 @@ TRIAL_COLUMNS = ["trial", "changes", "cost_per_1k_usd", "quality", "error_rate",
                  "on_front", "run_id"]
 
 
-class SweepView:
+class SweepView(pn.viewable.Viewer):
     """The Sweep tab; ``panel`` is its layout."""
 
-    def __init__(self, state: AppState):
+    def __init__(self, state: AppState, **params):
+        super().__init__(**params)
         self.state = state
         self.msg = Messages("sweep")
         g = guarded(self.msg)
         self.sweep = pn.widgets.Select(label="sweep", width=560, css_classes=["wb-sweep-select"])
-        self.sweep.param.watch(g(lambda e: self.show(e.new)), "value")
+        self.sweep.param.watch(g(lambda e: self.show_sweep(e.new)), "value")
         self.header = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["wb-sweep-header"])
         self.chart = pn.pane.Vega(None, css_classes=["wb-sweep-front"], margin=(10, 10))
         self.trials = pn.widgets.Tabulator(pd.DataFrame(columns=TRIAL_COLUMNS), disabled=True, show_index=False,
@@ -48,6 +49,9 @@ class SweepView:
                              "every trial is a run (open it in Compare or Audit)."),
             self.msg.pane, self.sweep, self.header, self.chart, self.trials, sizing_mode="stretch_width")
 
+    def __panel__(self) -> pn.Column:
+        return self.panel
+
     def refresh(self) -> None:
         """Re-list the stored sweeps (newest first) and keep the pick, else show the newest."""
         with self.state.store() as st:
@@ -58,11 +62,11 @@ class SweepView:
         if options != self.sweep.options or value != self.sweep.value:
             self.sweep.param.update(options=options, value=value)
         elif value is not None:
-            self.show(value)
+            self.show_sweep(value)
         if not options:
             self.msg.info("no sweep stored yet: run `workbench sweep SCENARIO --space SPACE.yaml`")
 
-    def show(self, sweep_id: str | None) -> None:
+    def show_sweep(self, sweep_id: str | None) -> None:
         """Show one sweep: header, chart of the front, trials table."""
         if not sweep_id:
             return
@@ -92,7 +96,7 @@ def _header(result: dict) -> Safe:
     if best is None:
         lines.append(html("<p class='wb-sweep-best'>No design meets {}.</p>", cons))
         return join(lines)
-    text = html("Cheapest design meeting {}: trial {} ({}), cost per 1k ${:.3f}, quality {}, error rate {:.2%}; "
+    text: str = html("Cheapest design meeting {}: trial {} ({}), cost per 1k ${:.3f}, quality {}, error rate {:.2%}; "
                 "changes: <code>{}</code>", cons, best["trial"], best["run_id"], best["cost_per_1k_usd"],
                 _num(best["quality"]), best["error_rate"], json.dumps(best["params"], sort_keys=True))
     vs = best.get("vs_baseline")

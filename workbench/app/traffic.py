@@ -21,10 +21,11 @@ __all__ = ["TrafficView"]
 _OWN = "(the first scenario's own traffic)"
 
 
-class TrafficView:
+class TrafficView(pn.viewable.Viewer):
     """The Traffic tab; ``panel`` is its layout."""
 
-    def __init__(self, state: AppState):
+    def __init__(self, state: AppState, **params):
+        super().__init__(**params)
         self.state, self.choice = state, state.traffic
         self.msg = Messages("traffic")
         g = guarded(self.msg)
@@ -55,6 +56,9 @@ class TrafficView:
             self.msg.pane, pn.Row(self.source, self.sample, self.seed), pn.Row(self.process, self.rate, self.speedup),
             self.bursts, self.datasets, self.summary, self.preview, sizing_mode="stretch_width")
         self.refresh()
+
+    def __panel__(self) -> pn.Column:
+        return self.panel
 
     def refresh(self) -> None:
         """Re-list traffic files and datasets, and redraw the preview."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import panel as pn
 
@@ -18,7 +19,7 @@ from workbench.app.safe import html, text
 from workbench.errors import StoreError, WorkbenchError
 from workbench.registry import mode_colour
 
-__all__ = ["Messages", "guarded", "mode_badge", "plain"]
+__all__ = ["Messages", "Confirm", "busy", "guarded", "mode_badge", "plain", "duration", "percent"]
 
 _log = logging.getLogger("workbench.app")
 
@@ -35,10 +36,11 @@ class Messages:
     another process holds it), so that the view clears it once a read succeeds (:meth:`store_ok`).
     """
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, **layout):
         self.store_failed = False
+        layout = {"sizing_mode": "stretch_width", "margin": (4, 10), **layout}
         self.pane = pn.pane.Alert("", alert_type="info", visible=False, css_classes=[f"wb-msg-{name}"],
-                                  sizing_mode="stretch_width", margin=(4, 10), disable_math=True)
+                                  disable_math=True, **layout)
 
     def _show(self, kind: str, text: str) -> None:
         self.store_failed = False
@@ -73,6 +75,81 @@ class Messages:
         """The store was read: hide the box if it only said that the store could not be read."""
         if self.store_failed:
             self.clear()
+
+
+@contextmanager
+def busy(*buttons: pn.widgets.Button) -> Iterator[None]:
+    """While the block runs, ``buttons`` show a spinner and cannot be clicked twice."""
+    for b in buttons:
+        b.param.update(loading=True, disabled=True)
+    try:
+        yield
+    finally:
+        for b in buttons:
+            b.param.update(loading=False, disabled=False)
+
+
+class Confirm:
+    """An inline question placed next to the control that asked it: "<question> [Yes] [Cancel]".
+
+    Why inline and not a browser dialog: the answer runs Python on the server, and the question stays
+    beside the button the user just clicked. :meth:`ask` shows it; "Yes" runs the action, either
+    answer hides it.
+    """
+
+    def __init__(self, name: str, messages: Messages):
+        self._action: Callable[[], None] | None = None
+        self._cancel: Callable[[], None] | None = None
+        self.question = pn.pane.HTML("", margin=(8, 6))
+        self.yes = pn.widgets.Button(label="Yes", button_type="danger", width=110, css_classes=[f"wb-yes-{name}"])
+        self.no = pn.widgets.Button(label="Cancel", width=90, css_classes=[f"wb-no-{name}"])
+        self.yes.on_click(guarded(messages)(self._yes))
+        self.no.on_click(guarded(messages)(self._no))
+        self.panel = pn.Column(self.question, pn.Row(self.yes, self.no), visible=False,
+                               css_classes=[f"wb-confirm-{name}"], margin=(4, 10),
+                               styles={"background": "#fffbea", "border": "1px solid #d69e2e", "border-radius": "4px"})
+
+    def ask(self, question: str, action: Callable[[], None], yes: str = "Yes",
+            on_cancel: Callable[[], None] | None = None) -> None:
+        """Show ``question``; run ``action`` if the user answers yes, ``on_cancel`` if not."""
+        self._action, self._cancel = action, on_cancel
+        self.yes.label = yes
+        self.question.object = text(question)
+        self.panel.visible = True
+
+    def hide(self) -> None:
+        """Hide the question without running anything."""
+        self._action = self._cancel = None
+        self.panel.visible = False
+
+    def _no(self, _event=None) -> None:
+        cancel = self._cancel
+        self.hide()
+        if cancel is not None:
+            cancel()
+
+    def _yes(self, _event=None) -> None:
+        action = self._action
+        self.hide()
+        if action is not None:
+            action()
+
+
+def duration(seconds: float | None) -> str:
+    """A time span for people: ``"42 s"``, ``"3 min 05 s"``, ``"8 h 10 min"`` (``"n/a"`` for None)."""
+    if seconds is None:
+        return "n/a"
+    s = round(seconds)
+    if s < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def percent(fraction: float | None, digits: int = 1) -> str:
+    """A fraction shown as a percentage (``0.1234`` -> ``"12.3%"``; ``"n/a"`` for None)."""
+    return "n/a" if fraction is None else f"{fraction:.{digits}%}"
 
 
 def guarded(messages: Messages) -> Callable:
