@@ -126,7 +126,8 @@ def _tag(n: int, x: float, y: float, colour: str) -> str:
 
 def _fallback_arrows(fallbacks: dict, fleet: dict, humans: dict, y_of: dict, rows: int, parts: list[str]) -> list[str]:
     """Append the fallback arrows, each with a numbered tag; returns the legend lines, in tag order."""
-    bulge, legend, x = 36, [], _X_MODEL + _BOX_W
+    bulge, x = 36, _X_MODEL + _BOX_W
+    legend: list[str] = []
     for src, rules in fallbacks.items():
         if src not in fleet or not isinstance(rules, list):
             continue

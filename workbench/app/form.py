@@ -54,12 +54,6 @@ def _humans_frame(humans: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["name", "agents", "handling_time_s", "cost_per_request_usd", "accuracy"])
 
 
-def _section(data: dict, key: str) -> dict:
-    """``data[key]`` when it is a mapping, else an empty one (the draft may be half-typed YAML)."""
-    value = data.get(key)
-    return value if isinstance(value, dict) else {}
-
-
 def _policy_help(policy: str) -> str:
     try:
         cls = get_policy(policy)

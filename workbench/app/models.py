@@ -61,9 +61,9 @@ def search_catalog(text: str, limit: int = 200) -> pd.DataFrame:
 def describe_model(model: str, price: dict | None = None, context_window: int | None = None) -> str:
     """One line about a fleet model: its price and window, and where the price comes from."""
     if price and {"input_per_mtok", "output_per_mtok"} <= set(price):
-        window = f", {context_window:,}-token window" if context_window else ""
+        shown = f", {context_window:,}-token window" if context_window else ""
         return (f"{model}: ${price['input_per_mtok']:g} in / ${price['output_per_mtok']:g} out per M tokens "
-                f"(scenario's price){window}")
+                f"(scenario's price){shown}")
     if not catalog_ready():
         return f"{model}: litellm's catalog is still loading"
     info = model_info(model)

@@ -115,8 +115,7 @@ class RunView(pn.viewable.Viewer):
 
     def _show_results(self, run_ids: list[str]) -> None:
         with self.state.store() as st:
-            # store.base.Connected declares ``con = None``: it is a DuckDB connection while the store is open
-            rows = [run_summary(st.con, rid) for rid in run_ids]  # type: ignore[arg-type]
+            rows = [run_summary(st.con, rid) for rid in run_ids]
         self.results_note.object = html("<p>From the trace store (open the Compare page for deltas and charts):</p>")
         self.results.param.update(value=results_frame(rows), visible=True)
 

@@ -62,7 +62,7 @@ class SweepView(pn.viewable.Viewer):
         if options != self.sweep.options or value != self.sweep.value:
             self.sweep.param.update(options=options, value=value)
         elif value is not None:
-            self.show_sweep(value)
+            self.show_sweep(str(value))
         if not options:
             self.msg.info("no sweep stored yet: run `workbench sweep SCENARIO --space SPACE.yaml`")
 
