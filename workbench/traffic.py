@@ -28,7 +28,8 @@ from workbench.scenario import BurstArrival, PoissonArrival, RecordedArrival
 from workbench.seeds import stream_seed
 from workbench.traffic_checks import bad_quote, reject_surrogates
 
-__all__ = ["Request", "Traffic", "prompt_key", "load_traffic", "load_dataset_traffic", "sample_requests", "arrival_times", "DIFFICULTY_LABELS"]
+__all__ = ["Request", "Traffic", "prompt_key", "load_traffic", "load_dataset_traffic", "sample_requests",
+           "arrival_times", "DIFFICULTY_LABELS"]
 
 #: Words accepted for ``difficulty`` besides a number in [0, 1].
 DIFFICULTY_LABELS = {"easy": 0.2, "simple": 0.2, "medium": 0.5, "hard": 0.8, "complex": 0.8}
@@ -122,8 +123,13 @@ def load_dataset_traffic(name: str) -> Traffic:
             category=row.category if isinstance(row.category, str) else None,
             difficulty=None if diff is None or diff != diff else float(diff),
             expected=row.expected if isinstance(row.expected, str) else None,
-            metadata=json.loads(row.metadata) if isinstance(row.metadata, str) else {}))
+            metadata=json.loads(row.metadata) if isinstance(row.metadata, str) else {},
+            arrived_at=_stored_time(getattr(row, "arrived_at", None))))  # datasets before log imports lack it
     return Traffic(path=path, requests=requests, sha256=fingerprint)
+
+
+def _stored_time(value: Any) -> float | None:
+    return None if value is None or value != value else float(value)
 
 
 def _read_jsonl(p: Path, data: bytes) -> Iterable[tuple[int, dict]]:
@@ -187,7 +193,7 @@ def _read_parquet(p: Path, data: bytes) -> Iterable[tuple[int, dict]]:
 
     cols, rows = read_parquet_rows(p)  # a TrafficError naming the file if unreadable
     for n, row in enumerate(rows, start=1):
-        record = {k: v for k, v in zip(cols, row) if v is not None}
+        record = {k: v for k, v in zip(cols, row, strict=True) if v is not None}
         for key in ("messages", "metadata"):
             if isinstance(record.get(key), str):
                 try:
@@ -260,13 +266,14 @@ def _timestamp(value: Any, bad, fld: str = "arrived_at") -> float | None:
         if math.isfinite(number):
             return number
     if isinstance(value, str):
+        parsed: float | None
         try:
-            number = float(value)
+            parsed = float(value)
         except ValueError:
-            number = None
-        if number is not None and math.isfinite(number):
-            return number
-        if number is None:
+            parsed = None
+        if parsed is not None and math.isfinite(parsed):
+            return parsed
+        if parsed is None:
             try:
                 return _utc(datetime.fromisoformat(value.replace("Z", "+00:00"))).timestamp()
             except ValueError:
@@ -310,7 +317,7 @@ def arrival_times(requests: Sequence[Request], arrival, seed: int,
     """Order requests by arrival and give each its arrival time in seconds from the run's start."""
     rng = random.Random(stream_seed(seed, "traffic.arrival"))
     if isinstance(arrival, RecordedArrival):
-        stamped = []
+        stamped: list[tuple[float, Request]] = []
         for r in requests:
             ts = r.arrived_at if arrival.field == "arrived_at" else r.metadata.get(arrival.field)
             if ts is None:
@@ -318,6 +325,7 @@ def arrival_times(requests: Sequence[Request], arrival, seed: int,
                                    f"request '{r.id}' has none", file=source, field=arrival.field)
             if not isinstance(ts, float):
                 ts = _timestamp(ts, lambda m, f: TrafficError(m, file=source, field=f), arrival.field)
+            assert ts is not None  # _timestamp returns None only for None, refused above
             stamped.append((ts, r))
         if not stamped:
             return [], []
@@ -345,7 +353,7 @@ def _burst_times(n: int, arrival: BurstArrival, rng: random.Random) -> list[floa
                 return b.rate_per_s
         return arrival.rate_per_s
 
-    t, times = 0.0, []
+    t, times = 0.0, list[float]()
     while len(times) < n:
         t += rng.expovariate(peak)
         if rng.random() * peak < rate(t):

@@ -1,0 +1,154 @@
+"""Writing a dataset from production logs: records staged in batches, then deduplicated in SQL.
+
+Why not :class:`~workbench.datasets.generic.DatasetBuilder`: a production log can hold millions of
+records, and the builder keeps every row in Python dicts. Here each batch of records goes straight
+into a staging table of the new dataset's own (temporary) DuckDB file, so the importer's memory stays
+flat; at the end SQL keeps the first record of every prompt (the traffic) and the first answer of every
+prompt x model (the ``logged`` outcomes), drops the staging table and renames the file into place.
+A failure anywhere removes the temporary file: nothing is written.
+
+Also here, because SQL lives in the store: Parquet read in batches (constant memory).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from workbench.errors import InputError, StoreError
+from workbench.store.outcomes import OutcomeStore, dataset_path
+
+__all__ = ["LoggedWriter", "STAGE_COLUMNS", "iter_parquet"]
+
+#: One staged log record: where it came from, the prompt (traffic) and the logged answer (outcome).
+STAGE_COLUMNS = {
+    "seq": "BIGINT", "file": "VARCHAR", "line": "BIGINT", "prompt_key": "VARCHAR", "prompt_id": "VARCHAR",
+    "prompt": "VARCHAR", "messages": "VARCHAR", "category": "VARCHAR", "metadata": "VARCHAR",
+    "arrived_at": "DOUBLE", "model": "VARCHAR", "response": "VARCHAR", "prompt_tokens": "INTEGER",
+    "completion_tokens": "INTEGER", "latency_s": "DOUBLE", "cost_usd": "DOUBLE", "score": "DOUBLE",
+    "feedback": "VARCHAR", "propensity": "DOUBLE",
+}
+_BATCH = 20_000
+_DTYPES = {"VARCHAR": "object", "BIGINT": "Int64", "INTEGER": "Int32", "DOUBLE": "Float64"}
+
+
+class LoggedWriter:
+    """Stage records with :meth:`add`, then :meth:`finish` builds dataset ``name``; use as ``with``."""
+
+    def __init__(self, name: str):
+        self.final = dataset_path(name)
+        self.tmp = self.final.with_name(f".{self.final.name}.{os.getpid()}.tmp")
+        self.tmp.unlink(missing_ok=True)
+        self.ds = OutcomeStore(name, create=True, path=self.tmp)
+        cols = ", ".join(f"{c} {t}" for c, t in STAGE_COLUMNS.items())
+        self.ds.con.execute(f"CREATE TABLE staged ({cols})")
+        self._rows: dict[str, list[Any]] = {c: [] for c in STAGE_COLUMNS}
+        self.staged = 0
+
+    def __enter__(self) -> LoggedWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.ds.close()
+        self.tmp.unlink(missing_ok=True)  # after finish() the file was renamed: nothing left to remove
+        Path(f"{self.tmp}.wal").unlink(missing_ok=True)
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Stage one record (keys of :data:`STAGE_COLUMNS`; ``seq`` is given here)."""
+        row["seq"] = self.staged
+        self.staged += 1
+        for c, values in self._rows.items():
+            values.append(row.get(c))
+        if len(self._rows["seq"]) >= _BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._rows["seq"]:
+            return
+        batch = pd.DataFrame({c: pd.array(v, dtype=_DTYPES[STAGE_COLUMNS[c]]) for c, v in self._rows.items()})
+        try:
+            self.ds.con.register("batch", batch)
+            self.ds.con.execute("INSERT INTO staged SELECT * FROM batch")
+            self.ds.con.unregister("batch")
+        except duckdb.Error as exc:
+            raise StoreError(f"{self.tmp}: staging log records failed (nothing written): {exc}") from None
+        self._rows = {c: [] for c in STAGE_COLUMNS}
+
+    def finish(self, meta: dict) -> dict[str, int]:
+        """Build prompts and outcomes from the staged records, write ``meta``, rename into place.
+
+        Returns the counts: ``records`` staged, ``prompts`` kept, ``outcomes`` kept, ``repeats`` (records
+        asking what an earlier one asked), ``answers_dropped`` (a later answer of the same model to it).
+        """
+        self._flush()
+        con = self.ds.con
+        self._check_ids(con)
+        con.execute("""
+            INSERT INTO prompts (prompt_key, seq, prompt_id, prompt, messages, category, difficulty, expected,
+                                 metadata, arrived_at)
+            SELECT prompt_key, CAST(row_number() OVER (ORDER BY seq) - 1 AS INTEGER), prompt_id, prompt, messages,
+                   category, NULL, NULL, metadata, arrived_at
+            FROM (SELECT *, row_number() OVER (PARTITION BY prompt_key ORDER BY seq) AS k FROM staged) WHERE k = 1""")
+        con.execute("""
+            INSERT INTO outcomes (prompt_key, model, response, prompt_tokens, completion_tokens, latency_s, cost_usd,
+                                  score, source, propensity, feedback)
+            SELECT prompt_key, model, response, prompt_tokens, completion_tokens, latency_s, cost_usd, score,
+                   'logged', propensity, feedback
+            FROM (SELECT *, row_number() OVER (PARTITION BY prompt_key, model ORDER BY seq) AS k FROM staged
+                  WHERE model IS NOT NULL) WHERE k = 1""")
+        row = con.execute("SELECT count(*), count(model) FROM staged").fetchone()
+        prompts = con.execute("SELECT count(*) FROM prompts").fetchone()
+        outcomes = con.execute("SELECT count(*) FROM outcomes").fetchone()
+        assert row is not None and prompts is not None and outcomes is not None
+        counts = {"records": int(row[0]), "prompts": int(prompts[0]), "outcomes": int(outcomes[0]),
+                  "repeats": int(row[0]) - int(prompts[0]), "answers_dropped": int(row[1]) - int(outcomes[0])}
+        con.execute("DROP TABLE staged")
+        for k, v in {**meta, "import_counts": counts}.items():
+            con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [k, _json(v)])
+        con.execute("CHECKPOINT")
+        self.ds.close()
+        os.replace(self.tmp, self.final)
+        return counts
+
+    def _check_ids(self, con: duckdb.DuckDBPyConnection) -> None:
+        clash = con.execute("""
+            WITH first AS (SELECT prompt_id, arg_min(prompt_key, seq) AS k, arg_min(line, seq) AS l0
+                           FROM staged GROUP BY prompt_id)
+            SELECT s.file, s.line, s.prompt_id, first.l0 FROM staged s JOIN first USING (prompt_id)
+            WHERE s.prompt_key <> first.k ORDER BY s.seq LIMIT 1""").fetchone()
+        if clash is not None:
+            raise InputError(f"request id {clash[2]!r} already names a different prompt (line {clash[3]}): ids "
+                             "must be unique", file=clash[0], line=int(clash[1]), field="id")
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def iter_parquet(path: Path, batch: int = 10_000) -> tuple[list[str], Iterator[tuple]]:
+    """Column names and an iterator over the rows of a Parquet file, read ``batch`` rows at a time."""
+    con = duckdb.connect()
+    try:
+        rel = con.execute("SELECT * FROM read_parquet(?)", [str(path)])
+        columns = [d[0] for d in rel.description or []]
+    except (duckdb.Error, RuntimeError, UnicodeError) as exc:
+        con.close()
+        raise InputError(f"unreadable Parquet: {exc}", file=path) from None
+
+    def rows() -> Iterator[tuple]:
+        try:
+            while chunk := rel.fetchmany(batch):
+                yield from chunk
+        finally:
+            con.close()
+
+    return columns, rows()
