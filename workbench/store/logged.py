@@ -35,6 +35,7 @@ STAGE_COLUMNS = {
     "feedback": "VARCHAR", "propensity": "DOUBLE",
 }
 _BATCH = 20_000
+_NAMES = tuple(STAGE_COLUMNS)
 _DTYPES = {"VARCHAR": "object", "BIGINT": "Int64", "INTEGER": "Int32", "DOUBLE": "Float64"}
 
 
@@ -48,7 +49,7 @@ class LoggedWriter:
         self.ds = OutcomeStore(name, create=True, path=self.tmp)
         cols = ", ".join(f"{c} {t}" for c, t in STAGE_COLUMNS.items())
         self.ds.con.execute(f"CREATE TABLE staged ({cols})")
-        self._rows: dict[str, list[Any]] = {c: [] for c in STAGE_COLUMNS}
+        self._rows: list[tuple[Any, ...]] = []
         self.staged = 0
 
     def __enter__(self) -> LoggedWriter:
@@ -64,22 +65,23 @@ class LoggedWriter:
         """Stage one record (keys of :data:`STAGE_COLUMNS`; ``seq`` is given here)."""
         row["seq"] = self.staged
         self.staged += 1
-        for c, values in self._rows.items():
-            values.append(row.get(c))
-        if len(self._rows["seq"]) >= _BATCH:
+        self._rows.append(tuple(map(row.get, _NAMES)))
+        if len(self._rows) >= _BATCH:
             self._flush()
 
     def _flush(self) -> None:
-        if not self._rows["seq"]:
+        if not self._rows:
             return
-        batch = pd.DataFrame({c: pd.array(v, dtype=_DTYPES[STAGE_COLUMNS[c]]) for c, v in self._rows.items()})
+        columns = zip(*self._rows, strict=True)
+        batch = pd.DataFrame({c: pd.array(v, dtype=_DTYPES[STAGE_COLUMNS[c]]) for c, v in zip(_NAMES, columns,
+                                                                                            strict=True)})
         try:
             self.ds.con.register("batch", batch)
             self.ds.con.execute("INSERT INTO staged SELECT * FROM batch")
             self.ds.con.unregister("batch")
         except duckdb.Error as exc:
             raise StoreError(f"{self.tmp}: staging log records failed (nothing written): {exc}") from None
-        self._rows = {c: [] for c in STAGE_COLUMNS}
+        self._rows = []
 
     def finish(self, meta: dict) -> dict[str, int]:
         """Build prompts and outcomes from the staged records, write ``meta``, rename into place.

@@ -7,6 +7,7 @@ writer, so no scrubbed value can reach the dataset, its WAL or anything exported
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -14,7 +15,6 @@ from workbench import catalog
 from workbench.datasets.generic import Pricer
 from workbench.datasets.logs.common import LogRecord, Where
 from workbench.datasets.logs.scrub import Scrubber
-from workbench.traffic import Request, prompt_key
 
 __all__ = ["RowMaker"]
 
@@ -38,7 +38,10 @@ class RowMaker:
             prompt = rec.prompt or ""
         if not prompt.strip():
             raise where.error("the request has no prompt text", "messages" if rec.messages else "prompt")
-        key = prompt_key(Request(id=rec.request_id, prompt=prompt, messages=rec.messages))
+        # the key as workbench.traffic.prompt_key computes it, from the one JSON text also stored (one dump)
+        chat = json.dumps(rec.messages, sort_keys=True, ensure_ascii=False, separators=(",", ":")) \
+            if rec.messages else None
+        key = hashlib.sha256((chat if chat is not None else prompt).encode("utf-8")).hexdigest()
         meta = dict(rec.metadata)
         for k, v in (("user", rec.user), ("session", rec.session), ("tags", rec.tags or None),
                      ("logged_model", rec.model), ("propensity", rec.propensity)):
@@ -48,7 +51,7 @@ class RowMaker:
             raise where.error("a choice probability is in (0, 1]", "propensity")
         row: dict[str, Any] = {
             "file": str(where.file), "line": where.line, "prompt_key": key, "prompt_id": rec.request_id,
-            "prompt": prompt, "messages": json.dumps(rec.messages, ensure_ascii=False) if rec.messages else None,
+            "prompt": prompt, "messages": chat,
             "category": rec.category, "metadata": json.dumps(meta, ensure_ascii=False, default=str) if meta else None,
             "arrived_at": rec.arrived_at}
         if rec.model is not None:
