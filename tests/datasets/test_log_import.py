@@ -212,3 +212,16 @@ def test_litellm_csv_and_parquet_exports_read_the_same(tmp_path):
             m = ds.matrix()
             matrices.append(m[["prompt_id", "model", "cost_usd", "prompt_tokens", "latency_s"]].values.tolist())
     assert matrices[0] == matrices[1] == matrices[2]
+
+
+def test_one_request_id_for_two_prompts_is_an_error(tmp_path, data_dir):
+    rows = list(csv.reader((FIX / "custom_log.csv").read_text().splitlines()))
+    rows[3][1] = rows[1][1]  # the third ticket reuses the first one's id, with another question
+    bad = tmp_path / "ids.csv"
+    with bad.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    with pytest.raises(InputError) as err:
+        import_log("table", [bad], "ids", mapping=TABLE_MAP)
+    assert (err.value.file, err.value.line, err.value.field) == (str(bad), 4, "id")
+    assert "'T-100' already names a different prompt (line 2)" in str(err.value)
+    assert _nothing_written(data_dir)

@@ -35,6 +35,7 @@ STAGE_COLUMNS = {
     "feedback": "VARCHAR", "propensity": "DOUBLE",
 }
 _BATCH = 20_000
+_MEMORY = "768MB"
 _NAMES = tuple(STAGE_COLUMNS)
 _DTYPES = {"VARCHAR": "object", "BIGINT": "Int64", "INTEGER": "Int32", "DOUBLE": "Float64"}
 
@@ -47,6 +48,8 @@ class LoggedWriter:
         self.tmp = self.final.with_name(f".{self.final.name}.{os.getpid()}.tmp")
         self.tmp.unlink(missing_ok=True)
         self.ds = OutcomeStore(name, create=True, path=self.tmp)
+        # a bounded buffer pool: the deduplication spills to a temporary folder rather than growing with the log
+        self.ds.con.execute(f"SET memory_limit = '{_MEMORY}'")
         cols = ", ".join(f"{c} {t}" for c, t in STAGE_COLUMNS.items())
         self.ds.con.execute(f"CREATE TABLE staged ({cols})")
         self._rows: list[tuple[Any, ...]] = []
@@ -97,14 +100,14 @@ class LoggedWriter:
                                  metadata, arrived_at)
             SELECT prompt_key, CAST(row_number() OVER (ORDER BY seq) - 1 AS INTEGER), prompt_id, prompt, messages,
                    category, NULL, NULL, metadata, arrived_at
-            FROM (SELECT *, row_number() OVER (PARTITION BY prompt_key ORDER BY seq) AS k FROM staged) WHERE k = 1""")
+            FROM staged WHERE seq IN (SELECT min(seq) FROM staged GROUP BY prompt_key)""")
         con.execute("""
             INSERT INTO outcomes (prompt_key, model, response, prompt_tokens, completion_tokens, latency_s, cost_usd,
                                   score, source, propensity, feedback)
             SELECT prompt_key, model, response, prompt_tokens, completion_tokens, latency_s, cost_usd, score,
                    'logged', propensity, feedback
-            FROM (SELECT *, row_number() OVER (PARTITION BY prompt_key, model ORDER BY seq) AS k FROM staged
-                  WHERE model IS NOT NULL) WHERE k = 1""")
+            FROM staged
+            WHERE seq IN (SELECT min(seq) FROM staged WHERE model IS NOT NULL GROUP BY prompt_key, model)""")
         row = con.execute("SELECT count(*), count(model) FROM staged").fetchone()
         prompts = con.execute("SELECT count(*) FROM prompts").fetchone()
         outcomes = con.execute("SELECT count(*) FROM outcomes").fetchone()
@@ -120,6 +123,10 @@ class LoggedWriter:
         return counts
 
     def _check_ids(self, con: duckdb.DuckDBPyConnection) -> None:
+        # cheap test first (one hash aggregate); the details only when an id does name two prompts
+        if con.execute("SELECT 1 FROM staged GROUP BY prompt_id HAVING min(prompt_key) <> max(prompt_key) "
+                       "LIMIT 1").fetchone() is None:
+            return
         clash = con.execute("""
             WITH first AS (SELECT prompt_id, arg_min(prompt_key, seq) AS k, arg_min(line, seq) AS l0
                            FROM staged GROUP BY prompt_id)
