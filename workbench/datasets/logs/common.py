@@ -159,14 +159,16 @@ def timestamp(value: Any, where: Where, fld: str) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     if isinstance(value, str):
-        text = value.strip().replace("Z", "+00:00")
-        try:
-            return float(text)
-        except ValueError:
-            pass
-        try:
+        text = value.strip()
+        try:  # ISO-8601 first: what logs hold; Python 3.11 reads "Z" and fractions itself
             dt = datetime.fromisoformat(text)
         except ValueError:
+            try:
+                seconds = float(text)
+            except ValueError:
+                raise where.error("not a timestamp (ISO-8601 or seconds)", fld) from None
+            if math.isfinite(seconds):
+                return seconds
             raise where.error("not a timestamp (ISO-8601 or seconds)", fld) from None
         return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
     raise where.error("not a timestamp (ISO-8601 or seconds)", fld)
