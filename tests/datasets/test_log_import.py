@@ -225,3 +225,15 @@ def test_one_request_id_for_two_prompts_is_an_error(tmp_path, data_dir):
     assert (err.value.file, err.value.line, err.value.field) == (str(bad), 4, "id")
     assert "'T-100' already names a different prompt (line 2)" in str(err.value)
     assert _nothing_written(data_dir)
+
+
+def test_datasets_info_of_a_log_without_scores():
+    from workbench.datasets import describe, format_info
+
+    _import("openai")
+    d = describe("log-openai")
+    assert [(m["model"], m["answers"], m["scored"], m["quality"]) for m in d["models"]] == [
+        ("gpt-4o", 2, 0, None), ("gpt-4o-mini", 2, 0, None)]
+    assert "logged: openai log" in format_info(d)
+    _import("langfuse")
+    assert [m["quality"] for m in describe("log-langfuse")["models"]] == [0.25, 1.0]
