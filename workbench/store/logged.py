@@ -13,6 +13,8 @@ Also here, because SQL lives in the store: Parquet read in batches (constant mem
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -49,7 +51,9 @@ class LoggedWriter:
         self.tmp.unlink(missing_ok=True)
         self.ds = OutcomeStore(name, create=True, path=self.tmp)
         # a bounded buffer pool: the deduplication spills to a temporary folder rather than growing with the log
+        self.spill = Path(tempfile.mkdtemp(prefix="wb-log-spill-"))
         self.ds.con.execute(f"SET memory_limit = '{_MEMORY}'")
+        self.ds.con.execute("SET temp_directory = ?", [str(self.spill)])
         cols = ", ".join(f"{c} {t}" for c, t in STAGE_COLUMNS.items())
         self.ds.con.execute(f"CREATE TABLE staged ({cols})")
         self._rows: list[tuple[Any, ...]] = []
@@ -61,6 +65,7 @@ class LoggedWriter:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.ds.close()
+        shutil.rmtree(self.spill, ignore_errors=True)
         self.tmp.unlink(missing_ok=True)  # after finish() the file was renamed: nothing left to remove
         Path(f"{self.tmp}.wal").unlink(missing_ok=True)
 
