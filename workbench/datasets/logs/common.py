@@ -84,8 +84,8 @@ def json_lines(path: Path) -> Iterator[tuple[Where, dict[str, Any]]]:
             where = Where(path, n)
             if not raw.strip():
                 continue
-            try:
-                record = json.loads(raw)
+            try:  # decoded here, not by json.loads: it would guess the encoding of every line
+                record = json.loads(raw.decode("utf-8-sig" if n == 1 else "utf-8"))
             except UnicodeDecodeError as exc:
                 raise where.error(f"not UTF-8 text ({exc.reason})") from None
             except json.JSONDecodeError as exc:
