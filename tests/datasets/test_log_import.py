@@ -237,3 +237,18 @@ def test_datasets_info_of_a_log_without_scores():
     assert "logged: openai log" in format_info(d)
     _import("langfuse")
     assert [m["quality"] for m in describe("log-langfuse")["models"]] == [0.25, 1.0]
+
+
+def test_the_command_prints_the_report_or_one_error_line(tmp_path, capsys, data_dir):
+    from workbench.cli import main
+
+    rc = main(["traffic", "import", "litellm", str(FIX / "litellm_spendlogs.jsonl"), "--out", "cli", "--no-progress"])
+    out = capsys.readouterr()
+    assert rc == 0 and out.out.startswith("cli: 6 records read from 1 file(s) (litellm), 4 prompts (traffic), 4 logged")
+    assert "skipped 1: failed call (status)" in out.out
+    bad = tmp_path / "cut.jsonl"
+    bad.write_text((FIX / "otel_spans.jsonl").read_text()[:-30] + "\n")
+    rc = main(["traffic", "import", "otel", str(bad), "--out", "cut"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and err.startswith(f"error: {bad}:4: invalid JSON")
+    assert not dataset_path("cut").exists()
