@@ -200,9 +200,13 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     cmd = args.datasets_command
     if cmd == "eval":
         return _cmd_eval(args)
-    if cmd in ("list", "info"):
-        out = list_datasets() if cmd == "list" else wd.describe(args.name)
-        print(json.dumps(out, indent=2) if args.json else (wd.format_list if cmd == "list" else wd.format_info)(out))
+    if cmd == "list":
+        found = list_datasets()
+        print(json.dumps(found, indent=2) if args.json else wd.format_list(found))
+        return 0
+    if cmd == "info":
+        info = wd.describe(args.name)
+        print(json.dumps(info, indent=2) if args.json else wd.format_info(info))
         return 0
     prices = wd.parse_prices(args.price)
     bars: dict = {}
