@@ -252,3 +252,24 @@ def test_the_command_prints_the_report_or_one_error_line(tmp_path, capsys, data_
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.count("\n") == 0 and err.startswith(f"error: {bad}:4: invalid JSON")
     assert not dataset_path("cut").exists()
+
+
+def test_a_dataset_written_before_the_new_columns_still_loads_and_takes_new_answers(data_dir):
+    import pandas as pd
+
+    (data_dir / "datasets").mkdir(parents=True)
+    with duckdb.connect(str(data_dir / "datasets" / "old.duckdb")) as con:  # the schema before log imports
+        con.execute("""
+            CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+            CREATE TABLE prompts (prompt_key VARCHAR PRIMARY KEY, seq INTEGER, prompt_id VARCHAR, prompt VARCHAR,
+                messages VARCHAR, category VARCHAR, difficulty DOUBLE, expected VARCHAR, metadata VARCHAR);
+            CREATE TABLE outcomes (prompt_key VARCHAR, model VARCHAR, response VARCHAR, prompt_tokens INTEGER,
+                completion_tokens INTEGER, latency_s DOUBLE, cost_usd DOUBLE, score DOUBLE, source VARCHAR,
+                PRIMARY KEY (prompt_key, model));
+            INSERT INTO prompts VALUES ('k1', 0, 'a', 'x', NULL, NULL, NULL, NULL, NULL)""")
+    assert [(r.id, r.arrived_at) for r in load_dataset_traffic("old").requests] == [("a", None)]
+    with OutcomeStore("old", create=True) as ds:  # recording into it adds the columns, empty
+        ds.write(pd.DataFrame([{"prompt_key": "k2", "seq": 1, "prompt_id": "b", "prompt": "y"}]),
+                 pd.DataFrame([{"prompt_key": "k2", "model": "m", "cost_usd": 0.1, "score": 1.0, "source": "live"}]))
+        row = ds.con.execute("SELECT model, cost_usd, source, propensity, feedback FROM outcomes").fetchall()
+    assert row == [("m", 0.1, "live", None, None)]
