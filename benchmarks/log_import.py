@@ -55,9 +55,11 @@ def write_log(path: Path, n: int, seed: int = 0) -> None:
             start = 1_764_583_200 + i * 0.05
             ptok, ctok = 40 + k % 200, 10 + k % 90
             price = (2.5e-6, 10e-6) if large else (0.15e-6, 0.6e-6)
-            row = {"request_id": f"chatcmpl-{i:08d}", "call_type": "acompletion", "spend": ptok * price[0] + ctok * price[1],
+            millis = f".{int(start * 1000) % 1000:03d}Z"
+            row = {"request_id": f"chatcmpl-{i:08d}", "call_type": "acompletion",
+                   "spend": ptok * price[0] + ctok * price[1],
                    "total_tokens": ptok + ctok, "prompt_tokens": ptok, "completion_tokens": ctok,
-                   "startTime": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start)) + f".{int(start * 1000) % 1000:03d}Z",
+                   "startTime": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start)) + millis,
                    "endTime": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start + 1)) + "Z",
                    "model": model, "model_group": "support-large" if large else "support-small",
                    "custom_llm_provider": "openai", "user": f"u{k % 5000}", "end_user": f"customer-{k % 20000}",
@@ -99,8 +101,8 @@ def main() -> None:
     print(f"imported: {r['read']:,} read, {r['prompts']:,} prompts, {r['outcomes']:,} logged answers, "
           f"{r['repeats']:,} repeats, skipped {r['skipped']}" + (f", scrubbed {r['scrubbed']}" if args.scrub else ""))
     print(f"import: {r['seconds']:.1f} s in the library, {wall:.1f} s wall with the child's start "
-          f"(goal < {GOAL_S:.0f} s), {cpu_s:.1f} s of CPU; peak memory {peak_gb:.2f} GB (goal < {GOAL_GB:.0f} GB); dataset file "
-          f"{size / 1e6:,.0f} MB")
+          f"(goal < {GOAL_S:.0f} s), {cpu_s:.1f} s of CPU; peak memory {peak_gb:.2f} GB (goal < {GOAL_GB:.0f} GB); "
+          f"dataset file {size / 1e6:,.0f} MB")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
           f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} at the start (shared: figures move with the load)")
 
