@@ -35,15 +35,18 @@ _SECRET = re.compile(
     r"|\bgh[pousr]_[A-Za-z0-9]{30,}\b"                         # GitHub tokens
     r"|\bxox[abprs]-[A-Za-z0-9-]{10,}"                         # Slack tokens
     r"|\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"  # JWTs
-    r"|(?<![A-Za-z0-9])[0-9a-fA-F]{32,}(?![A-Za-z0-9])"        # long hex secrets
-    r"|(?<![A-Za-z0-9+/])(?=[A-Za-z0-9+/]*[0-9])(?=[A-Za-z0-9+/]*[A-Z])(?=[A-Za-z0-9+/]*[a-z])"
-    r"[A-Za-z0-9+/]{40,}={0,2}(?![A-Za-z0-9+/=])")             # long base64 secrets (AWS secret keys...)
+    r"|(?<![A-Za-z0-9])[0-9a-fA-F]{32,}(?![A-Za-z0-9])")       # long hex secrets
+# long base64 secrets (AWS secret keys...): 40+ characters mixing digits, upper and lower case (checked after)
+_B64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{40,}={0,2}(?![A-Za-z0-9+/=])")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _IBAN = re.compile(r"\b[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")
 _CARD = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
 _IPV4 = re.compile(r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9]|\.[0-9])")
 _IPV6 = re.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Fa-f:])")
 _DIGITS = re.compile(r"[0-9]")
+# a phone number has at least 7 digits with only separators between them: no such run, no (slow) matcher
+# (nor for a digit run inside an identifier such as a request id: "chatcmpl-00012345")
+_PHONE_HINT = re.compile(r"(?<![A-Za-z0-9_\-])[0-9](?:[\s().\-/]{0,3}[0-9]){6,}(?![A-Za-z_])")
 
 
 class Scrubber:
@@ -78,6 +81,7 @@ class Scrubber:
         if not text:
             return text
         text = self._sub(_SECRET, "API_KEY", text)
+        text = self._sub(_B64, "API_KEY", text, _mixed)
         if "@" in text:
             text = self._sub(_EMAIL, "EMAIL", text)
         if _DIGITS.search(text) is None:
@@ -93,7 +97,7 @@ class Scrubber:
         return text
 
     def _phones(self, text: str) -> str:
-        if len(_DIGITS.findall(text)) < 7:
+        if _PHONE_HINT.search(text) is None:
             return text
         out, last = [], 0
         for m in phonenumbers.PhoneNumberMatcher(text, self.region):
@@ -116,6 +120,10 @@ class Scrubber:
     def report(self) -> dict[str, dict[str, int]]:
         """Per kind: occurrences replaced and distinct values (counts only, never the values)."""
         return {k: {"replaced": self.counts[k], "distinct": len(self._seen[k])} for k in KINDS if self.counts[k]}
+
+
+def _mixed(value: str) -> bool:
+    return any(c.isdigit() for c in value) and any(c.isupper() for c in value) and any(c.islower() for c in value)
 
 
 def _is_card(value: str) -> bool:
