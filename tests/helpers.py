@@ -99,3 +99,42 @@ def small_wins_scenario(folder: Path, design: str, graders: bool = True) -> Path
         + f"traffic: {{source: {SCENARIOS / 'traffic' / 'support_tickets.jsonl'}, "
         "arrival: {process: recorded, field: arrived_at}}\n")
     return path
+
+
+def seeded_pii() -> dict[str, str]:
+    """One value of every kind the log scrubber replaces, made at run time (like :func:`fake_key`): an
+    e-mail, a phone number, a Luhn-valid card number, a checksum-valid IBAN, IPv4 and IPv6 addresses, an
+    OpenAI-style key, a bearer token, an AWS access key id, a long hex secret and a person's name."""
+    import random
+
+    from stdnum import iban, luhn
+
+    rng = random.Random(secrets.randbits(32))
+    body = "".join(rng.choice("0123456789") for _ in range(14))
+    card = "4" + body + luhn.calc_check_digit("4" + body)
+    account = "".join(rng.choice("0123456789") for _ in range(18))
+    iban_value = "DE" + iban.calc_check_digits("DE00" + account) + account
+    return {
+        "EMAIL": f"jo.{secrets.token_hex(4)}@example.org",
+        "PHONE": f"+44 20 7946 0{rng.randrange(100, 999)}",
+        "CARD": card, "IBAN": iban_value,
+        "IP": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+        "IPV6": f"2001:db8::{rng.randrange(1, 0xffff):x}:{rng.randrange(1, 0xffff):x}",
+        "API_KEY": fake_key(), "BEARER": "Bearer " + secrets.token_urlsafe(24),
+        "AWS": "AKIA" + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16)),
+        "HEX": secrets.token_hex(24),
+        "NAME": rng.choice(["Marguerite", "Thaddeus", "Ottoline", "Bartholomew"]) + " " + rng.choice(
+            ["Quibble", "Featherstonehaugh", "Pettigrew", "Wolstencroft"]),
+    }
+
+
+def leaked(values: dict[str, str], texts: list[str]) -> list[str]:
+    """The kinds of ``values`` found in any of ``texts`` (raw or with their spaces removed)."""
+    found = []
+    for kind, value in values.items():
+        forms = {value, value.replace(" ", "")}
+        if kind == "BEARER":
+            forms = {value.split()[1]}
+        if any(f in t for f in forms for t in texts):
+            found.append(kind)
+    return found

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from workbench.cli_sweep import add_sweep_parser, cmd_sweep
+from workbench.cli_traffic import add_traffic_parser, cmd_traffic
 
 __all__ = ["add_tool_parsers", "TOOL_COMMANDS"]
 
@@ -270,9 +271,10 @@ def add_tool_parsers(sub) -> None:
     _serve_parser(sub)
     _exercise_parser(sub)
     add_sweep_parser(sub)
+    add_traffic_parser(sub)
 
 
 #: sub-command -> handler(args) -> exit code
 TOOL_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "audit": _cmd_audit, "datasets": _cmd_datasets, "serve": _cmd_serve, "exercise": _cmd_exercise,
-    "sweep": cmd_sweep}
+    "sweep": cmd_sweep, "traffic": cmd_traffic}

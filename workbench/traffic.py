@@ -124,8 +124,13 @@ def load_dataset_traffic(name: str) -> Traffic:
             category=row.category if isinstance(row.category, str) else None,
             difficulty=None if diff is None or diff != diff else float(diff),
             expected=row.expected if isinstance(row.expected, str) else None,
-            metadata=json.loads(row.metadata) if isinstance(row.metadata, str) else {}))
+            metadata=json.loads(row.metadata) if isinstance(row.metadata, str) else {},
+            arrived_at=_stored_time(getattr(row, "arrived_at", None))))  # datasets before log imports lack it
     return Traffic(path=path, requests=requests, sha256=fingerprint)
+
+
+def _stored_time(value: Any) -> float | None:
+    return None if value is None or value != value else float(value)
 
 
 def _read_jsonl(p: Path, data: bytes) -> Iterable[tuple[int, dict]]:
@@ -266,13 +271,14 @@ def _seconds(value: Any, bad, fld: str) -> float:
         if math.isfinite(number):
             return number
     if isinstance(value, str):
+        parsed: float | None
         try:
-            number = float(value)
+            parsed = float(value)
         except ValueError:
-            number = None
-        if number is not None and math.isfinite(number):
-            return number
-        if number is None:
+            parsed = None
+        if parsed is not None and math.isfinite(parsed):
+            return parsed
+        if parsed is None:
             try:
                 return _utc(datetime.fromisoformat(value.replace("Z", "+00:00"))).timestamp()
             except ValueError:

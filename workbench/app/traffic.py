@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import panel as pn
 
+from workbench.app.log_import import LogImport
 from workbench.app.safe import html
 from workbench.app.sources import DATASET_PREFIX, list_datasets, list_traffic_files
 from workbench.app.state import AppState
@@ -54,7 +55,8 @@ class TrafficView(pn.viewable.Viewer):
                              "the same times with the same seed; what you leave open comes from the first "
                              "scenario of the run."),
             self.msg.pane, pn.Row(self.source, self.sample, self.seed), pn.Row(self.process, self.rate, self.speedup),
-            self.bursts, self.datasets, self.summary, self.preview, sizing_mode="stretch_width")
+            self.bursts, self.datasets, self.summary, self.preview,
+            LogImport(on_done=lambda _name: self.refresh()), sizing_mode="stretch_width")
         self.refresh()
 
     def __panel__(self) -> pn.Column:

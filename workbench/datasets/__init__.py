@@ -32,11 +32,16 @@ def describe(name: str) -> dict:
         info = ds.info()
         meta = ds.meta()
         m = ds.matrix()
-    quality, cost = model_quality(m), model_cost(m)  # defined once, in analysis
+    # defined once, in analysis; a logged dataset may hold answers without a score: quality over the scored
+    # ones (None when a model has none), cost over all (its check wants a score: a placeholder is given)
+    scored = m[m["score"].notna()]
+    quality = model_quality(scored) if len(scored) else {}
+    cost = model_cost(m.assign(score=m["score"].fillna(0.0)))
     per_model = []
     for model, g in m.groupby("model", sort=True):
         per_model.append({
-            "model": model, "answers": int(len(g)), "quality": float(quality[model]),
+            "model": model, "answers": int(len(g)), "scored": int(g["score"].notna().sum()),
+            "quality": float(quality[model]) if model in quality else None,
             "cost_usd": float(cost[model]), "cost_per_1k_usd": float(cost[model] / len(g) * 1000),
             "mean_prompt_tokens": float(g["prompt_tokens"].mean()),
             "mean_completion_tokens": float(g["completion_tokens"].mean()),
@@ -71,7 +76,8 @@ def format_info(d: dict) -> str:
     for m in d["models"]:
         p = m["price"]
         price = f"${p['input_per_mtok']:g} / ${p['output_per_mtok']:g} ({p['source']})" if p else "from the file"
-        lines.append(f"  {m['model']:<{width}} {m['answers']:>8,} {m['quality']:>8.4f} {m['cost_usd']:>11.4f} "
+        q = "-" if m["quality"] is None else f"{m['quality']:.4f}"
+        lines.append(f"  {m['model']:<{width}} {m['answers']:>8,} {q:>8} {m['cost_usd']:>11.4f} "
                      f"{m['cost_per_1k_usd']:>9.4f}  {price}")
     if d["notes"]:
         lines.append("\n  notes:")

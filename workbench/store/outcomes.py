@@ -11,7 +11,9 @@ Tables:
 * ``prompts``: one row per prompt: ``prompt_key`` (SHA-256 of what is asked, see
   :func:`workbench.traffic.prompt_key`), the id, text, category, expected answer, metadata.
 * ``outcomes``: one row per prompt x model: response text, tokens, latency, cost, score, and
-  ``source`` (``live``, ``imported``, ``simulated``) so that a recorded replay can label its answers.
+  ``source`` (``live``, ``imported``, ``simulated``, ``logged``) so that a recorded replay can label its
+  answers; ``propensity`` (the logging router's probability of choosing that model, when the log holds
+  it) and ``feedback`` (JSON of every score or feedback value the log attached) for logged answers.
 * ``meta``: name, where the data came from, and the assumptions made importing it.
 
 A new dataset is written to a temporary file and renamed into place only when complete, so a failed
@@ -38,18 +40,26 @@ __all__ = ["data_dir", "dataset_path", "list_datasets", "OutcomeStore", "Dataset
            "PROMPT_COLUMNS", "OUTCOME_COLUMNS", "check_name"]
 
 PROMPT_COLUMNS = ("prompt_key", "seq", "prompt_id", "prompt", "messages", "category", "difficulty",
-                  "expected", "metadata")
+                  "expected", "metadata", "arrived_at")
 OUTCOME_COLUMNS = ("prompt_key", "model", "response", "prompt_tokens", "completion_tokens", "latency_s",
-                   "cost_usd", "score", "source")
+                   "cost_usd", "score", "source", "propensity", "feedback")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS prompts (
     prompt_key VARCHAR PRIMARY KEY, seq INTEGER, prompt_id VARCHAR, prompt VARCHAR, messages VARCHAR,
-    category VARCHAR, difficulty DOUBLE, expected VARCHAR, metadata VARCHAR);
+    category VARCHAR, difficulty DOUBLE, expected VARCHAR, metadata VARCHAR, arrived_at DOUBLE);
 CREATE TABLE IF NOT EXISTS outcomes (
     prompt_key VARCHAR, model VARCHAR, response VARCHAR, prompt_tokens INTEGER, completion_tokens INTEGER,
-    latency_s DOUBLE, cost_usd DOUBLE, score DOUBLE, source VARCHAR, PRIMARY KEY (prompt_key, model));
+    latency_s DOUBLE, cost_usd DOUBLE, score DOUBLE, source VARCHAR, propensity DOUBLE, feedback VARCHAR,
+    PRIMARY KEY (prompt_key, model));
+"""
+# Columns added after the first release (log imports): a dataset written before them gains them, empty, when
+# it is opened for writing, at the end of the table as in _SCHEMA, so ``SELECT *`` orders stay the same.
+_ADDED = """
+ALTER TABLE prompts ADD COLUMN IF NOT EXISTS arrived_at DOUBLE;
+ALTER TABLE outcomes ADD COLUMN IF NOT EXISTS propensity DOUBLE;
+ALTER TABLE outcomes ADD COLUMN IF NOT EXISTS feedback VARCHAR;
 """
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
@@ -124,6 +134,8 @@ def list_datasets() -> list[dict]:
 class OutcomeStore(Connected):
     """One dataset's outcome matrix. ``create=True`` opens (or makes) it for writing."""
 
+    con: duckdb.DuckDBPyConnection  # type: ignore[assignment]  # the base's default is None; __init__ connects
+
     def __init__(self, name: str, *, create: bool = False, path: Path | None = None):
         self.name = check_name(name)
         self.path = path or dataset_path(name)
@@ -138,6 +150,7 @@ class OutcomeStore(Connected):
             self.con = duckdb.connect(str(self.path), read_only=not create)
             if create:
                 self.con.execute(_SCHEMA)
+                self.con.execute(_ADDED)
         except (duckdb.Error, OSError) as exc:
             raise StoreError(f"{self.path}: cannot open dataset '{name}': {exc}") from None
 
