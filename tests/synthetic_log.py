@@ -148,7 +148,10 @@ def write_logged_dataset(fleet: Fleet, name: str, logging: np.ndarray, seed: int
     path = OutcomeStore.build(name, pd.DataFrame(prompts), pd.DataFrame(outcomes),
                               {"source": "synthetic log of a randomized router (tests/synthetic_log.py)"})
     p = probs[np.arange(n), action]
-    if propensity != "absent":
+    if propensity == "absent":  # a dataset written before outcomes had the column (the store adds it now)
+        with duckdb.connect(str(path)) as con:
+            con.execute("ALTER TABLE outcomes DROP COLUMN IF EXISTS propensity")
+    else:
         props = pd.DataFrame({"prompt_key": [o["prompt_key"] for o in outcomes],  # noqa: F841  (read by DuckDB)
                               "p": p if propensity == "logged" else np.full(n, np.nan)})
         with duckdb.connect(str(path)) as con:

@@ -86,8 +86,9 @@ def test_parquet_with_typed_columns(tmp_path):
     with OutcomeStore("typed") as ds:
         (row,) = ds.answers("gpt-4o").values()
     assert row == ("Hi", 5, 2, None, pytest.approx(5 * 2.5e-6 + 2 * 10e-6, rel=1e-12), 0.75, "imported")
-    # a named row, its fields the outcomes table's own columns (after the key: prompt_key, model)
-    assert isinstance(row, AnswerRow) and AnswerRow._fields == OUTCOME_COLUMNS[2:]
+    # a named row, its fields the outcomes table's own columns (after the key: prompt_key, model), up to
+    # `source`: a log's extra columns (propensity, feedback) are not part of an answer
+    assert isinstance(row, AnswerRow) and AnswerRow._fields == OUTCOME_COLUMNS[2:OUTCOME_COLUMNS.index("source") + 1]
     assert (row.response, row.completion_tokens, row.latency_s, row.score) == ("Hi", 2, None, 0.75)
 
 

@@ -35,13 +35,13 @@ def describe(name: str) -> dict:
     # defined once, in analysis; a logged dataset may hold answers without a score: quality over the scored
     # ones (None when a model has none), cost over all (its check wants a score: a placeholder is given)
     scored = m[m["score"].notna()]
-    quality = model_quality(scored) if len(scored) else {}
+    quality = {str(k): float(v) for k, v in model_quality(scored).items()} if len(scored) else {}
     cost = model_cost(m.assign(score=m["score"].fillna(0.0)))
     per_model = []
     for model, g in m.groupby("model", sort=True):
         per_model.append({
             "model": model, "answers": int(len(g)), "scored": int(g["score"].notna().sum()),
-            "quality": float(quality[model]) if model in quality else None,
+            "quality": quality.get(str(model)),
             "cost_usd": float(cost[model]), "cost_per_1k_usd": float(cost[model] / len(g) * 1000),
             "mean_prompt_tokens": float(g["prompt_tokens"].mean()),
             "mean_completion_tokens": float(g["completion_tokens"].mean()),

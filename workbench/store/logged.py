@@ -44,7 +44,7 @@ STAGE_COLUMNS = {
 _BATCH = 20_000
 _MEMORY = "768MB"
 _NAMES = tuple(STAGE_COLUMNS)
-_DTYPES = {"VARCHAR": "object", "BIGINT": "Int64", "INTEGER": "Int32", "DOUBLE": "Float64"}
+_DTYPES: dict[str, Any] = {"VARCHAR": "object", "BIGINT": "Int64", "INTEGER": "Int32", "DOUBLE": "Float64"}
 
 
 class LoggedWriter:
@@ -86,8 +86,8 @@ class LoggedWriter:
         if not self._rows:
             return
         columns = zip(*self._rows, strict=True)
-        batch = pd.DataFrame({c: pd.array(v, dtype=_DTYPES[STAGE_COLUMNS[c]]) for c, v in zip(_NAMES, columns,
-                                                                                            strict=True)})
+        batch = pd.DataFrame({c: pd.array(v, dtype=_DTYPES[STAGE_COLUMNS[c]])
+                              for c, v in zip(_NAMES, columns, strict=True)})
         try:
             self.ds.con.register("batch", batch)
             self.ds.con.execute("INSERT INTO staged SELECT * FROM batch")

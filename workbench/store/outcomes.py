@@ -134,7 +134,7 @@ def list_datasets() -> list[dict]:
 class OutcomeStore(Connected):
     """One dataset's outcome matrix. ``create=True`` opens (or makes) it for writing."""
 
-    con: duckdb.DuckDBPyConnection  # type: ignore[assignment]  # the base's default is None; __init__ connects
+    con: duckdb.DuckDBPyConnection  # __init__ connects
 
     def __init__(self, name: str, *, create: bool = False, path: Path | None = None):
         self.name = check_name(name)
