@@ -110,3 +110,21 @@ def test_rename_moves_every_row_to_the_new_id(stored):
         runs = list_runs(st).set_index("run_id")
     assert counts(db, "tiered-v1") == before and counts(db, tiered)["runs"] == 0
     assert runs.loc["tiered-v1", "label"] == "tiered v1" and runs.loc["tiered-v1", "scenario"] == "support-tiered"
+
+
+def test_cli_labels_renames_and_deletes(stored, tmp_path):
+    from helpers import wb
+
+    db, base, tiered, audited = stored
+    res = wb("runs", "label", tiered, "candidate A", "--db", str(db), cwd=tmp_path)
+    assert res.returncode == 0 and res.stdout.strip() == f"{tiered}: labelled 'candidate A'", res.stderr
+    assert wb("runs", "rename", tiered, "cand-a", "--db", str(db), cwd=tmp_path).returncode == 0
+    attempts = counts(db, base)["attempts"]
+    res = wb("runs", "delete", base, "--db", str(db), cwd=tmp_path)
+    assert res.returncode == 0 and res.stdout.strip() == f"{base}: deleted (40 requests, {attempts:,} attempts)"
+    res = wb("runs", "delete", audited, "--db", str(db), cwd=tmp_path)
+    assert res.returncode == 2 and res.stderr.startswith(f"error: run '{audited}' is audited") and res.stdout == ""
+    res = wb("runs", "label", base, "--db", str(db), cwd=tmp_path)
+    assert res.returncode == 2 and "usage: workbench runs label RUN_ID TEXT" in res.stderr
+    listing = wb("runs", "--db", str(db), cwd=tmp_path).stdout
+    assert "cand-a" in listing and "candidate A" in listing and base not in listing

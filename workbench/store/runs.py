@@ -26,7 +26,7 @@ RUN_TABLES = ("requests", "attempts", "audit_trail", "sweep_trials")
 LABEL_MAX = 80
 
 _LIST = """
-SELECT ru.run_id, ru.scenario, coalesce(ru.label, '') AS label, ru.mode, ru.status, ru.seed,
+SELECT ru.run_id, ru.scenario, coalesce({label}, '') AS label, ru.mode, ru.status, ru.seed,
        ru.started_at, ru.finished_at, ru.traffic_hash, ru.traffic_path, ru.requests_planned,
        coalesce(ru.audit, false) AS audited, coalesce(n.requests, 0) AS requests
 FROM runs ru LEFT JOIN (SELECT run_id, count(*) AS requests FROM requests GROUP BY run_id) n USING (run_id)
@@ -48,7 +48,11 @@ def _run(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[bool]:
 def list_runs(con_or_store) -> pd.DataFrame:
     """Every run, newest first, with its label ('' if none), traffic identity, request count and whether
     it is audited."""
-    return _con(con_or_store).execute(_LIST).df()
+    con = _con(con_or_store)
+    has_label = con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'runs' "
+                            "AND column_name = 'label'").fetchone()[0]
+    # a file opened read-only is not migrated: before migration 010 no run has a label
+    return con.execute(_LIST.format(label="ru.label" if has_label else "NULL")).df()
 
 
 def label_run(con_or_store, run_id: str, label: str) -> None:
