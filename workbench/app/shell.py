@@ -73,6 +73,8 @@ def build_app(db: str | Path = "workbench.duckdb", scenarios_dir: str | Path = "
         sizing_mode="stretch_width", css_classes=["wb-tabs"])
     # a view that cannot read the store (another process holds it) says so in its message box
     tabs.param.watch(lambda e: guarded(views[e.new].msg)(views[e.new].refresh)(), "active")
+    # a figure traced on Compare: Audit has filtered itself (AuditView.show); bring it to the front
+    state.param.watch(lambda e: setattr(tabs, "active", views.index(audit)), "audit_filter")
     if pn.state.curdoc is not None:
         pn.state.onload(warm)
         _when_catalog_ready(scenarios.form.catalog_loaded)
