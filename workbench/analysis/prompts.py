@@ -37,7 +37,8 @@ def run_prompts(con_or_store, run_id: str) -> pd.DataFrame:
     """``request_id`` and ``prompt`` (None where the traffic no longer holds it) of every request of
     ``run_id``, in arrival order; ``attrs["note"]`` says why prompts are missing ('' when none is)."""
     con = _con(con_or_store)
-    row = con.execute("SELECT traffic_spec, traffic_path FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    found = con.execute("SELECT traffic_spec, traffic_path FROM runs WHERE run_id = ?", [run_id]).fetchall()
+    row = found[0] if found else None
     ids = con.execute("SELECT request_id, prompt_hash FROM requests WHERE run_id = ? ORDER BY seq", [run_id]).fetchall()
     frame = pd.DataFrame({"request_id": [r for r, _ in ids], "prompt": pd.Series([None] * len(ids), dtype=object)})
     if row is None:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import difflib
 import html
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -35,7 +37,7 @@ DEFAULT_VOLUME = 10_000
 def _vega_bundle() -> str:
     import vl_convert
 
-    return vl_convert.javascript_bundle()
+    return vl_convert.javascript_bundle()  # type: ignore[call-arg]  # its stub marks the optional snippet required
 
 
 #: Characters that could end or comment out a <script> block ("</script>", "<!--"), start an entity,
@@ -131,7 +133,7 @@ def _modes_html(modes: dict[str, str]) -> str:
     return "<ul class=modes>" + "".join(f"<li>{html.escape(verdict.MODE_WORDS[m])}</li>" for m in seen) + "</ul>"
 
 
-_TABLE_COLUMNS = [
+_TABLE_COLUMNS: list[tuple[str, str, Callable[[Any], str] | None]] = [
     ("scenario", "scenario", str), ("mode", "data", str), ("requests", "requests", "{:,}".format),
     ("cost_usd", "cost", _money), ("cost_per_1k_usd", "cost / 1k", _money),
     ("d_cost_per_1k_usd", "Δ cost / 1k", lambda v: "" if pd.isna(v) else ("+" if v >= 0 else "-") + _money(abs(v))),
@@ -160,7 +162,7 @@ def _table_html(table: pd.DataFrame) -> str:
                         f"{r.d_quality:+.3f} [{r.d_quality_lo:+.3f}, {r.d_quality_hi:+.3f}]")
             else:
                 v = r[col]
-                text = "n/a" if v is None or (not isinstance(v, str) and pd.isna(v)) else fmt(v)
+                text = "n/a" if v is None or (not isinstance(v, str) and pd.isna(v)) or fmt is None else fmt(v)
             cells.append(f"<td data-col='{col}'>{html.escape(text)}</td>")
         body.append(f"<tr data-run='{html.escape(rid)}'>{''.join(cells)}</tr>")
     glossary = "".join(f"<dt>{html.escape(label)}</dt><dd>{html.escape(_explain(col))}</dd>"
@@ -220,7 +222,8 @@ def _provenance_html(info: pd.DataFrame) -> str:
 
 def _chart_specs(con, run_ids, modes, table, projection, budget) -> list[tuple[str, dict]]:
     points = compare.frontier(table.reset_index())
-    made = [("frontier", charts.frontier_chart(points)) if table.quality.notna().any() else None,
+    made: list[tuple[str, Any] | None] = [
+        ("frontier", charts.frontier_chart(points)) if table.quality.notna().any() else None,
             ("cost", charts.cost_chart(_with_mode(compare.cost_breakdown(con, run_ids), modes)))]
     latency = compare.latency_samples(con, run_ids)
     if not latency.empty:  # every request rejected by the budget: no latency to draw

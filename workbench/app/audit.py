@@ -91,7 +91,7 @@ class AuditView(pn.viewable.Viewer):
         self.category = W.Select(label="category", width=170, css_classes=["wb-audit-category"])
         self.flag = W.Select(label="condition", options={_ALL: "", **_FLAG_NAMES}, value="", width=260,
                              css_classes=["wb-audit-flag"])
-        self.text_toggle = W.Checkbox.from_param(self.param.show_text, name="show prompt and answer text",
+        self.text_toggle = W.Checkbox.from_param(self.param.show_text, label="show prompt and answer text",
                                                  css_classes=["wb-audit-text"])
         self._quiet = False
         self._prompts: dict[str, pd.DataFrame] = {}
@@ -99,7 +99,7 @@ class AuditView(pn.viewable.Viewer):
         for w in (self.status, self.target, self.category, self.flag):
             w.param.watch(g(lambda e: None if self._quiet else self._rows()), "value")
         self.param.watch(g(lambda e: self._rows()), "show_text")
-        state.param.watch(g(lambda e: self.show(e.new)), "audit_filter")
+        state.param.watch(g(lambda e: self.show_figure(e.new)), "audit_filter")
         self.header = pn.pane.HTML("", css_classes=["wb-audit-header"], sizing_mode="stretch_width")
         self.requests = W.Tabulator(pd.DataFrame(), disabled=True, show_index=False, pagination="remote",
                                     page_size=15, sizing_mode="stretch_width", selectable=1,
@@ -137,7 +137,7 @@ class AuditView(pn.viewable.Viewer):
         if options != self.run.options or value != self.run.value:
             self.run.param.update(options=options, value=value)
 
-    def show(self, figure: dict) -> None:
+    def show_figure(self, figure: dict) -> None:
         """Show exactly the requests behind a figure: ``run_id`` and any of status, target, category, flag."""
         if not figure:
             return

@@ -81,6 +81,13 @@ def _saving(usd: float) -> str:
     return f", costs ${-usd:,.2f} a month more than the baseline"
 
 
+def _connection(st):
+    """The open store's connection (the app hands it to analysis functions, it never queries it)."""
+    if st.con is None:
+        raise WorkbenchError("the trace store is closed")
+    return st.con
+
+
 def _glossary() -> str:
     items = join(html("<dt>{}</dt><dd>{}</dd>", label, words) for label, words in verdict.GLOSSARY.values())
     modes = join(html("<dt>{}</dt><dd>{}</dd>", m, words) for m, words in verdict.MODE_WORDS.items())
@@ -115,7 +122,7 @@ class CompareView(pn.viewable.Viewer):
                                 collapsed=True, sizing_mode="stretch_width", css_classes=["wb-compare-glossary"])
         self.charts = pn.Column(sizing_mode="stretch_width")
         self.figure = W.Select(label="a chart's figure", width=520, css_classes=["wb-trace-figure"])
-        self.trace = W.Button(name="show these requests in Audit", width=260, css_classes=["wb-trace"])
+        self.trace = W.Button(label="show these requests in Audit", width=260, css_classes=["wb-trace"])
         self.trace.on_click(g(lambda e: self._trace_figure()))
         self.volume = W.IntSlider(label="requests per day", start=1_000, end=1_000_000, step=1_000, value=10_000,
                                   width=420)
@@ -185,15 +192,16 @@ class CompareView(pn.viewable.Viewer):
             return
         ids = [base, *[r for r in picked if r != base]]
         with self.state.store() as st:
+            con = _connection(st)
             try:
-                table = compare.compare_runs(st.con, ids, base)
+                table = compare.compare_runs(con, ids, base)
             except ValueError as exc:
                 self._clear()
                 self.msg.warn(verdict.incompatible_words(exc, self._names))
                 return
-            found = no_routing_needed(st.con, table)
-            self._summaries = [run_summary(st.con, rid) for rid in ids]
-            panes = self._charts(st.con, ids, table)
+            found = no_routing_needed(con, table)
+            self._summaries = [run_summary(con, rid) for rid in ids]
+            panes = self._charts(con, ids, table)
         self._table = table
         self.summary.object = html("<p>Baseline: <b>{}</b>; {} runs over the same traffic and seed.</p>{}",
                                    self._names.get(base, base), len(ids), no_routing_html(found))
@@ -216,7 +224,8 @@ class CompareView(pn.viewable.Viewer):
                   ("latency", lambda: charts.latency_chart(moded(compare.latency_samples(con, ids)))),
                   ("failures", lambda: charts.failure_timeline_chart(moded(compare.failure_timeline(con, ids)))),
                   ("quality", lambda: charts.quality_chart(moded(quality)))]
-        panes, skipped = [], []
+        panes: list[pn.viewable.Viewable] = []
+        skipped: list[str] = []
         for name, make in makers:
             try:
                 panes.append(pn.pane.Vega(make(), css_classes=[f"wb-chart-{name}"], margin=(10, 10)))
@@ -265,7 +274,7 @@ class CompareView(pn.viewable.Viewer):
 
         budget = self.budget.value or None
         base = self.baseline.value
-        proj = compare.monthly_projection(self._summaries, requests_per_day=self.volume.value,
+        proj = compare.monthly_projection(self._summaries, requests_per_day=float(self.volume.value or 0),
                                           growth_per_month=self.growth.value or 0.0, budget_usd_per_month=budget,
                                           baseline=base)
         modes = {s["run_id"]: s["mode"] for s in self._summaries}
@@ -275,7 +284,8 @@ class CompareView(pn.viewable.Viewer):
             html("<li><b>{}</b>: ${:,.2f} in month 1{}</li>", r.scenario, r.cost_usd,
                  _saving(r.savings_vs_baseline_usd) if r.run_id != base else " (baseline)")
             for r in first.itertuples()))
-        said = verdict.verdicts(self._table, first.set_index("run_id").cost_usd.to_dict(), base, self.volume.value)
+        said = verdict.verdicts(self._table, first.set_index("run_id").cost_usd.to_dict(), base,
+                                float(self.volume.value or 0))
         self.verdicts.object = html("<ul class='wb-verdict-list'>{}</ul>", join(
             html("<li data-run='{}'><b>{}</b> against the baseline: {}</li>", v.run_id, self._names.get(v.run_id,
                  v.scenario), v.sentence) for v in said))

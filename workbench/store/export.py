@@ -51,7 +51,7 @@ def _con(con_or_store) -> duckdb.DuckDBPyConnection:
 
 
 def _check_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    if con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone() is None:
+    if not con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchall():  # fetched to the end
         raise StoreError(f"no run '{run_id}' (see `workbench runs`)")
 
 
@@ -177,6 +177,6 @@ def run_size(con_or_store, run_id: str) -> dict[str, int]:
     """How many requests and attempts a run has recorded."""
     con = _con(con_or_store)
     _check_run(con, run_id)
-    n_req, n_att = con.execute("SELECT (SELECT count(*) FROM requests WHERE run_id = ?), "
-                               "(SELECT count(*) FROM attempts WHERE run_id = ?)", [run_id, run_id]).fetchone()
+    sql = "SELECT (SELECT count(*) FROM requests WHERE run_id = ?), (SELECT count(*) FROM attempts WHERE run_id = ?)"
+    n_req, n_att = con.execute(sql, [run_id, run_id]).fetchone() or (0, 0)
     return {"requests": n_req, "attempts": n_att}

@@ -38,11 +38,12 @@ def _con(con_or_store) -> duckdb.DuckDBPyConnection:
     return getattr(con_or_store, "con", con_or_store)
 
 
-def _run(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[bool]:
-    row = con.execute("SELECT coalesce(audit, false) FROM runs WHERE run_id = ?", [run_id]).fetchone()
+def _run(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[bool, str]:
+    """Whether ``run_id`` is audited, and its status; StoreError if there is no such run."""
+    row = con.execute("SELECT coalesce(audit, false), status FROM runs WHERE run_id = ?", [run_id]).fetchone()
     if row is None:
         raise StoreError(f"no run '{run_id}' (see `workbench runs`)")
-    return row
+    return bool(row[0]), str(row[1])
 
 
 def list_runs(con_or_store) -> pd.DataFrame:
@@ -50,9 +51,9 @@ def list_runs(con_or_store) -> pd.DataFrame:
     it is audited."""
     con = _con(con_or_store)
     has_label = con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'runs' "
-                            "AND column_name = 'label'").fetchone()[0]
+                            "AND column_name = 'label'").fetchone() or (0,)
     # a file opened read-only is not migrated: before migration 010 no run has a label
-    return con.execute(_LIST.format(label="ru.label" if has_label else "NULL")).df()
+    return con.execute(_LIST.format(label="ru.label" if has_label[0] else "NULL")).df()
 
 
 def label_run(con_or_store, run_id: str, label: str) -> None:
@@ -66,7 +67,7 @@ def label_run(con_or_store, run_id: str, label: str) -> None:
 
 
 def _refuse_audited(con: duckdb.DuckDBPyConnection, run_id: str, verb: str) -> None:
-    (audited,) = _run(con, run_id)
+    audited, _ = _run(con, run_id)
     if audited:
         raise StoreError(f"run '{run_id}' is audited: its audit trail is sealed over its rows, so it cannot be "
                          f"{verb} (the trail would no longer verify). Keep the database file as the evidence "
@@ -94,11 +95,10 @@ def delete_run(con_or_store, run_id: str) -> dict[str, int]:
     """
     con = _con(con_or_store)
     _refuse_audited(con, run_id, "deleted")
-    status = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
-    if status == "running":
+    if _run(con, run_id)[1] == "running":
         raise StoreError(f"run '{run_id}' is still running (or was killed without a trace of it): finish it with "
                          f"`workbench resume {run_id}` or wait for it before deleting")
-    counts = {t: con.execute(f"SELECT count(*) FROM {t} WHERE run_id = ?", [run_id]).fetchone()[0]
+    counts = {t: (con.execute(f"SELECT count(*) FROM {t} WHERE run_id = ?", [run_id]).fetchone() or (0,))[0]
               for t in RUN_TABLES}
     _transaction(con, [*((f"DELETE FROM {t} WHERE run_id = ?", [run_id]) for t in RUN_TABLES),
                        ("DELETE FROM runs WHERE run_id = ?", [run_id])], f"deleting run '{run_id}'")
