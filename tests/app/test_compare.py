@@ -3,8 +3,6 @@ projection come from the store; runs that cannot be compared give a message, not
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from conftest import SCENARIOS
 from helpers import run, small_wins_scenario

@@ -9,9 +9,9 @@ import pytest
 from conftest import SCENARIOS
 from helpers import run, table
 
+from workbench.analysis.prompts import export_with_prompts, run_prompts
 from workbench.errors import InputError, StoreError
 from workbench.store import ATTEMPT_COLUMNS, REQUEST_COLUMNS, TraceStore
-from workbench.analysis.prompts import export_with_prompts, run_prompts
 from workbench.store.export import attempt_rows, audit_facets, export_run, request_rows
 
 
@@ -94,7 +94,7 @@ def test_csv_export_neutralises_formula_cells_and_parquet_keeps_them(tmp_path):
 
     tickets = (SCENARIOS / "traffic" / "support_tickets.jsonl").read_text().splitlines()[:6]
     records = [{**json.loads(t), "id": f, "category": f, "prompt": f + " " + json.loads(t)["prompt"]}
-               for t, f in zip(tickets, FORMULAS)]
+               for t, f in zip(tickets, FORMULAS, strict=True)]
     traffic = tmp_path / "formulas.jsonl"
     traffic.write_text("".join(json.dumps(r) + "\n" for r in records))
     db = tmp_path / "t.duckdb"
@@ -137,7 +137,8 @@ def test_prompts_are_read_back_from_the_traffic_and_checked(tmp_path):
         changed = [json.dumps({**json.loads(t), "prompt": "edited"}) if i < 3 else t for i, t in enumerate(lines)]
         traffic.write_text("\n".join(changed) + "\n")
         got = run_prompts(store, rid)
-        assert got.prompt.isna().sum() == 3 and "3 prompts not shown: eight.jsonl changed since the run" in got.attrs["note"]
+        assert got.prompt.isna().sum() == 3
+        assert "3 prompts not shown: eight.jsonl changed since the run" in got.attrs["note"]
         traffic.unlink()
         assert run_prompts(store, rid).prompt.isna().all()
         assert "the run's traffic cannot be read now" in run_prompts(store, rid).attrs["note"]
