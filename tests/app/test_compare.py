@@ -168,3 +168,15 @@ def test_a_figure_opens_audit_on_exactly_its_requests(runs):
     assert audit.requests.value.latency.str.endswith(" s").all()
     audit.show_text = False
     assert "prompt" not in audit.requests.value.columns
+
+
+def test_picking_runs_one_by_one_compares_them_all(runs):
+    """The second pick keeps the baseline and still recomputes (a bug: the table kept one row)."""
+    db, base, tiered, _ = runs
+    view = CompareView(AppState(db=str(db), scenarios_dir=str(SCENARIOS)))
+    view.refresh()
+    view.pick.value = [base]
+    assert list(view.table.value.run_id) == [base] and view.hint.visible
+    view.pick.value = [base, tiered]
+    assert list(view.table.value.run_id) == [base, tiered] and not view.hint.visible
+    assert "2 runs over the same traffic" in view.summary.object

@@ -94,7 +94,8 @@ def quality_words(d: float, lo: float, hi: float, simulated: bool) -> str:
     head = f"answers {pts:.1f} percentage points {way} requests correctly"
     span = f"95% interval {lo * 100:+.1f} to {hi * 100:+.1f} points"
     if lo <= 0 <= hi:
-        return f"{head}, but that is within noise ({span}: it includes no difference)"
+        tail = "; the quality is simulated" if simulated else ""
+        return f"{head}, but that is within noise ({span}: it includes no difference){tail}"
     change = "drop" if d < 0 else "gain"
     if simulated:
         return (f"{head}; the {change} is clear in the simulation ({span}), but the quality is simulated, so it "

@@ -172,9 +172,10 @@ class CompareView(pn.viewable.Viewer):
         ids = list(self.pick.value)
         options = {self._names.get(r, r): r for r in ids}
         value = self.baseline.value if self.baseline.value in ids else (ids[0] if ids else None)
-        if options != self.baseline.options or value != self.baseline.value:
-            self.baseline.param.update(options=options, value=value)
+        if value != self.baseline.value:
+            self.baseline.param.update(options=options, value=value)  # its watcher updates the page
         else:
+            self.baseline.options = options
             self.update()
 
     def _clear(self) -> None:
