@@ -114,6 +114,8 @@ def test_edit_run_compare_audit(app, page):
         expect(row.locator("[tabulator-field=cost_usd]")).to_have_text(re.compile(r"^\$\d+\.\d{4}$"))
     runs = {"support-baseline": base.locator("[tabulator-field=run_id]").text_content(),
             "support-mini": mini.locator("[tabulator-field=run_id]").text_content()}
+    shown = {name: row.locator("[tabulator-field=cost_usd]").inner_text() for name, row in (("support-baseline", base),
+                                                                                             ("support-mini", mini))}
     assert [row.locator("[tabulator-field=requests]").inner_text() for row in (base, mini)] == [str(REQUESTS)] * 2
     assert base.locator("[tabulator-field=d_quality]").inner_text() == "-"
     assert base.locator("[tabulator-field=role]").inner_text() == "baseline"
