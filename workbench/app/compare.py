@@ -29,6 +29,7 @@ from workbench.analysis import compare, verdict
 from workbench.analysis.fleet import no_routing_needed
 from workbench.analysis.summary import run_summary
 from workbench.app.audit import run_label
+from workbench.app.runs import RunsCard
 from workbench.app.safe import html, join, labels, text
 from workbench.app.state import AppState
 from workbench.app.ui import Messages, guarded
@@ -138,12 +139,13 @@ class CompareView(pn.viewable.Viewer):
         self._summaries: list[dict] = []
         self._table = pd.DataFrame()
         self._names: dict[str, str] = {}
+        self.manage = RunsCard(state, changed=g(lambda: self.refresh()))
         self.panel = pn.Column(
             pn.pane.Markdown("### Compare runs"), self.msg.pane, self.hint, self.pick, self.baseline, self.summary,
             self.table, self.verdicts, self.glossary, self.download, self.charts,
             pn.Row(self.figure, self.trace), pn.pane.Markdown("### Monthly projection"),
             pn.Row(self.volume, self.growth, self.budget), self.projection_text, self.projection,
-            sizing_mode="stretch_width")
+            self.manage.panel, sizing_mode="stretch_width")
 
     def __panel__(self):
         return self.panel
@@ -159,6 +161,7 @@ class CompareView(pn.viewable.Viewer):
         self._names = {r.run_id: run_label(r).rsplit(" · ", 1)[0] for r in runs.itertuples()}
         options = labels({f"{Path(str(r.traffic_path)).name} seed {r.seed} ▸ {run_label(r)}": r.run_id
                           for r in runs.itertuples()})
+        self.manage.set_runs({run_label(r): r.run_id for r in runs.itertuples()})
         pick = select if select is not None else (list(self.pick.value) or self.state.finished_runs)
         pick = [r for r in pick if r in options.values()]
         if options != self.pick.options or pick != list(self.pick.value):
