@@ -63,15 +63,14 @@ class RunsCard(pn.viewable.Viewer):
         self.do_delete.label = "Delete…"
 
     def _label(self) -> None:
-        rid = self._picked()
+        rid, label = self._picked(), (self.label.value or "").strip()
         with self.state.store() as st:
-            label_run(st, rid, self.label.value)
-        self.msg.ok(f"{rid}: labelled '{self.label.value.strip()}'" if self.label.value.strip() else
-                    f"{rid}: label removed")
+            label_run(st, rid, label)
+        self.msg.ok(f"{rid}: labelled '{label}'" if label else f"{rid}: label removed")
         self.changed()
 
     def _rename(self) -> None:
-        rid, new = self._picked(), self.new_id.value.strip()
+        rid, new = self._picked(), (self.new_id.value or "").strip()
         with self.state.store() as st:
             rename_run(st, rid, new)
         self.msg.ok(f"{rid} is now {new}")
