@@ -85,7 +85,7 @@ class AuditView(pn.viewable.Viewer):
         self.msg = Messages("audit")
         g = guarded(self.msg)
         W = pn.widgets
-        self.run = W.Select(label="run", width=560, css_classes=["wb-audit-run"])
+        self.run = W.Select(label="run", width=480, css_classes=["wb-audit-run"])
         self.status = W.Select(label="status", width=130, css_classes=["wb-audit-status"])
         self.target = W.Select(label="target (any attempt)", width=170, css_classes=["wb-audit-target"])
         self.category = W.Select(label="category", width=170, css_classes=["wb-audit-category"])
@@ -117,7 +117,8 @@ class AuditView(pn.viewable.Viewer):
         self.panel = pn.Column(
             pn.pane.Markdown("### Audit a run\nClick a request to see its attempts. Exports hold the whole run, "
                              "with each request's prompt and answer text (filters only narrow the table)."),
-            self.msg.pane, pn.Row(self.run, self.status, self.target, self.category, self.flag),
+            self.msg.pane, pn.FlexBox(self.run, self.status, self.target, self.category, self.flag,
+                                      sizing_mode="stretch_width"),  # wraps at 1280 px instead of overflowing
             self.text_toggle, self.header, self.requests, self.detail, self.attempts,
             pn.Row(self.fmt, self.dl_requests, self.dl_attempts), sizing_mode="stretch_width")
 
