@@ -8,7 +8,6 @@ import sys
 
 import duckdb
 import pytest
-
 from conftest import ROOT
 
 from workbench.errors import StoreError
