@@ -68,6 +68,17 @@ details{display:block} details>summary{list-style:none} .chart{break-inside:avoi
 """
 
 
+#: Draws each chart from its JSON spec with the inlined vega-embed; a chart marks itself rendered (tests wait on it).
+_LOADER = """<script>
+const specs = JSON.parse(document.getElementById("specs").textContent);
+for (const [name, spec] of Object.entries(specs)) {
+  vegaEmbed("#chart-" + name, spec, {renderer: "svg", actions: false})
+    .then(() => document.getElementById("chart-" + name).dataset.rendered = "yes")
+    .catch(err => { document.getElementById("chart-" + name).textContent = "chart failed: " + err; });
+}
+</script>"""
+
+
 def _runs_info(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> pd.DataFrame:
     return con.execute(
         "SELECT run_id, scenario, mode, seed, scenario_hash, scenario_path, scenario_yaml, traffic_path, "
@@ -284,14 +295,7 @@ interval that includes 0 means these requests cannot tell the two designs apart.
 <h2>Where the data came from</h2>{_provenance_html(info)}
 <script>{_vega_bundle()}</script>
 <script id="specs" type="application/json">{payload}</script>
-<script>
-const specs = JSON.parse(document.getElementById("specs").textContent);
-for (const [name, spec] of Object.entries(specs)) {{
-  vegaEmbed("#chart-" + name, spec, {{renderer: "svg", actions: false}})
-    .then(() => document.getElementById("chart-" + name).dataset.rendered = "yes")
-    .catch(err => {{ document.getElementById("chart-" + name).textContent = "chart failed: " + err; }});
-}}
-</script></body></html>
+{_LOADER}</body></html>
 """
 
 
