@@ -110,7 +110,9 @@ class CompareView(pn.viewable.Viewer):
                                  css_classes=["wb-compare-baseline"])
         self.pick.param.watch(g(lambda e: self._picked()), "value")
         self.baseline.param.watch(g(lambda e: self.update()), "value")
-        self.hint = pn.pane.HTML(text(_HINT, "wb-compare-hint"), sizing_mode="stretch_width")
+        # derived from the picks, not set by a callback: shown until two runs are picked
+        self.hint = pn.pane.HTML(text(_HINT, "wb-compare-hint"), sizing_mode="stretch_width",
+                                 visible=pn.bind(lambda picked: len(picked) < 2, self.pick))
         self.summary = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["wb-compare-summary"])
         self.table = W.Tabulator(pd.DataFrame(), disabled=True, show_index=False, selectable=False,
                                  hidden_columns=["run_id"], sizing_mode="stretch_width", layout="fit_data_table",
@@ -190,7 +192,6 @@ class CompareView(pn.viewable.Viewer):
         """Recompute the table, verdicts, charts and projection for the picked runs and baseline."""
         picked, base = list(self.pick.value), self.baseline.value
         self.msg.clear()
-        self.hint.visible = len(picked) < 2
         if not picked or base not in picked:
             self._clear()
             return
