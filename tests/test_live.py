@@ -10,10 +10,10 @@ import pytest
 from conftest import ROOT, SCENARIOS
 from helpers import fake_key, run, table, wb
 
+from workbench.analysis.prompts import export_with_prompts
 from workbench.scenario import parse_scenario
 from workbench.simserver import running_server
 from workbench.store import TraceStore
-from workbench.store.export import export_run
 
 TRAFFIC = SCENARIOS / "traffic" / "support_tickets.jsonl"
 SERVER = """name: server
@@ -100,11 +100,11 @@ def test_no_key_reaches_the_database_report_or_output(tmp_path):
     with duckdb.connect(str(db), read_only=True) as con:
         stored = con.execute("SELECT scenario_yaml FROM runs").fetchall()
     assert all("'**********'" in y for (y,) in stored)
-    exported = []  # nor an export: CSV and Parquet of both runs, as files and as the values read back
+    exported = []  # nor an export (with its prompt texts): CSV and Parquet of both runs, files and values read back
     with TraceStore(db) as store:
         for rid in (r["run_id"] for r in json.loads(res.stdout)):
             for fmt in ("csv", "parquet"):
-                exported += export_run(store, rid, tmp_path / "export", fmt).values()
+                exported += export_with_prompts(store, rid, tmp_path / "export", fmt).values()
     assert len(exported) == 8
     with duckdb.connect() as con:
         for f in exported:

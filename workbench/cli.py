@@ -79,7 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--baseline", metavar="RUN_ID", help="the run the others are compared with (default: first)")
     sp.add_argument("--db", metavar="PATH", default=os.environ.get("WORKBENCH_DB", "workbench.duckdb"))
     report_options(sp, required=True)
-    sp = sub.add_parser("runs", help="list the runs in a trace database")
+    sp = sub.add_parser("runs", help="list, label, rename or delete the runs in a trace database")
+    sp.add_argument("action", nargs="?", default="list", choices=["list", "label", "rename", "delete"],
+                    help="list (default); label RUN_ID TEXT; rename RUN_ID NEW_ID; delete RUN_ID")
+    sp.add_argument("values", nargs="*", metavar="ARG")
     sp.add_argument("--db", default=os.environ.get("WORKBENCH_DB", "workbench.duckdb"), metavar="PATH")
     sp.add_argument("--json", action="store_true")
     sp = sub.add_parser("sim-server", help="serve the simulated fleet as an OpenAI-compatible HTTP API "
@@ -269,15 +272,43 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_runs(args: argparse.Namespace) -> int:
     from workbench.store import TraceStore
 
+    if args.action != "list":
+        return _manage_run(args)
+    from workbench.store.runs import list_runs
+
     with TraceStore(args.db, read_only=True) as store:
-        df = store.runs()
+        df = list_runs(store)
     if args.json:
         print(df.to_json(orient="records", date_format="iso", indent=2))
     elif df.empty:
         print("no runs yet")
     else:
-        print(df[["run_id", "scenario", "mode", "seed", "requests_planned", "status", "started_at"]]
+        print(df[["run_id", "scenario", "label", "mode", "seed", "requests", "status", "started_at"]]
               .to_string(index=False))
+    return 0
+
+
+def _manage_run(args: argparse.Namespace) -> int:
+    """``workbench runs label|rename|delete``: one store function each (workbench/store/runs.py)."""
+    from workbench.store import TraceStore
+    from workbench.store.base import check_run_id
+    from workbench.store.runs import delete_run, label_run, rename_run
+
+    wanted = {"label": 2, "rename": 2, "delete": 1}[args.action]
+    if len(args.values) != wanted:
+        usage = {"label": "RUN_ID TEXT", "rename": "RUN_ID NEW_ID", "delete": "RUN_ID"}[args.action]
+        raise _input_error(f"usage: workbench runs {args.action} {usage}")
+    run_id = check_run_id(args.values[0])
+    with TraceStore(args.db) as store:
+        if args.action == "label":
+            label_run(store, run_id, args.values[1])
+            print(f"{run_id}: labelled '{args.values[1].strip()}'")
+        elif args.action == "rename":
+            rename_run(store, run_id, args.values[1])
+            print(f"{run_id}: renamed to {args.values[1]}")
+        else:
+            removed = delete_run(store, run_id)
+            print(f"{run_id}: deleted ({removed['requests']:,} requests, {removed['attempts']:,} attempts)")
     return 0
 
 

@@ -140,16 +140,16 @@ def _compare(page) -> None:
     from playwright.sync_api import expect
 
     tab(page, "Compare")
-    labels = [f"{STORED_A} [simulated] completed · {RUN_A}", f"{STORED_B} [simulated] completed · {RUN_B}"]
-    choose(page, ".wb-compare-pick", *labels)
-    rows = page.locator("table.wb-compare tr[data-run]")
+    choose(page, ".wb-compare-pick", f"▸ {STORED_A} · ", f"▸ {STORED_B} · ")  # scenario, date, size, run id
+    rows = page.locator(".wb-compare-table .tabulator-row")
     expect(rows).to_have_count(2)
-    assert [rows.nth(i).get_attribute("data-run") for i in (0, 1)] == [RUN_A, RUN_B]  # attributes stay whole
-    cells = rows.nth(1).locator("td")
-    for i, shown in enumerate([STORED_B, "simulated", RUN_B, str(REQUESTS)]):
-        expect(cells.nth(i)).to_have_text(shown)
-    expect(page.locator(".wb-compare-table")).to_contain_text(f"Baseline: {STORED_A} ({RUN_A}); 2 runs")
+    for i, shown in enumerate([STORED_A, STORED_B]):
+        expect(rows.nth(i).locator("[tabulator-field=scenario]")).to_have_text(shown)
+    expect(rows.nth(1).locator("[tabulator-field=requests]")).to_have_text(str(REQUESTS))
+    expect(page.locator(".wb-compare-summary")).to_contain_text(f"Baseline: {STORED_A} · ")
+    expect(page.locator(".wb-compare-baseline select")).to_contain_text(STORED_A)
     expect(page.locator(".wb-projection-text")).to_contain_text(f"{STORED_B}: $")
+    expect(page.locator(".wb-verdicts")).to_contain_text(f"{STORED_B} · ")
     page.locator(".wb-chart-quality svg, .wb-chart-quality canvas").first.wait_for()  # categories on an axis
 
 
@@ -157,7 +157,8 @@ def _audit(page) -> None:
     from playwright.sync_api import expect
 
     tab(page, "Audit")
-    page.locator(".wb-audit-run select").select_option(label=f"{STORED_B} [simulated] completed · {RUN_B}")
+    option = page.locator(".wb-audit-run select option", has_text=RUN_B)
+    page.locator(".wb-audit-run select").select_option(label=option.text_content())
     expect(page.locator(".wb-audit-header")).to_contain_text(f"{RUN_B}: {REQUESTS} of {REQUESTS} requests")
     page.locator(".wb-audit-requests").get_by_text("billing").first.wait_for()
     requests = page.locator(".wb-audit-requests")

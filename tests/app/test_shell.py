@@ -107,17 +107,19 @@ def test_edit_run_compare_audit(app, page):
     _shot(page, "run")
     # the comparison: the stored figures, deltas with intervals, charts drawn
     tab(page, "Compare")
-    rows = page.locator("table.wb-compare tr[data-run]")
+    rows = page.locator(".wb-compare-table .tabulator-row")
     expect(rows).to_have_count(2)
     base, mini = rows.nth(0), rows.nth(1)
     for row in (base, mini):
-        expect(row.locator("td[data-col=cost_usd]")).to_have_text(re.compile(r"^\$\d+\.\d{4}$"))
-    runs = {"support-baseline": base.get_attribute("data-run"), "support-mini": mini.get_attribute("data-run")}
-    shown = {name: row.locator("td[data-col=cost_usd]").inner_text() for name, row in (("support-baseline", base),
-                                                                                       ("support-mini", mini))}
-    assert [row.locator("td[data-col=requests]").inner_text() for row in (base, mini)] == [str(REQUESTS)] * 2
-    assert base.locator("td[data-col=d_quality]").inner_text() == "-"
-    delta = mini.locator("td[data-col=d_quality]").inner_text()
+        expect(row.locator("[tabulator-field=cost_usd]")).to_have_text(re.compile(r"^\$\d+\.\d{4}$"))
+    runs = {"support-baseline": base.locator("[tabulator-field=run_id]").text_content(),
+            "support-mini": mini.locator("[tabulator-field=run_id]").text_content()}
+    shown = {name: row.locator("[tabulator-field=cost_usd]").inner_text() for name, row in (("support-baseline", base),
+                                                                                             ("support-mini", mini))}
+    assert [row.locator("[tabulator-field=requests]").inner_text() for row in (base, mini)] == [str(REQUESTS)] * 2
+    assert base.locator("[tabulator-field=d_quality]").inner_text() == "-"
+    assert base.locator("[tabulator-field=role]").inner_text() == "baseline"
+    delta = mini.locator("[tabulator-field=d_quality]").inner_text()
     assert delta.count("[") == 1 and delta[0] in "+-"  # e.g. "-0.117 [-0.233, -0.017]"
     assert "simulated" in base.inner_text()
     for chart in ("frontier", "cost", "latency", "quality"):

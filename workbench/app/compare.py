@@ -1,11 +1,18 @@
-"""The Compare page: stored runs side by side, with deltas, intervals, charts, projection, report.
+"""The Compare page: stored runs side by side, in words and figures, each figure traceable to its requests.
 
 Why nothing is computed here: the table is :func:`workbench.analysis.compare.compare_runs` (refusing
-runs over different traffic, with paired bootstrap intervals), the charts are
-:mod:`workbench.analysis.charts` (titles say simulated, recorded or live), the projection is
-:func:`~workbench.analysis.compare.monthly_projection`, and the report is
+runs over different traffic, with paired bootstrap intervals), the words are
+:mod:`workbench.analysis.verdict` (a verdict per design, the glossary, incompatible runs explained),
+the charts are :mod:`workbench.analysis.charts` (titles say simulated, recorded or live), the
+projection is :func:`~workbench.analysis.compare.monthly_projection`, and the report is
 :func:`~workbench.analysis.report.build_report`: the CLI, the notebooks and the report show the same
 numbers for the same runs.
+
+Why runs are picked by scenario, label and date, grouped by traffic: only runs over the same requests
+compare, and a person knows a run by what it was, not by its id. The baseline is one widget: the table,
+the verdicts and the projection all read it. A click on a table cell, or the "show requests" action
+under the charts, sets ``AppState.audit_filter`` and the Audit page shows exactly the requests behind
+that figure.
 """
 
 from __future__ import annotations
@@ -18,28 +25,34 @@ from pathlib import Path
 import pandas as pd
 import panel as pn
 
-from workbench.analysis import compare
+from workbench.analysis import compare, verdict
 from workbench.analysis.fleet import no_routing_needed
 from workbench.analysis.summary import run_summary
+from workbench.app.audit import run_label
+from workbench.app.runs import RunsCard
 from workbench.app.safe import html, join, labels, text
 from workbench.app.state import AppState
-from workbench.app.ui import Messages, guarded, mode_badge
+from workbench.app.ui import Messages, guarded
 from workbench.errors import WorkbenchError
+from workbench.store.runs import list_runs
 
-__all__ = ["CompareView", "table_html", "no_routing_html"]
+__all__ = ["CompareView", "table_frame", "no_routing_html", "COLUMNS", "CELL_FILTERS"]
 
-_COLUMNS = [  # key, label, format
-    ("requests", "requests", "{:,.0f}"), ("cost_usd", "cost (USD)", "${:,.4f}"),
-    ("cost_per_1k_usd", "cost per 1k", "${:,.3f}"), ("d_cost_per_1k_usd", "Δ cost/1k [95%]", None),
-    ("quality", "quality", "{:.3f}"), ("d_quality", "Δ quality [95%]", None),
-    ("p50_latency_s", "p50 latency (s)", "{:.2f}"), ("p95_latency_s", "p95 latency (s)", "{:.2f}"),
-    ("error_rate", "error rate", "{:.2%}"), ("fallback_rate", "fallback rate", "{:.2%}"),
-    ("handoff_rate", "hand-off rate", "{:.2%}"), ("strong_share", "strong-model share", "{:.1%}"),
+COLUMNS = [  # key, format ("delta": a difference with its interval)
+    ("requests", "{:,.0f}"), ("cost_usd", "${:,.4f}"), ("cost_per_1k_usd", "${:,.3f}"), ("d_cost_per_1k_usd", "delta"),
+    ("quality", "{:.1%}"), ("d_quality", "delta"), ("p50_latency_s", "{:.2f} s"), ("p95_latency_s", "{:.2f} s"),
+    ("error_rate", "{:.2%}"), ("fallback_rate", "{:.2%}"), ("handoff_rate", "{:.2%}"), ("strong_share", "{:.1%}"),
 ]
+#: The requests behind a cell: a column's figure counts the requests that meet this condition
+#: (workbench.store.export.FLAGS); every other column's figure is over all the run's requests.
+CELL_FILTERS = {"error_rate": "failed", "fallback_rate": "fallback", "handoff_rate": "handoff"}
+_HINT = ("Pick two or more runs to compare. Runs are listed newest first, grouped by the traffic they replayed: only "
+         "runs of one group (same requests, same seed) compare. Then choose the baseline the others are measured "
+         "against. Click any figure in the table to see the requests behind it in Audit.")
 
 
-def _cell(row: pd.Series, key: str, fmt: str | None) -> str:
-    if fmt is None:  # a delta with its interval
+def _cell(row: pd.Series, key: str, fmt: str) -> str:
+    if fmt == "delta":
         stem = key.removesuffix("_usd")
         v, lo, hi = row[key], row[f"{stem}_lo"], row[f"{stem}_hi"]
         return "-" if v is None or pd.isna(v) else f"{v:+.3f} [{lo:+.3f}, {hi:+.3f}]"
@@ -47,24 +60,20 @@ def _cell(row: pd.Series, key: str, fmt: str | None) -> str:
     return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
 
 
-def table_html(table: pd.DataFrame) -> str:
-    """The comparison table (one row per run, baseline first) as HTML with data-run/data-col hooks."""
-    head = html("<th>scenario</th><th>data</th><th>run</th>{}",
-                join(html("<th>{}</th>", lbl) for _, lbl, _ in _COLUMNS))
+def table_frame(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """The comparison table as shown: one row per run, baseline first, figures formatted as text."""
     rows = []
     for _, r in table.iterrows():
-        cells = join(html("<td data-col='{}'>{}</td>", k, _cell(r, k, f)) for k, _, f in _COLUMNS)
-        rows.append(html("<tr data-run='{}'><td><b>{}</b></td><td>{}</td><td style='font-size:11px'>{}</td>{}</tr>",
-                         r.run_id, r.scenario, mode_badge(r["mode"]), r.run_id, cells))
-    return html("<table class='wb-compare' style='border-collapse:collapse;font-size:13px'><tr>{}</tr>{}"
-                "</table><p style='font-size:12px'>Δ: run minus the first (baseline) run, with the paired bootstrap "
-                "95% interval over the same requests.</p><style>.wb-compare td,.wb-compare th{{border:1px solid #ccc;"
-                "padding:3px 7px}}</style>", head, join(rows))
+        row = {"run_id": r.run_id, "role": "baseline" if r.run_id == baseline else "compared",
+               "scenario": r.scenario, "data": r["mode"]}
+        row.update({k: _cell(r, k, f) for k, f in COLUMNS})
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
-def no_routing_html(verdict: dict | None) -> str:
+def no_routing_html(verdict_: dict | None) -> str:
     """The "no routing needed" sentence of :func:`~workbench.analysis.fleet.no_routing_needed` ('' if None)."""
-    return "" if verdict is None else html("<p class='wb-no-routing'><b>{}</b></p>", verdict["reason"])
+    return "" if verdict_ is None else html("<p class='wb-no-routing'><b>{}</b></p>", verdict_["reason"])
 
 
 def _saving(usd: float) -> str:
@@ -73,19 +82,51 @@ def _saving(usd: float) -> str:
     return f", costs ${-usd:,.2f} a month more than the baseline"
 
 
-class CompareView:
+def _connection(st):
+    """The open store's connection (the app hands it to analysis functions, it never queries it)."""
+    if st.con is None:
+        raise WorkbenchError("the trace store is closed")
+    return st.con
+
+
+def _glossary() -> str:
+    items = join(html("<dt>{}</dt><dd>{}</dd>", label, words) for label, words in verdict.GLOSSARY.values())
+    modes = join(html("<dt>{}</dt><dd>{}</dd>", m, words) for m, words in verdict.MODE_WORDS.items())
+    return html("<dl class='wb-glossary' style='font-size:13px'>{}{}</dl>", items, modes)
+
+
+class CompareView(pn.viewable.Viewer):
     """The Compare tab; ``panel`` is its layout."""
 
-    def __init__(self, state: AppState):
+    def __init__(self, state: AppState, **params):
+        super().__init__(**params)
         self.state = state
         self.msg = Messages("compare")
         g = guarded(self.msg)
         W = pn.widgets
-        self.pick = W.MultiChoice(label="runs to compare (the first is the baseline)", sizing_mode="stretch_width",
-                                  css_classes=["wb-compare-pick"])
-        self.pick.param.watch(g(lambda e: self.update()), "value")
-        self.table = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["wb-compare-table"])
+        self.pick = W.MultiChoice(label="runs to compare (newest first, grouped by traffic)",
+                                  sizing_mode="stretch_width", css_classes=["wb-compare-pick"])
+        self.baseline = W.Select(label="baseline (the others are measured against it)", width=520,
+                                 css_classes=["wb-compare-baseline"])
+        self.pick.param.watch(g(lambda e: self._picked()), "value")
+        self.baseline.param.watch(g(lambda e: self.update()), "value")
+        # derived from the picks, not set by a callback: shown until two runs are picked
+        self.hint = pn.pane.HTML(text(_HINT, "wb-compare-hint"), sizing_mode="stretch_width",
+                                 visible=pn.bind(lambda picked: len(picked) < 2, self.pick))
+        self.summary = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["wb-compare-summary"])
+        self.table = W.Tabulator(pd.DataFrame(), disabled=True, show_index=False, selectable=False,
+                                 hidden_columns=["run_id"], sizing_mode="stretch_width", layout="fit_data_table",
+                                 titles={k: label for k, (label, _) in verdict.GLOSSARY.items()},
+                                 header_tooltips={k: words for k, (_, words) in verdict.GLOSSARY.items()},
+                                 css_classes=["wb-compare-table"])
+        self.table.on_click(g(self._trace_cell))
+        self.verdicts = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["wb-verdicts"])
+        self.glossary = pn.Card(pn.pane.HTML(_glossary(), sizing_mode="stretch_width"), title="What each figure means",
+                                collapsed=True, sizing_mode="stretch_width", css_classes=["wb-compare-glossary"])
         self.charts = pn.Column(sizing_mode="stretch_width")
+        self.figure = W.Select(label="a chart's figure", width=520, css_classes=["wb-trace-figure"])
+        self.trace = W.Button(label="show these requests in Audit", width=260, css_classes=["wb-trace"])
+        self.trace.on_click(g(lambda e: self._trace_figure()))
         self.volume = W.IntSlider(label="requests per day", start=1_000, end=1_000_000, step=1_000, value=10_000,
                                   width=420)
         self.growth = W.FloatInput(label="growth per month (0.05 = 5%)", value=0.0, step=0.01, width=200)
@@ -98,18 +139,31 @@ class CompareView:
                                        label="Download the leader's report (HTML)", color="success",
                                        width=320, css_classes=["wb-report"])
         self._summaries: list[dict] = []
+        self._table = pd.DataFrame()
+        self._names: dict[str, str] = {}
+        self.manage = RunsCard(state, changed=g(lambda: self.refresh()))
         self.panel = pn.Column(
-            pn.pane.Markdown("### Compare runs\nOnly runs replayed over identical traffic and seed compare."),
-            self.msg.pane, self.pick, self.table, self.download, self.charts,
-            pn.pane.Markdown("### Monthly projection"), pn.Row(self.volume, self.growth, self.budget),
-            self.projection_text, self.projection, sizing_mode="stretch_width")
+            pn.pane.Markdown("### Compare runs"), self.msg.pane, self.hint, self.pick, self.baseline, self.summary,
+            self.table, self.verdicts, self.glossary, self.download, self.charts,
+            pn.Row(self.figure, self.trace), pn.pane.Markdown("### Monthly projection"),
+            pn.Row(self.volume, self.growth, self.budget), self.projection_text, self.projection,
+            self.manage.panel, sizing_mode="stretch_width")
+
+    def __panel__(self):
+        return self.panel
 
     def refresh(self, select: list[str] | None = None) -> None:
         """Re-list the stored runs and pick ``select`` (default: keep the picks, else the last job's runs)."""
         with self.state.store() as st:
-            runs = st.runs()
+            runs = list_runs(st)
         self.msg.store_ok()
-        options = labels({f"{r.scenario} [{r.mode}] {r.status} · {r.run_id}": r.run_id for r in runs.itertuples()})
+        newest = runs.groupby(["traffic_hash", "seed"], sort=False)["started_at"].transform("max")
+        runs = runs.assign(_group=newest).sort_values(["_group", "traffic_hash", "seed", "started_at"],
+                                                      ascending=[False, True, True, False], kind="stable")
+        self._names = {r.run_id: run_label(r).rsplit(" · ", 1)[0] for r in runs.itertuples()}
+        options = labels({f"{Path(str(r.traffic_path)).name} seed {r.seed} ▸ {run_label(r)}": r.run_id
+                          for r in runs.itertuples()})
+        self.manage.set_runs({run_label(r): r.run_id for r in runs.itertuples()})
         pick = select if select is not None else (list(self.pick.value) or self.state.finished_runs)
         pick = [r for r in pick if r in options.values()]
         if options != self.pick.options or pick != list(self.pick.value):
@@ -119,39 +173,64 @@ class CompareView:
         """Compare exactly ``run_ids`` (called when a run finishes)."""
         self.refresh(select=run_ids)
 
-    def update(self) -> None:
-        """Recompute the table, charts and projection for the picked runs."""
+    def _picked(self) -> None:
         ids = list(self.pick.value)
+        options = {self._names.get(r, r): r for r in ids}
+        value = self.baseline.value if self.baseline.value in ids else (ids[0] if ids else None)
+        if value != self.baseline.value:
+            self.baseline.param.update(options=options, value=value)  # its watcher updates the page
+        else:
+            self.baseline.options = options
+            self.update()
+
+    def _clear(self) -> None:
+        self.summary.object, self.verdicts.object, self.projection_text.object = "", "", ""
+        self.table.value, self.charts.objects, self._summaries = pd.DataFrame(), [], []
+        self.figure.options, self.projection.object = [], None
+
+    def update(self) -> None:
+        """Recompute the table, verdicts, charts and projection for the picked runs and baseline."""
+        picked, base = list(self.pick.value), self.baseline.value
         self.msg.clear()
-        if not ids:
-            self.table.object, self.charts.objects, self._summaries = "", [], []
-            self.projection.object = None
+        if not picked or base not in picked:
+            self._clear()
             return
+        ids = [base, *[r for r in picked if r != base]]
         with self.state.store() as st:
-            table = compare.compare_runs(st.con, ids)
-            verdict = no_routing_needed(st.con, table)
-            self._summaries = [run_summary(st.con, rid) for rid in ids]
-            panes = self._charts(st.con, ids, table)
-        self.table.object = html("<p>Baseline: <b>{}</b> ({}); {} runs over the same traffic and seed.</p>{}{}",
-                                 table.scenario.iloc[0], ids[0], len(ids), no_routing_html(verdict),
-                                 table_html(table))
+            con = _connection(st)
+            try:
+                table = compare.compare_runs(con, ids, base)
+            except ValueError as exc:
+                self._clear()
+                self.msg.warn(verdict.incompatible_words(exc, self._names))
+                return
+            found = no_routing_needed(con, table)
+            self._summaries = [run_summary(con, rid) for rid in ids]
+            panes = self._charts(con, ids, table)
+        self._table = table
+        self.summary.object = html("<p>Baseline: <b>{}</b>; {} runs over the same traffic and seed.</p>{}",
+                                   self._names.get(base, base), len(ids), no_routing_html(found))
+        self.table.value = table_frame(table, base)
         self.charts.objects = panes
         self._project()
 
     def _charts(self, con, ids: list[str], table: pd.DataFrame) -> list:
         from workbench.analysis import charts  # Altair: seconds to import, loaded in the background at start
 
-        modes = dict(zip(table.run_id, table["mode"]))
+        modes = dict(zip(table.run_id, table["mode"], strict=True))
 
         def moded(frame: pd.DataFrame) -> pd.DataFrame:
             return frame.assign(mode=frame["run_id"].map(modes))
 
+        cost, quality = compare.cost_breakdown(con, ids), compare.quality_by_category(con, ids)
+        self._figures(cost, quality)
         makers = [("frontier", lambda: charts.frontier_chart(compare.frontier(table))),
-                  ("cost", lambda: charts.cost_chart(moded(compare.cost_breakdown(con, ids)))),
+                  ("cost", lambda: charts.cost_chart(moded(cost))),
                   ("latency", lambda: charts.latency_chart(moded(compare.latency_samples(con, ids)))),
                   ("failures", lambda: charts.failure_timeline_chart(moded(compare.failure_timeline(con, ids)))),
-                  ("quality", lambda: charts.quality_chart(moded(compare.quality_by_category(con, ids))))]
-        panes, skipped = [], []
+                  ("quality", lambda: charts.quality_chart(moded(quality)))]
+        panes: list[pn.viewable.Viewable] = []
+        skipped: list[str] = []
         for name, make in makers:
             try:
                 panes.append(pn.pane.Vega(make(), css_classes=[f"wb-chart-{name}"], margin=(10, 10)))
@@ -161,21 +240,60 @@ class CompareView:
             panes.append(pn.pane.HTML(text("Not drawn: " + "; ".join(skipped))))
         return panes
 
+    def _figures(self, cost: pd.DataFrame, quality: pd.DataFrame) -> None:
+        """The chart marks a user can trace: each target's cost bar and each category's quality bar."""
+        figures = {}
+        for r in cost.drop_duplicates(["run_id", "target"]).itertuples():
+            figures[f"cost by target: {r.target} in {self._names.get(r.run_id, r.scenario)}"] = (
+                r.run_id, "target", r.target)
+        for r in quality.itertuples():
+            figures[f"quality by category: {r.category} in {self._names.get(r.run_id, r.scenario)}"] = (
+                r.run_id, "category", r.category)
+        # a plain Select shows its options as text (safe.py): no escaping, the names stay as written
+        self.figure.options = {k: "|".join(map(str, v)) for k, v in figures.items()}
+
+    def _send(self, figure: dict) -> None:
+        if figure == self.state.audit_filter:
+            self.state.param.trigger("audit_filter")
+        else:
+            self.state.audit_filter = figure
+
+    def _trace_cell(self, event) -> None:
+        row = self.table.value.iloc[event.row]
+        column = event.column if event.column in dict(COLUMNS) else "requests"
+        label = verdict.GLOSSARY.get(column, (column, ""))[0]
+        self._send({"run_id": row["run_id"], "flag": CELL_FILTERS.get(column),
+                    "why": f"{label} of {self._names.get(row['run_id'], row['scenario'])}"})
+
+    def _trace_figure(self) -> None:
+        if not self.figure.value:
+            raise WorkbenchError("pick runs to compare first: their charts' figures are listed here")
+        run_id, key, value = self.figure.value.split("|", 2)
+        name = next(k for k, v in self.figure.options.items() if v == self.figure.value)
+        self._send({"run_id": run_id, key: value, "why": name})
+
     def _project(self) -> None:
         if not self._summaries:
             return
         from workbench.analysis import charts
 
         budget = self.budget.value or None
-        proj = compare.monthly_projection(self._summaries, requests_per_day=self.volume.value,
-                                          growth_per_month=self.growth.value or 0.0, budget_usd_per_month=budget)
+        base = self.baseline.value
+        proj = compare.monthly_projection(self._summaries, requests_per_day=float(self.volume.value or 0),
+                                          growth_per_month=self.growth.value or 0.0, budget_usd_per_month=budget,
+                                          baseline=base)
         modes = {s["run_id"]: s["mode"] for s in self._summaries}
         self.projection.object = charts.projection_chart(proj.assign(mode=proj["run_id"].map(modes)), budget)
         first = proj[proj.month == 1]
         self.projection_text.object = html("<ul class='wb-projection-text'>{}</ul>", join(
             html("<li><b>{}</b>: ${:,.2f} in month 1{}</li>", r.scenario, r.cost_usd,
-                 _saving(r.savings_vs_baseline_usd) if i else " (baseline)")
-            for i, r in enumerate(first.itertuples())))
+                 _saving(r.savings_vs_baseline_usd) if r.run_id != base else " (baseline)")
+            for r in first.itertuples()))
+        said = verdict.verdicts(self._table, first.set_index("run_id").cost_usd.to_dict(), base,
+                                float(self.volume.value or 0))
+        self.verdicts.object = html("<ul class='wb-verdict-list'>{}</ul>", join(
+            html("<li data-run='{}'><b>{}</b> against the baseline: {}</li>", v.run_id, self._names.get(v.run_id,
+                 v.scenario), v.sentence) for v in said))
 
     def _report(self):
         from workbench.analysis.report import build_report
@@ -186,8 +304,9 @@ class CompareView:
             return io.StringIO("no runs were picked")
         try:
             with tempfile.TemporaryDirectory(prefix="workbench-report-") as tmp, self.state.store() as st:
-                out = build_report(st.con, ids, Path(tmp) / "report.html", volume=self.volume.value,
-                                   growth=self.growth.value or 0.0, budget=self.budget.value or None)
+                out = build_report(st.con, ids, Path(tmp) / "report.html", baseline=self.baseline.value,
+                                   volume=self.volume.value, growth=self.growth.value or 0.0,
+                                   budget=self.budget.value or None)
                 data = out.read_bytes()
         except (WorkbenchError, ValueError, KeyError, OSError) as exc:
             self.msg.error(f"report not written: {exc}")

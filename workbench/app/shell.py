@@ -106,6 +106,8 @@ def build_app(db: str | Path = "workbench.duckdb", scenarios_dir: str | Path = "
             guarded(audit.msg)(audit.refresh)(select=event.new)
             tabs.active = TABS.index("Audit")
     state.param.watch(open_in_audit, "audit_run")
+    # a figure traced on Compare: Audit has filtered itself (AuditView.show); bring it to the front
+    state.param.watch(lambda e: setattr(tabs, "active", views.index(audit)), "audit_filter")
     if pn.state.curdoc is not None:
         pn.state.onload(warm)
         _when_catalog_ready(scenarios.form.catalog_loaded)

@@ -219,6 +219,8 @@ class AppState(param.Parameterized):
     finished_runs = param.List(default=[], doc="run ids of the last finished job (Compare and Audit start there)")
     run_names = param.List(default=[], doc="scenarios picked on the Run page, in order (file names or DRAFT)")
     audit_run = param.String(default="", doc="a run another page asks the Audit page to open ('' none)")
+    audit_filter = param.Dict(default={}, doc="the requests behind a figure Compare traced: run_id and any of "
+                              "status, target, category, flag (workbench.store.export.FLAGS), and why (the figure)")
 
     def __init__(self, **params):
         super().__init__(**params)
