@@ -307,7 +307,7 @@ def failure_timeline(con: duckdb.DuckDBPyConnection, run_ids: list[str],
     Only buckets with failures have rows.
     """
     if bucket_s is None:
-        span = con.execute(f"SELECT max(start_s) FROM attempts WHERE {_RUNS}", [list(run_ids)]).fetchone()[0]
+        (span,) = con.execute(f"SELECT max(start_s) FROM attempts WHERE {_RUNS}", [list(run_ids)]).fetchone() or (0.0,)
         bucket_s = _nice_bucket((span or 0.0) / 60)
     if bucket_s <= 0:
         raise ValueError(f"bucket_s must be positive, got {bucket_s}")

@@ -95,6 +95,11 @@ def _glossary() -> str:
     return html("<dl class='wb-glossary' style='font-size:13px'>{}{}</dl>", items, modes)
 
 
+def _too_few(picked: list) -> bool:
+    """Fewer than two runs picked: nothing to compare yet (the hint shows)."""
+    return len(picked) < 2
+
+
 class CompareView(pn.viewable.Viewer):
     """The Compare tab; ``panel`` is its layout."""
 
@@ -112,7 +117,7 @@ class CompareView(pn.viewable.Viewer):
         self.baseline.param.watch(g(lambda e: self.update()), "value")
         # derived from the picks, not set by a callback: shown until two runs are picked
         self.hint = pn.pane.HTML(text(_HINT, "wb-compare-hint"), sizing_mode="stretch_width",
-                                 visible=pn.bind(lambda picked: len(picked) < 2, self.pick))
+                                 visible=pn.bind(_too_few, self.pick))
         self.summary = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["wb-compare-summary"])
         self.table = W.Tabulator(pd.DataFrame(), disabled=True, show_index=False, selectable=False,
                                  hidden_columns=["run_id"], sizing_mode="stretch_width", layout="fit_data_table",
