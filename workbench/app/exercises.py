@@ -24,7 +24,7 @@ from workbench.app.jobs import open_store
 from workbench.app.safe import document, html, join
 from workbench.app.scorecard import criterion_value, scorecard_html
 from workbench.app.state import AppState
-from workbench.app.ui import Confirm, Messages, busy, duration, guarded
+from workbench.app.ui import Confirm, Messages, busy, button, duration, guarded
 from workbench.errors import InputError, WorkbenchError
 from workbench.interviews import score_for_candidate, submission_source
 from workbench.store.submissions import Submission, list_submissions
@@ -154,7 +154,7 @@ class ExercisesView(pn.viewable.Viewer):
         self.brief = document("", sizing_mode="stretch_width", css_classes=["wb-brief"])
         self.design = W.CodeEditor(language="yaml", height=360, sizing_mode="stretch_width",
                                    css_classes=["wb-design"])
-        self.submit = W.Button(label="Submit for scoring", button_type="primary", width=180,
+        self.submit = button("Submit for scoring", "primary", width=180,
                                css_classes=["wb-submit"])
         self.submit.on_click(self._score)  # async: handles its own errors
         self.result = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["wb-result"])

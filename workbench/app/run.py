@@ -15,7 +15,7 @@ from panel.io.callbacks import PeriodicCallback
 from workbench.analysis import run_summary
 from workbench.app.safe import html, labels, text
 from workbench.app.state import DRAFT, AppState
-from workbench.app.ui import Messages, duration, guarded, percent
+from workbench.app.ui import Messages, button, duration, guarded, percent
 
 __all__ = ["RunView", "results_frame", "RESULT_COLUMNS"]
 
@@ -40,9 +40,9 @@ class RunView(pn.viewable.Viewer):
                                               "or the scenario's sample)", width=300,
                                               css_classes=["wb-run-requests"])
         self.traffic_line = pn.pane.HTML("", css_classes=["wb-run-traffic"])
-        self.start = W.Button(label="Run", button_type="primary", width=120, css_classes=["wb-run-start"])
+        self.start = button("Run", "primary", width=120, css_classes=["wb-run-start"])
         self.start.on_click(g(self._start))
-        self.stop = W.Button(label="Cancel", button_type="warning", width=120, disabled=True)
+        self.stop = button("Cancel", "warning", width=120, disabled=True)
         self.stop.on_click(g(lambda e: self.job.cancel()))
         self.progress = pn.indicators.Progress(value=0, max=100, width=560, active=False, css_classes=["wb-progress"])
         self.counters = pn.pane.HTML("", css_classes=["wb-counters"])

@@ -19,7 +19,7 @@ from workbench.app.diagram import wiring_svg
 from workbench.app.form import ScenarioForm
 from workbench.app.safe import html
 from workbench.app.state import AppState, ScenarioDraft, delete_scenario, duplicate_scenario, list_scenarios
-from workbench.app.ui import Confirm, Messages, busy, guarded, mode_badge, plain
+from workbench.app.ui import Confirm, Messages, busy, button, guarded, mode_badge, plain
 from workbench.errors import InputError
 
 __all__ = ["ScenariosView"]
@@ -55,13 +55,13 @@ class ScenariosView(pn.viewable.Viewer):
         W = pn.widgets
         gf, gs = guarded(self.files_msg), guarded(self.msg)
         self.files = W.Select(label="scenario files", size=8, width=250, css_classes=["wb-files"])
-        open_btn = W.Button(label="Open", button_type="primary", width=80)
+        open_btn = button("Open", "primary", width=80)
         open_btn.on_click(gf(self._open))
         new_btn = W.Button(label="New", width=70)
         new_btn.on_click(gf(self._new))
         dup_btn = W.Button(label="Duplicate", width=90, css_classes=["wb-duplicate"])
         dup_btn.on_click(gf(self._duplicate))
-        del_btn = W.Button(label="Delete file", button_type="danger", button_style="outline", width=100,
+        del_btn = button("Delete file", "danger", "outline", width=100,
                            css_classes=["wb-delete"])
         del_btn.on_click(gf(self._delete))
         self.files_confirm = Confirm("files", self.files_msg)
@@ -76,9 +76,9 @@ class ScenariosView(pn.viewable.Viewer):
                                         sizing_mode="stretch_width", disable_math=True)
         self.title = pn.pane.HTML("", css_classes=["wb-title"])
         self.save_name = W.TextInput(placeholder="my-design", width=180, css_classes=["wb-save-name"])
-        self.save_as_btn = W.Button(label="Save as", button_type="success", width=90)
+        self.save_as_btn = button("Save as", "success", width=90)
         self.save_as_btn.on_click(gs(self._save_as))
-        self.save_btn = W.Button(label="Save", button_type="success", button_style="outline", width=70,
+        self.save_btn = button("Save", "success", "outline", width=70,
                                  css_classes=["wb-save"])
         self.save_btn.on_click(gs(self._save))
         self.confirm = Confirm("save", self.msg)

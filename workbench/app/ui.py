@@ -12,6 +12,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import panel as pn
 
@@ -19,7 +20,7 @@ from workbench.app.safe import html, text
 from workbench.errors import StoreError, WorkbenchError
 from workbench.registry import mode_colour
 
-__all__ = ["Messages", "Confirm", "busy", "guarded", "mode_badge", "plain", "duration", "percent"]
+__all__ = ["Messages", "Confirm", "busy", "button", "guarded", "mode_badge", "plain", "duration", "percent"]
 
 _log = logging.getLogger("workbench.app")
 
@@ -77,6 +78,15 @@ class Messages:
             self.clear()
 
 
+def button(label: str, color: str = "default", variant: str = "solid", **params: Any) -> pn.widgets.Button:
+    """A button in one of Panel's colours (primary, success, warning, danger) and variants (solid,
+    outline). Panel 1.9 renamed ``button_type``/``button_style`` to ``color``/``variant`` and warns on
+    the old names; older releases (the floor is 1.5) only know the old ones: use whichever this one has."""
+    if "color" in pn.widgets.Button.param:
+        return pn.widgets.Button(label=label, color=color, variant=variant, **params)
+    return pn.widgets.Button(label=label, button_type=color, button_style=variant, **params)
+
+
 @contextmanager
 def busy(*buttons: pn.widgets.Button) -> Iterator[None]:
     """While the block runs, ``buttons`` show a spinner and cannot be clicked twice."""
@@ -101,7 +111,7 @@ class Confirm:
         self._action: Callable[[], None] | None = None
         self._cancel: Callable[[], None] | None = None
         self.question = pn.pane.HTML("", margin=(8, 6))
-        self.yes = pn.widgets.Button(label="Yes", button_type="danger", width=110, css_classes=[f"wb-yes-{name}"])
+        self.yes = button("Yes", "danger", width=110, css_classes=[f"wb-yes-{name}"])
         self.no = pn.widgets.Button(label="Cancel", width=90, css_classes=[f"wb-no-{name}"])
         self.yes.on_click(guarded(messages)(self._yes))
         self.no.on_click(guarded(messages)(self._no))
