@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 import panel as pn
 import param
+from param.parameters import NoNone
 
 from workbench.analysis.prompts import export_with_prompts, run_prompts
 from workbench.app.safe import html
@@ -79,9 +80,11 @@ class AuditView(pn.viewable.Viewer):
 
     show_text = param.Boolean(default=True, doc="show each request's prompt and answer text")
 
+    state = param.ClassSelector(class_=AppState, allow_None=NoNone, doc="the session's state (its runs_changed "
+                                "re-reads this page's runs)")
+
     def __init__(self, state: AppState, **params):
-        super().__init__(**params)
-        self.state = state
+        super().__init__(state=state, **params)
         self.msg = Messages("audit")
         g = guarded(self.msg)
         W = pn.widgets
@@ -124,6 +127,10 @@ class AuditView(pn.viewable.Viewer):
 
     def __panel__(self):
         return self.panel
+
+    @param.depends("state.runs_changed", watch=True)
+    def _runs_changed(self) -> None:
+        guarded(self.msg)(self.refresh)()
 
     def refresh(self, select: str | None = None) -> None:
         """Re-list the stored runs and pick ``select`` (default: keep the pick, else the last job's last run)."""
