@@ -69,7 +69,7 @@ def test_every_view_loads_only_from_the_app_on_five_starts(folder, tmp_path, pag
                 tab(view, name)
                 view.locator(marker).first.wait_for()
                 if name == "Compare":
-                    choose(view, ".wb-compare-pick", "support-baseline [", "support-tiered [")
+                    choose(view, ".wb-compare-pick", "▸ support-baseline · ", "▸ support-tiered · ")
                     view.locator(".wb-chart-cost svg, .wb-chart-cost canvas").first.wait_for()
             view.wait_for_load_state("networkidle")
             view.close()
