@@ -98,8 +98,9 @@ def build_app(db: str | Path = "workbench.duckdb", scenarios_dir: str | Path = "
     run = RunView(state, on_finished=finished)
     exercises = ExercisesView(state)
     sweeps = SweepView(state)
-    # Filled before its tab is first drawn: a Tabulator filled while its tab is being drawn may draw no rows.
-    guarded(sweeps.msg)(sweeps.refresh)()
+    # Filled before its tab is first drawn (a Tabulator filled while its tab is being drawn may draw no rows),
+    # but after the first page is on screen: reading the store (migrating a new file) need not delay it.
+    pn.state.onload(guarded(sweeps.msg)(sweeps.refresh))
     views: list = [scenarios, traffic, run, compare, audit, exercises, sweeps]
     tabs = pn.Tabs(*((name, v.panel) for name, v in zip(TABS, views, strict=True)), dynamic=True,
                    sizing_mode="stretch_width", css_classes=["wb-tabs"])
