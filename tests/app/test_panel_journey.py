@@ -74,6 +74,11 @@ def test_page_load_and_run_to_first_progress(app, page, capsys):
     loads = [_load(page, url)]
     page.get_by_text("chat models with a price").wait_for(timeout=120_000)  # the background loads are done
     loads.append(_load(page, url))  # a page of a server whose first-use loads are over
+    # the file list is checked once the page is drawn: each file's policy and no error
+    listing = page.locator(".wb-listing .tabulator-row")
+    expect(listing.filter(has_text="support-tiered").locator("[tabulator-field=policy]")).to_have_text("weighted")
+    expect(listing.filter(has_text="support-baseline").locator("[tabulator-field=policy]")).to_have_text("static")
+    expect(page.locator(".wb-listing [tabulator-field=error]", has_text="checking")).to_have_count(0)
     box = page.locator(".wb-yaml").bounding_box()
     assert box is not None and box["x"] + box["width"] <= 1280  # the YAML panel fits a 1280 px window
     _shots(page, "scenarios")

@@ -25,12 +25,14 @@ from pathlib import Path
 import pandas as pd
 import panel as pn
 import param
+from param.parameters import NoNone
 
 from workbench.analysis.prompts import export_with_prompts, run_prompts
 from workbench.app.safe import html
 from workbench.app.state import AppState
 from workbench.app.ui import Messages, guarded, mode_badge
-from workbench.errors import WorkbenchError
+from workbench.errors import InputError, WorkbenchError
+from workbench.store.audit import is_audited, verify_run
 from workbench.store.export import FLAGS, attempt_rows, audit_facets, request_rows, run_size
 from workbench.store.runs import list_runs
 
@@ -79,9 +81,11 @@ class AuditView(pn.viewable.Viewer):
 
     show_text = param.Boolean(default=True, doc="show each request's prompt and answer text")
 
+    state = param.ClassSelector(class_=AppState, allow_None=NoNone, doc="the session's state (its runs_changed "
+                                "re-reads this page's runs)")
+
     def __init__(self, state: AppState, **params):
-        super().__init__(**params)
-        self.state = state
+        super().__init__(state=state, **params)
         self.msg = Messages("audit")
         g = guarded(self.msg)
         W = pn.widgets
@@ -105,6 +109,7 @@ class AuditView(pn.viewable.Viewer):
                                     page_size=15, sizing_mode="stretch_width", selectable=1,
                                     css_classes=["wb-audit-requests"], layout="fit_data_table")
         self.requests.on_click(g(self._detail))
+        self.seal = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["wb-audit-seal-box"])
         self.detail = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["wb-audit-detail-box"])
         self.attempts = W.Tabulator(pd.DataFrame(), disabled=True, show_index=False, sizing_mode="stretch_width",
                                     selectable=False, css_classes=["wb-audit-attempts"])
@@ -119,11 +124,15 @@ class AuditView(pn.viewable.Viewer):
                              "with each request's prompt and answer text (filters only narrow the table)."),
             self.msg.pane, pn.FlexBox(self.run, self.status, self.target, self.category, self.flag,
                                       sizing_mode="stretch_width"),  # wraps at 1280 px instead of overflowing
-            self.text_toggle, self.header, self.requests, self.detail, self.attempts,
+            self.text_toggle, self.header, self.seal, self.requests, self.detail, self.attempts,
             pn.Row(self.fmt, self.dl_requests, self.dl_attempts), sizing_mode="stretch_width")
 
     def __panel__(self):
         return self.panel
+
+    @param.depends("state.runs_changed", watch=True)
+    def _runs_changed(self) -> None:
+        guarded(self.msg)(self.refresh)()
 
     def refresh(self, select: str | None = None) -> None:
         """Re-list the stored runs and pick ``select`` (default: keep the pick, else the last job's last run)."""
@@ -157,7 +166,9 @@ class AuditView(pn.viewable.Viewer):
 
     def _facets(self) -> None:
         if not self.run.value:
+            self.seal.object = ""
             return
+        self._seal(self.run.value)
         with self.state.store() as st:
             facets = audit_facets(st, self.run.value)
         self._quiet = True
@@ -170,6 +181,20 @@ class AuditView(pn.viewable.Viewer):
             self._quiet = False
         self._names()
         self._rows()
+
+    def _seal(self, run_id: str) -> None:
+        """The run's audit chain as ``workbench audit verify`` checks it: intact, broken at row N, or not audited."""
+        with self.state.store() as st:
+            if not is_audited(st.con, run_id):
+                state, line = "none", "not audited (its scenario did not set audit: true): no tamper-evident trail"
+            else:
+                try:
+                    result = verify_run(st.con, run_id)
+                    state, line = ("intact" if result.intact else "broken"), result.message()
+                except InputError as exc:  # e.g. a signed chain and no key here: not checked, said so
+                    state, line = "unchecked", str(exc)
+        self.seal.object = html("<p class='wb-audit-seal' data-state='{}'><b>Audit trail</b> (checked as "
+                                "<code>workbench audit verify</code> does): {}</p>", state, line)
 
     def _names(self) -> None:
         rid, ext = self.run.value or "run", self.fmt.value

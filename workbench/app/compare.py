@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 import panel as pn
+import param
+from param.parameters import NoNone
 
 from workbench.analysis import compare, verdict
 from workbench.analysis.fleet import no_routing_needed
@@ -103,9 +105,11 @@ def _too_few(picked: list) -> bool:
 class CompareView(pn.viewable.Viewer):
     """The Compare tab; ``panel`` is its layout."""
 
+    state = param.ClassSelector(class_=AppState, allow_None=NoNone, doc="the session's state (its runs_changed "
+                                "re-reads this page's runs)")
+
     def __init__(self, state: AppState, **params):
-        super().__init__(**params)
-        self.state = state
+        super().__init__(state=state, **params)
         self.msg = Messages("compare")
         g = guarded(self.msg)
         W = pn.widgets
@@ -146,7 +150,8 @@ class CompareView(pn.viewable.Viewer):
         self._summaries: list[dict] = []
         self._table = pd.DataFrame()
         self._names: dict[str, str] = {}
-        self.manage = RunsCard(state, changed=g(lambda: self.refresh()))
+        # a run labelled, renamed or deleted: every page over runs (this one, Audit, Sweep) re-reads them
+        self.manage = RunsCard(state, changed=g(lambda: state.check_runs()))
         self.panel = pn.Column(
             pn.pane.Markdown("### Compare runs"), self.msg.pane, self.hint, self.pick, self.baseline, self.summary,
             self.table, self.verdicts, self.glossary, self.download, self.charts,
@@ -156,6 +161,10 @@ class CompareView(pn.viewable.Viewer):
 
     def __panel__(self):
         return self.panel
+
+    @param.depends("state.runs_changed", watch=True)
+    def _runs_changed(self) -> None:
+        guarded(self.msg)(self.refresh)()
 
     def refresh(self, select: list[str] | None = None) -> None:
         """Re-list the stored runs and pick ``select`` (default: keep the picks, else the last job's runs)."""

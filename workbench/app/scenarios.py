@@ -36,6 +36,21 @@ traffic:
 """
 
 
+_LISTING = ["file", "name", "mode", "policy", "models", "error"]
+
+
+def _signature(files: list[Path]) -> tuple:
+    """Each file's name, modification time and size: a change of the folder changes it."""
+    out = []
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError:  # removed meanwhile: it is not listed
+            continue
+        out.append((f.name, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
 class ScenariosView(pn.viewable.Viewer):
     """The Scenarios tab over the session's draft; ``panel`` is its layout.
 
@@ -67,7 +82,7 @@ class ScenariosView(pn.viewable.Viewer):
         self.files_confirm = Confirm("files", self.files_msg)
         self.files_confirm.panel.width = 250
         self.listing = W.Tabulator(pd.DataFrame(), disabled=True, show_index=False, width=250, height=260,
-                                   hidden_columns=["models"], selectable=False)
+                                   hidden_columns=["models"], selectable=False, css_classes=["wb-listing"])
         self.form = ScenarioForm(self.draft, self.msg)
         self.editor = W.CodeEditor(value=self.draft.text, language="yaml", height=640, sizing_mode="stretch_width",
                                    min_width=360, css_classes=["wb-yaml"])
@@ -101,6 +116,7 @@ class ScenariosView(pn.viewable.Viewer):
             pn.pane.Markdown("### Wiring: router &rarr; models &rarr; fallbacks &rarr; human nodes"),
             pn.pane.HTML(self._diagram, css_classes=["wb-diagram-pane"], sizing_mode="stretch_width"),
             self._leave_guard, sizing_mode="stretch_width")
+        self._listed: tuple = ()  # the folder's files, dates and sizes as last listed
         self.refresh()
         if not self.draft.text and self.files.value:  # start on the first scenario rather than an empty page
             self.draft.load(f"{self.state.scenarios_dir}/{self.files.value}")
@@ -115,12 +131,26 @@ class ScenariosView(pn.viewable.Viewer):
         return wiring_svg(d.data, d.routes()) if d.yaml_ok else ""
 
     def refresh(self) -> None:
-        """Re-list the scenario files (called when the tab is shown)."""
-        rows = list_scenarios(self.state.scenarios_dir)
-        self.files.options = [r["file"] for r in rows]
-        self.listing.value = pd.DataFrame(rows, columns=["file", "name", "mode", "policy", "models", "error"])
-        if self.files.value not in self.files.options and rows:
-            self.files.value = rows[0]["file"]
+        """Re-list the scenario files when the folder changed (called when the tab is shown; cheap otherwise).
+
+        The names are listed at once; checking every file (parse, policy, graders: ~20 ms each) fills
+        the table's columns after the first page is on screen (``pn.state.onload``), so that a folder of
+        many scenarios does not delay the editor.
+        """
+        listed = _signature(self.state.scenario_files())
+        if listed == self._listed:
+            return
+        self._listed = listed
+        names = [name for name, _, _ in listed]
+        self.files.options = names
+        if self.files.value not in names and names:
+            self.files.value = names[0]
+        self.listing.value = pd.DataFrame({"file": names, "name": "", "mode": "", "policy": "", "models": "",
+                                           "error": "checking..."}, columns=_LISTING)
+        pn.state.onload(self._check_listing)  # once the page is drawn (at once when it is, or outside a server)
+
+    def _check_listing(self) -> None:
+        self.listing.value = pd.DataFrame(list_scenarios(self.state.scenarios_dir), columns=_LISTING)
 
     def _discarding(self, what: str, action) -> None:
         """Run ``action`` now, or after asking when the draft has unsaved edits."""

@@ -2,9 +2,13 @@
 
 Why plain tabs and no template: templates fetch fonts and styles from CDNs, and the app must work
 offline; Panel serves its own bundled JavaScript (Bokeh, Tabulator, Ace, Vega) from the server.
-Why dynamic tabs: only the tab on screen is sent to the browser, so the first page loads quickly;
-each tab's data is refreshed when it is shown (runs finished elsewhere appear). Pages talk through
-the session's state: the Exercises page sets ``AppState.audit_run`` and the shell opens it in Audit.
+Why dynamic tabs: only the tab on screen is sent to the browser, so the first page loads quickly.
+Why a tab switch does almost no work: the pages over stored runs (Compare, Audit, Sweep) depend on
+``AppState.runs_changed`` (``param.depends``), bumped when the store's fingerprint of its runs changes
+(one aggregate query on each switch, so runs finished elsewhere, e.g. by the CLI, still appear); the
+pages over files (Scenarios, Traffic, Run, Exercises) re-list only when their folder changed. Pages
+talk through the session's state: the Exercises page sets ``AppState.audit_run`` and the shell opens
+it in Audit.
 """
 
 from __future__ import annotations
@@ -89,17 +93,26 @@ def build_app(db: str | Path = "workbench.duckdb", scenarios_dir: str | Path = "
     def finished(run_ids: list[str]) -> None:
         guarded(compare.msg)(compare.show_runs)(run_ids)
         guarded(audit.msg)(audit.refresh)(select=run_ids[-1] if run_ids else None)
+        guarded(run.msg)(state.check_runs)(announce=False)  # Compare and Audit are up to date: no second read
 
     run = RunView(state, on_finished=finished)
     exercises = ExercisesView(state)
     sweeps = SweepView(state)
-    # Filled before its tab is first drawn: a Tabulator filled while its tab is being drawn may draw no rows.
-    guarded(sweeps.msg)(sweeps.refresh)()
+    # Filled before its tab is first drawn (a Tabulator filled while its tab is being drawn may draw no rows),
+    # but after the first page is on screen: reading the store (migrating a new file) need not delay it.
+    pn.state.onload(guarded(sweeps.msg)(sweeps.refresh))
     views: list = [scenarios, traffic, run, compare, audit, exercises, sweeps]
     tabs = pn.Tabs(*((name, v.panel) for name, v in zip(TABS, views, strict=True)), dynamic=True,
                    sizing_mode="stretch_width", css_classes=["wb-tabs"])
-    # a view that cannot read the store (another process holds it) says so in its message box
-    tabs.param.watch(lambda e: guarded(views[e.new].msg)(views[e.new].refresh)(), "active")
+
+    def shown(event) -> None:
+        view = views[event.new]
+        # a view that cannot read the store (another process holds it) says so in its message box
+        if view in (compare, audit, sweeps) and not view.msg.store_failed:
+            guarded(view.msg)(state.check_runs)()  # re-reads the pages over runs only when the runs changed
+        else:
+            guarded(view.msg)(view.refresh)()  # cheap: these re-list their folder only when it changed
+    tabs.param.watch(shown, "active")
 
     def open_in_audit(event) -> None:
         if event.new:

@@ -27,6 +27,7 @@ from workbench.graders import build_graders
 from workbench.policies import build_policy
 from workbench.scenario import Scenario, parse_scenario
 from workbench.store import TraceStore
+from workbench.store.runs import runs_version
 
 __all__ = ["ScenarioDraft", "AppState", "validate_text", "list_scenarios", "delete_scenario", "duplicate_scenario",
            "DRAFT"]
@@ -218,6 +219,9 @@ class AppState(param.Parameterized):
     job = param.ClassSelector(class_=RunJob, allow_None=NoNone)
     finished_runs = param.List(default=[], doc="run ids of the last finished job (Compare and Audit start there)")
     run_names = param.List(default=[], doc="scenarios picked on the Run page, in order (file names or DRAFT)")
+    runs_changed = param.Integer(default=0, doc="bumped when the stored runs changed (a job finished, a run was "
+                                 "labelled, renamed or deleted, here or by another process): the pages over runs "
+                                 "re-read the store on it, and only on it")
     audit_run = param.String(default="", doc="a run another page asks the Audit page to open ('' none)")
     audit_filter = param.Dict(default={}, doc="the requests behind a figure Compare traced: run_id and any of "
                               "status, target, category, flag (workbench.store.export.FLAGS), and why (the figure)")
@@ -230,6 +234,20 @@ class AppState(param.Parameterized):
             self.traffic = TrafficChoice(folder=str(Path(self.scenarios_dir) / "traffic"))
         if self.job is None:
             self.job = RunJob()
+        self._runs_version: tuple | None = None
+
+    def check_runs(self, *, announce: bool = True) -> bool:
+        """Read the store's cheap fingerprint of its runs (:func:`runs_version`); when it changed since the
+        last check, bump ``runs_changed`` (unless ``announce`` is False: the caller has updated the pages
+        itself). True when it changed."""
+        with self.store() as st:
+            version = runs_version(st)
+        if version == self._runs_version:
+            return False
+        self._runs_version = version
+        if announce:
+            self.runs_changed += 1
+        return True
 
     @contextmanager
     def store(self) -> Iterator[TraceStore]:

@@ -13,6 +13,8 @@ import json
 
 import pandas as pd
 import panel as pn
+import param
+from param.parameters import NoNone
 
 from workbench.analysis.sweep import front_chart, sweep_result
 from workbench.app.safe import Safe, html, join
@@ -30,9 +32,11 @@ TRIAL_COLUMNS = ["trial", "changes", "cost_per_1k_usd", "quality", "error_rate",
 class SweepView(pn.viewable.Viewer):
     """The Sweep tab; ``panel`` is its layout."""
 
+    state = param.ClassSelector(class_=AppState, allow_None=NoNone, doc="the session's state (its runs_changed "
+                                "re-reads this page's runs)")
+
     def __init__(self, state: AppState, **params):
-        super().__init__(**params)
-        self.state = state
+        super().__init__(state=state, **params)
         self.msg = Messages("sweep")
         g = guarded(self.msg)
         self.sweep = pn.widgets.Select(label="sweep", width=560, css_classes=["wb-sweep-select"])
@@ -51,6 +55,10 @@ class SweepView(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.Column:
         return self.panel
+
+    @param.depends("state.runs_changed", watch=True)
+    def _runs_changed(self) -> None:
+        guarded(self.msg)(self.refresh)()
 
     def refresh(self) -> None:
         """Re-list the stored sweeps (newest first) and keep the pick, else show the newest."""

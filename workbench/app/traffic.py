@@ -57,19 +57,30 @@ class TrafficView(pn.viewable.Viewer):
             self.msg.pane, pn.Row(self.source, self.sample, self.seed), pn.Row(self.process, self.rate, self.speedup),
             self.bursts, self.datasets, self.summary, self.preview,
             LogImport(on_done=lambda _name: self.refresh()), sizing_mode="stretch_width")
+        self._seen: tuple = ()  # what the last refresh listed and previewed
         self.refresh()
 
     def __panel__(self) -> pn.Column:
         return self.panel
 
     def refresh(self) -> None:
-        """Re-list traffic files and datasets, and redraw the preview."""
+        """Re-list traffic files and datasets, and redraw the preview; nothing when none of them, nor the
+        scenario the preview takes its settings from, changed since the last time (a tab switch is cheap)."""
         options = {_OWN: ""}
-        for f in list_traffic_files(self.choice.folder):
+        files = list_traffic_files(self.choice.folder)
+        for f in files:
             options[f"file: {f.name}"] = str(f)
         datasets = list_datasets()
         for d in datasets:
             options[f"dataset: {d.get('name')} ({d.get('prompts', '?')} prompts)"] = DATASET_PREFIX + str(d.get("name"))
+        try:
+            base: object = self.state.traffic_base()
+        except InputError as exc:  # no scenario yet: the preview says so
+            base = str(exc)
+        seen = (options, repr(datasets), [(f, f.stat().st_mtime_ns) for f in files if f.exists()], base)
+        if seen == self._seen:
+            return
+        self._seen = seen
         self.source.options = options
         self.source.value = self.choice.source if self.choice.source in options.values() else ""
         self.datasets.value = pd.DataFrame(datasets)

@@ -18,7 +18,7 @@ import pandas as pd
 from workbench.errors import InputError, StoreError
 from workbench.store.base import check_run_id
 
-__all__ = ["list_runs", "label_run", "rename_run", "delete_run", "RUN_TABLES", "LABEL_MAX"]
+__all__ = ["list_runs", "runs_version", "label_run", "rename_run", "delete_run", "RUN_TABLES", "LABEL_MAX"]
 
 #: Every table keyed by ``run_id`` (the run row itself last when deleting, first when renaming).
 RUN_TABLES = ("requests", "attempts", "audit_trail", "sweep_trials")
@@ -54,6 +54,18 @@ def list_runs(con_or_store) -> pd.DataFrame:
                             "AND column_name = 'label'").fetchone() or (0,)
     # a file opened read-only is not migrated: before migration 010 no run has a label
     return con.execute(_LIST.format(label="ru.label" if has_label[0] else "NULL")).df()
+
+
+def runs_version(con_or_store) -> tuple:
+    """A cheap fingerprint of the stored runs: it changes when a run is added, finishes, is labelled,
+    renamed or deleted (by this process or another, e.g. the CLI). One aggregate over the runs table."""
+    con = _con(con_or_store)
+    has_label = con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'runs' "
+                            "AND column_name = 'label'").fetchone() or (0,)
+    label = "ru.label" if has_label[0] else "NULL"
+    row = con.execute(f"SELECT count(*), max(started_at), max(finished_at), "  # no user text in it
+                      f"coalesce(sum(hash(run_id, status, {label})), 0) FROM runs ru").fetchone()
+    return tuple(row) if row else ()
 
 
 def label_run(con_or_store, run_id: str, label: str) -> None:
