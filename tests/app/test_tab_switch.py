@@ -50,8 +50,6 @@ def _picker(app: pn.Column, css: str):
 # Bokeh's ColumnDataSource.from_df (behind every Tabulator the whole app builds) calls pandas'
 # reset_index(inplace=True), deprecated in pandas 3.1: Bokeh's to fix, not a warning of ours.
 @pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.reset_index is deprecated")
-# Panel 1.9.4 deprecates Button(button_type=...) for color=: the app's buttons move with Panel 2 (outside this test)
-@pytest.mark.filterwarnings("ignore:button_(type|style) is deprecated:PendingDeprecationWarning")
 def test_switching_tabs_reads_the_runs_only_when_they_changed(served):
     app, folder, db, reads = served
     tabs = app[1]
