@@ -29,7 +29,7 @@ import duckdb
 import pandas as pd
 
 from workbench.errors import InputError, StoreError
-from workbench.store.outcomes import OUTCOME_COLUMNS, OutcomeStore, dataset_path
+from workbench.store.outcomes import PROMPT_COLUMNS, OutcomeStore, dataset_path
 
 __all__ = ["LoggedWriter", "STAGE_COLUMNS", "iter_parquet", "logged_outcomes", "add_answer"]
 
@@ -191,18 +191,4 @@ def logged_outcomes(ds: OutcomeStore) -> tuple[bool, pd.DataFrame]:
 def add_answer(ds: OutcomeStore, row: dict[str, Any] | None, meta: dict[str, Any] | None = None) -> None:
     """Upsert one answer (a dict of outcome columns) and/or meta entries, in one transaction; by column
     name, so columns of the dataset this row does not name (a log's ``propensity``) stay NULL."""
-    con = ds.con
-    o = pd.DataFrame([row] if row else [], columns=list(OUTCOME_COLUMNS))  # noqa: F841  (read by DuckDB)
-    try:
-        con.begin()
-        if row:
-            con.execute("INSERT OR REPLACE INTO outcomes BY NAME SELECT * FROM o")
-        for k, v in (meta or {}).items():
-            con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [k, json.dumps(v)])
-        con.commit()
-    except duckdb.Error as exc:
-        try:
-            con.rollback()
-        except duckdb.Error:  # no transaction left to roll back
-            pass
-        raise StoreError(f"{ds.path}: writing dataset '{ds.name}' failed (nothing written): {exc}") from None
+    ds.write(pd.DataFrame(columns=list(PROMPT_COLUMNS)), pd.DataFrame([row] if row else []), meta)

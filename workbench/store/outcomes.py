@@ -171,14 +171,17 @@ class OutcomeStore(Connected):
         return final
 
     def write(self, prompts: pd.DataFrame, outcomes: pd.DataFrame, meta: dict | None = None) -> None:
-        """Upsert prompts and outcomes (a prompt x model recorded again replaces the older answer)."""
+        """Upsert prompts and outcomes (a prompt x model recorded again replaces the older answer), by
+        column name: a column the frames do not hold (a log's ``propensity``) is written NULL."""
         p = prompts.reindex(columns=PROMPT_COLUMNS)  # noqa: F841  (read by DuckDB)
         o = outcomes.reindex(columns=OUTCOME_COLUMNS)  # noqa: F841
         con = self.con
         try:
             con.begin()
-            con.execute("INSERT OR REPLACE INTO prompts SELECT * FROM p")
-            con.execute("INSERT OR REPLACE INTO outcomes SELECT * FROM o")
+            if len(p):
+                con.execute("INSERT OR REPLACE INTO prompts BY NAME SELECT * FROM p")
+            if len(o):
+                con.execute("INSERT OR REPLACE INTO outcomes BY NAME SELECT * FROM o")
             for k, v in (meta or {}).items():
                 con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [k, json.dumps(v)])
             con.commit()
