@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+
+from conftest import SCENARIOS
 
 from workbench.analysis import run_summary
 from workbench.runner import execute, prepare
@@ -138,3 +141,16 @@ def leaked(values: dict[str, str], texts: list[str]) -> list[str]:
         if any(f in t for f in forms for t in texts):
             found.append(kind)
     return found
+
+
+def scenario_folder(parent: Path, *names: str, exercises: bool = False) -> Path:
+    """``parent/scenarios`` holding copies of the library scenarios ``names``, their traffic folder and,
+    with ``exercises``, the interview exercises: a folder the app or a run may write into."""
+    folder = parent / "scenarios"
+    folder.mkdir(parents=True)
+    for name in names:
+        shutil.copy(SCENARIOS / name, folder / name)
+    shutil.copytree(SCENARIOS / "traffic", folder / "traffic")
+    if exercises:
+        shutil.copytree(SCENARIOS / "exercises", folder / "exercises")
+    return folder

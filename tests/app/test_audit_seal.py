@@ -3,24 +3,18 @@ broken at the first changed row (a stored cost edited after the run), or not aud
 
 from __future__ import annotations
 
-import shutil
 
 import duckdb
 import pytest
 from browser import serve_app, tab
-from conftest import SCENARIOS
-from helpers import run
+from helpers import run, scenario_folder
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """Two audited runs of loan-approval (one then tampered with) and one unaudited run; `workbench serve`."""
     tmp = tmp_path_factory.mktemp("seal")
-    folder = tmp / "scenarios"
-    folder.mkdir()
-    for name in ("loan-approval.yaml", "support-baseline.yaml"):
-        shutil.copy(SCENARIOS / name, folder / name)
-    shutil.copytree(SCENARIOS / "traffic", folder / "traffic")
+    folder = scenario_folder(tmp, "loan-approval.yaml", "support-baseline.yaml")
     db = tmp / "t.duckdb"
     intact, _ = run(folder / "loan-approval.yaml", db, requests=12)
     tampered, _ = run(folder / "loan-approval.yaml", db, requests=12)

@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 from browser import choose, serve_app, tab
-from conftest import ROOT, SCENARIOS
-from helpers import run
+from conftest import ROOT
+from helpers import run, scenario_folder
 
 OUTPUT = ROOT / "test-output" / "app"
 REQUESTS = 80
@@ -23,11 +23,7 @@ REQUESTS = 80
 def served(tmp_path_factory):
     """support-baseline and support-tiered stored over the same 80 tickets, then `workbench serve`."""
     tmp = tmp_path_factory.mktemp("journey")
-    folder = tmp / "scenarios"
-    folder.mkdir()
-    for name in ("support-baseline.yaml", "support-tiered.yaml"):
-        shutil.copy(SCENARIOS / name, folder / name)
-    shutil.copytree(SCENARIOS / "traffic", folder / "traffic")
+    folder = scenario_folder(tmp, "support-baseline.yaml", "support-tiered.yaml")
     db = tmp / "t.duckdb"
     base, _ = run(folder / "support-baseline.yaml", db, requests=REQUESTS)
     tiered, _ = run(folder / "support-tiered.yaml", db, requests=REQUESTS)

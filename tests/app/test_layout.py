@@ -4,12 +4,10 @@ failure names the widest elements, so that the culprit is found from the message
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 from browser import choose, serve_app, tab
-from conftest import SCENARIOS
-from helpers import run
+from helpers import run, scenario_folder
 
 REQUESTS = 40
 TABS = ["Scenarios", "Traffic", "Run", "Compare", "Audit", "Exercises", "Sweep"]
@@ -37,12 +35,7 @@ def served(tmp_path_factory):
     """Two stored runs over the same tickets (Compare and Audit have content), the exercises, `workbench serve`."""
     # a deep folder: long paths (the header names the store and folder) must wrap, not widen the page
     tmp = tmp_path_factory.mktemp("layout") / ("a-rather-long-folder-name_" * 6)
-    folder = tmp / "scenarios"
-    folder.mkdir(parents=True)
-    for name in ("support-baseline.yaml", "support-tiered.yaml"):
-        shutil.copy(SCENARIOS / name, folder / name)
-    shutil.copytree(SCENARIOS / "traffic", folder / "traffic")
-    shutil.copytree(SCENARIOS / "exercises", folder / "exercises")
+    folder = scenario_folder(tmp, "support-baseline.yaml", "support-tiered.yaml", exercises=True)
     db = tmp / "t.duckdb"
     run(folder / "support-baseline.yaml", db, requests=REQUESTS)
     run(folder / "support-tiered.yaml", db, requests=REQUESTS)

@@ -7,13 +7,11 @@ page visits every tab, waits for that tab's content, and every request Chromium 
 
 from __future__ import annotations
 
-import shutil
 from urllib.parse import urlsplit
 
 import pytest
 from browser import choose, serve_app, tab
-from conftest import SCENARIOS
-from helpers import run
+from helpers import run, scenario_folder
 
 STARTS = 5
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -40,12 +38,7 @@ def test_offsite_detects_what_it_must():
 def folder(tmp_path):
     """Two demo scenarios, their traffic and the interview exercises; a run of each in t.duckdb (so that
     Compare draws its charts and Audit its rows)."""
-    folder = tmp_path / "scenarios"
-    folder.mkdir()
-    for name in ("support-baseline.yaml", "support-tiered.yaml"):
-        shutil.copy(SCENARIOS / name, folder / name)
-    shutil.copytree(SCENARIOS / "traffic", folder / "traffic")
-    shutil.copytree(SCENARIOS / "exercises", folder / "exercises")
+    folder = scenario_folder(tmp_path, "support-baseline.yaml", "support-tiered.yaml", exercises=True)
     for name in ("support-baseline.yaml", "support-tiered.yaml"):
         run(folder / name, tmp_path / "t.duckdb", requests=30, seed=7)
     return folder

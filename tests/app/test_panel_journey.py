@@ -11,13 +11,13 @@ Run to the first progress update (printed; goals 2 s and 1 s), and keeps screens
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 from browser import choose, serve_app, tab
 from conftest import ROOT, SCENARIOS
+from helpers import scenario_folder
 
 OUTPUT = ROOT / "test-output" / "app"
 EXERCISE = "cost-overrun"
@@ -29,12 +29,7 @@ SIZES = [(1280, 800), (1920, 1080)]
 def app(tmp_path_factory):
     """`workbench serve` over two demo scenarios, their traffic and the interview exercises."""
     tmp = tmp_path_factory.mktemp("panel")
-    folder = tmp / "scenarios"
-    folder.mkdir()
-    for name in ("support-baseline.yaml", "support-tiered.yaml"):
-        shutil.copy(SCENARIOS / name, folder / name)
-    shutil.copytree(SCENARIOS / "traffic", folder / "traffic")
-    shutil.copytree(SCENARIOS / "exercises", folder / "exercises")
+    folder = scenario_folder(tmp, "support-baseline.yaml", "support-tiered.yaml", exercises=True)
     with serve_app(folder, tmp / "t.duckdb", cwd=tmp) as url:
         yield url, tmp
 

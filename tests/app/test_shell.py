@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import re
-import shutil
 import socket
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ import duckdb
 import pytest
 from browser import choose, serve_app, start_run, tab
 from conftest import ROOT, SCENARIOS
-from helpers import wb
+from helpers import scenario_folder, wb
 
 OUTPUT = ROOT / "test-output" / "app"
 REQUESTS = 60
@@ -28,11 +27,7 @@ REQUESTS = 60
 def app(tmp_path_factory):
     """A running `workbench serve` over a copy of two demo scenarios; yields (url, folder)."""
     tmp = tmp_path_factory.mktemp("app")
-    folder = tmp / "scenarios"
-    folder.mkdir()
-    for name in ("support-baseline.yaml", "support-tiered.yaml"):
-        shutil.copy(SCENARIOS / name, folder / name)
-    shutil.copytree(SCENARIOS / "traffic", folder / "traffic")
+    folder = scenario_folder(tmp, "support-baseline.yaml", "support-tiered.yaml")
     with serve_app(folder, tmp / "t.duckdb", cwd=tmp) as url:
         yield url, tmp
 

@@ -9,13 +9,11 @@ reads are counted by wrapping the real listing functions (they still read the re
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 
 import panel as pn
 import pytest
-from conftest import SCENARIOS
-from helpers import run
+from helpers import run, scenario_folder
 
 from workbench.app import audit, compare, shell, sweep
 from workbench.app.shell import TABS, build_app
@@ -24,11 +22,7 @@ from workbench.app.shell import TABS, build_app
 @pytest.fixture
 def served(tmp_path, monkeypatch):
     """build_app over two demo scenarios and one stored run; a counter of each page's store reads."""
-    folder = tmp_path / "scenarios"
-    folder.mkdir()
-    for name in ("support-baseline.yaml", "support-tiered.yaml"):
-        shutil.copy(SCENARIOS / name, folder / name)
-    shutil.copytree(SCENARIOS / "traffic", folder / "traffic")
+    folder = scenario_folder(tmp_path, "support-baseline.yaml", "support-tiered.yaml")
     db = tmp_path / "t.duckdb"
     run(folder / "support-baseline.yaml", db, requests=20)
     reads: Counter[str] = Counter()
