@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["Submission", "add_submission", "list_submissions", "candidates"]
-
-_COLUMNS = ["submission_id", "candidate", "exercise", "submitted_at", "elapsed_s", "design_yaml", "run_id", "level",
-            "passed", "total", "points", "max_points", "result_json"]
-
 
 @dataclass(frozen=True)
 class Submission:
@@ -43,6 +39,10 @@ class Submission:
     def result(self) -> dict[str, Any]:
         """The stored result (``ExerciseResult.to_dict``)."""
         return json.loads(self.result_json)
+
+
+#: The ``submissions`` table's columns: the dataclass's fields, in order (one list, not two).
+_COLUMNS = [f.name for f in fields(Submission)]
 
 
 def _con(con_or_store):
