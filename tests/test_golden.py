@@ -10,6 +10,10 @@ few figures beside each hash so a failure says what moved, not only that somethi
 The live scenario (``live-sim.yaml``) is left out on purpose: its times are wall-clock measurements and
 differ on every run. Recorded scenarios replay the real RouteLLM answers from ../shared/datasets.
 
+Only the columns that existed when the digests were made are hashed (``PINNED``): a migration that adds a
+column (a cost breakdown, a model version) leaves these digests valid as long as every existing cell is
+unchanged. A change that is meant to alter an existing column must regenerate the digests, with its reason.
+
 To re-make the digests after a change that is *meant* to alter traces (never during a refactor):
 ``WORKBENCH_GOLDEN_UPDATE=1 pytest tests/test_golden.py`` and commit the file with the reason.
 """
@@ -40,9 +44,22 @@ def _render(value) -> str:
     return repr(value)
 
 
+#: The columns of each table when the digests were made (after migration 010), in table order.
+PINNED = {
+    "requests": ["seq", "request_id", "category", "difficulty", "arrival_s", "start_s", "end_s", "latency_s",
+                 "policy", "route", "reason", "decision_score", "final_target", "status", "error_kind", "attempts",
+                 "retries", "fallbacks", "handoff", "prompt_tokens", "completion_tokens", "cost_usd", "quality",
+                 "response", "escalations", "skips", "verdicts", "prompt_hash"],
+    "attempts": ["request_id", "attempt_no", "target", "model", "provider", "is_retry", "is_fallback", "start_s",
+                 "end_s", "wait_s", "ok", "error_kind", "retry_after_s", "prompt_tokens", "completion_tokens",
+                 "cost_usd", "score", "purpose", "response", "verdicts", "error_message"],
+}
+
+
 def _table_digest(store: TraceStore, table: str, run_id: str, order: str) -> dict:
-    cur = store.con.execute(f"SELECT * EXCLUDE (run_id) FROM {table} WHERE run_id = ? ORDER BY {order}", [run_id])
-    columns = [d[0] for d in cur.description]
+    columns = PINNED[table]
+    order = ", ".join(columns) if order == "ALL" else order
+    cur = store.con.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE run_id = ? ORDER BY {order}", [run_id])
     h = hashlib.sha256("\t".join(columns).encode())
     rows = 0
     for row in cur.fetchall():
