@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from workbench.caching import CacheSpec, check_cache
 from workbench.errors import CONFIG_ERRORS, RETRYABLE_DEFAULT, ErrorKind, ScenarioError
 from workbench.registry import MIXED, provider_kind, unknown_provider_message
 from workbench.seeds import SEED_MAX
@@ -295,6 +296,8 @@ class Scenario(_Model):
     traffic: TrafficSpec
     audit: StrictBool = False
     """Seal every request into a tamper-evident hash chain (``workbench audit verify RUN_ID``)."""
+    cache: CacheSpec | None = None
+    """Shared prompt prefixes and the providers' prompt cache (``workbench/caching.py``)."""
 
     _path: Path | None = PrivateAttr(default=None)
     _text: str = PrivateAttr(default="")
@@ -392,6 +395,7 @@ class Scenario(_Model):
         if self.budget and self.budget.downgrade_to and self.budget.downgrade_to not in self.fleet:
             raise self.error_at(("budget", "downgrade_to"), f"'{self.budget.downgrade_to}' is not a "
                                 f"fleet model (fleet: {', '.join(self.fleet)})")
+        check_cache(self)
 
 
 # --- loading --------------------------------------------------------------------------------------

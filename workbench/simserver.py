@@ -32,6 +32,15 @@ check what a resumed run re-sent). Optional request headers steer the draw: ``X-
 (0..1 or easy/medium/hard, default 0.5), ``X-Workbench-Category``, ``X-Workbench-Expected`` (a correct draw
 answers exactly this), ``X-Workbench-Choices`` (comma-separated labels a wrong draw picks from). Successes also carry
 ``X-Workbench-Score`` and ``X-Workbench-Cost-Usd``.
+
+Prompt caching (:mod:`workbench.caching`): a chat's cacheable prefix is every message before its last
+one (the system prompt, few-shot turns, tool definitions sent as messages). A successful call whose
+prefix this server has answered for the same model within the family's TTL (virtual seconds), and that
+is at least the family's minimum cacheable size, reports the prefix's tokens (litellm's count of those
+messages) as ``usage.prompt_tokens_details.cached_tokens``, as OpenAI does; otherwise it writes the
+entry, reported as ``prompt_tokens_details.cache_write_tokens`` where the family bills writes
+(Anthropic). Whole messages are compared, not OpenAI's 128-token blocks; a scenario's ``cache:``
+block does not apply here (its prefixes are declared sizes, not text a client sends).
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ from typing import Any
 
 from aiohttp import web
 
+from workbench.caching import BoundPrefix, family_for
 from workbench.catalog import count_tokens, model_info
 from workbench.errors import ErrorKind
 from workbench.providers.base import Outcome, unknown_price_error
@@ -86,7 +96,9 @@ class _SimServer:
             raise ValueError(f"speed must be a positive number, got {speed!r}")
         self.scenario, self.speed, self.seed = scenario, float(speed), seed
         names = list(scenario.fleet)
-        self.provider = SimulatedProvider(scenario, names, [], seed)
+        # the prefixes a client sends are real messages, cached below: a declared cache: block would count twice
+        self.provider = SimulatedProvider(scenario.model_copy(update={"cache": None}), names, [], seed)
+        self.cache_entries: dict[tuple[str, str], float] = {}  # (model, prefix hash) -> virtual last use
         self.calls = {n: self.provider.bind(n) for n in names}
         infos = {}
         for n, s in scenario.fleet.items():
@@ -212,9 +224,22 @@ async def _call(request: web.Request, state: _SimServer, name: str, req: Request
     outcome = state.calls[name](req, request_key(state.seed, req.id), now, 1)
     if not outcome.ok:
         return await _failure(request, state, name, outcome, now)
+    outcome.cached_tokens, outcome.cache_write_tokens = _prompt_cache(state, name, req, now)
     out, finish, latency = _truncate(state, name, outcome, max_tokens)
     await _hold(request, latency / state.speed)
     return _completion(state, name, req, outcome, out, finish)
+
+
+def _prompt_cache(state: _SimServer, name: str, req: Request, now: float) -> tuple[int, int]:
+    """(cached_tokens, cache_write_tokens) of a successful call: its prefix is every message but the last."""
+    messages = req.messages or []
+    if len(messages) < 2:
+        return 0, 0
+    model = state.scenario.fleet[name].model
+    prefix = messages[:-1]
+    key = json.dumps(prefix, sort_keys=True)
+    tokens = count_tokens(model, prefix, key)
+    return BoundPrefix(f"{key64(key):016x}", tokens, family_for(model), model, None, state.cache_entries).use(now)
 
 
 def _parse_chat(body: Any, headers, state: _SimServer) -> tuple[str, Request, int | None] | web.Response:
@@ -370,13 +395,16 @@ def _completion(state: _SimServer, name: str, req: Request, outcome: Outcome, ou
                 finish: str) -> web.Response:
     """The chat.completion body of a successful simulated call, with usage in every one."""
     spec = state.scenario.fleet[name]
+    details = {"cached_tokens": outcome.cached_tokens, "audio_tokens": 0}
+    if outcome.cache_write_tokens:
+        details["cache_write_tokens"] = outcome.cache_write_tokens
     body = {
         "id": f"chatcmpl-sim-{req.id}", "object": "chat.completion", "created": int(time.time()),
         "model": spec.model, "system_fingerprint": _OWNER,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": outcome.text},
                      "logprobs": None, "finish_reason": finish}],
         "usage": {"prompt_tokens": outcome.prompt_tokens, "completion_tokens": out,
-                  "total_tokens": outcome.prompt_tokens + out},
+                  "total_tokens": outcome.prompt_tokens + out, "prompt_tokens_details": details},
     }
     price_in, price_out = state.prices[name]
     headers = {"X-Workbench-Score": f"{outcome.score:g}",

@@ -164,8 +164,14 @@ class _LiveModel:
         usage = getattr(response, "usage", None)
         ptok = int(getattr(usage, "prompt_tokens", 0) or 0)
         ctok = int(getattr(usage, "completion_tokens", 0) or 0)
+        # litellm normalises every provider's cache usage into OpenAI's prompt_tokens_details
+        # (Anthropic's cache_read_input_tokens -> cached_tokens, cache_creation_input_tokens -> cache_write_tokens)
+        details = getattr(usage, "prompt_tokens_details", None)
+        cached = int(getattr(details, "cached_tokens", 0) or 0)
+        written = int(getattr(details, "cache_write_tokens", 0) or 0)
         text = response.choices[0].message.content if response.choices else None
-        return Outcome(True, latency, None, ptok, ctok, ptok * self.in_tok + ctok * self.out_tok, text)
+        return Outcome(True, latency, None, ptok, ctok, ptok * self.in_tok + ctok * self.out_tok, text,
+                       cached_tokens=cached, cache_write_tokens=written)
 
 
 def _quiet_litellm() -> None:

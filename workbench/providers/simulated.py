@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 
+from workbench.caching import BoundPrefix, bind_prefixes
 from workbench.catalog import count_tokens, model_info
 from workbench.errors import ErrorKind
 from workbench.providers.base import Answer, Outcome, Provider, register, unknown_price_error
@@ -66,7 +67,7 @@ class _SimModel:
     """One simulated fleet member with its own rate-limit windows."""
 
     def __init__(self, name: str, spec: ModelSpec, prof: dict, in_tok: float, out_tok: float,
-                 window: int | None, labels: dict[str | None, list[str]]):
+                 window: int | None, labels: dict[str | None, list[str]], prefix: BoundPrefix | None = None):
         self.name, self.model = name, spec.model
         self.mkey = key64("model", spec.model)  # by model, not by fleet name: same model, same luck
         self.ttft, self.tps, self.sigma = prof["ttft_s"], prof["tokens_per_s"], prof["latency_sigma"]
@@ -82,6 +83,7 @@ class _SimModel:
         self._tok_sum = 0
         self.labels = labels
         self.tokens: dict[str, int] = {}
+        self.prefix = prefix  # a shared prompt prefix (cache: block): part of every prompt, maybe cached
 
     def count(self, req: Request) -> int:
         """Prompt tokens of ``req`` by litellm's tokenizer for this model (cached per prompt text)."""
@@ -98,6 +100,9 @@ class _SimModel:
         ptok = self.tokens.get(req.prompt)
         if ptok is None:
             ptok = self.count(req)
+        prefix = self.prefix
+        if prefix is not None:
+            ptok += prefix.tokens
         if self.window is not None and ptok >= self.window:
             return Outcome(False, _QUICK_FAIL_S, ErrorKind.CONTEXT_WINDOW, prompt_tokens=ptok)
         limited = self._rate_limited(now, ptok)
@@ -117,8 +122,11 @@ class _SimModel:
         latency = self.ttft * _lognormal(k, a + _SALT_LAT, self.sigma) + out / self.tps
         p = self.q_easy + (self.q_hard - self.q_easy) * d + self.cat_q.get(req.category, 0.0)
         correct = unit(k, _SALT_Q) < p
-        return Outcome(True, latency, None, ptok, out, ptok * self.in_tok + out * self.out_tok,
-                       self._answer(req, correct, k), 1.0 if correct else 0.0)
+        outcome = Outcome(True, latency, None, ptok, out, ptok * self.in_tok + out * self.out_tok,
+                          self._answer(req, correct, k), 1.0 if correct else 0.0)
+        if prefix is not None:
+            outcome.cached_tokens, outcome.cache_write_tokens = prefix.use(now)
+        return outcome
 
     def _rate_limited(self, now: float, ptok: int) -> float | None:
         """Seconds until the call would fit the rpm/tpm windows, or None if it fits now."""
@@ -179,6 +187,9 @@ class SimulatedProvider(Provider):
         sorted_labels = {c: sorted(v) for c, v in labels.items()}
         self.models: dict[str, _SimModel] = {}
         self.profiles: dict[str, dict] = {}
+        #: (deployment, prefix) -> virtual time of last use: the prompt cache, shared by fleet names of one model
+        self.cache_entries: dict[tuple[str, str], float] = {}
+        prefixes = bind_prefixes(scenario, tuple(names), self.cache_entries)
         for name in names:
             spec = scenario.fleet[name]
             info = model_info(spec.model, spec.price, spec.context_window)
@@ -187,7 +198,7 @@ class SimulatedProvider(Provider):
             prof = profile_for(spec)
             self.profiles[name] = prof
             sim = _SimModel(name, spec, prof, info.input_per_token, info.output_per_token,
-                            info.max_input_tokens, sorted_labels)
+                            info.max_input_tokens, sorted_labels, prefixes.get(name))
             for r in requests:  # count prompts now: tokenizers load before the clock starts
                 if r.messages is None and r.prompt not in sim.tokens:
                     sim.count(r)
