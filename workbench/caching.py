@@ -162,7 +162,7 @@ def check_cache(scenario: Scenario) -> None:
 class BoundPrefix:
     """A prefix as one fleet model sees it: its tokens, TTL, minimum and its shared cache entries."""
 
-    __slots__ = ("name", "tokens", "ttl_s", "cacheable", "write_tokens", "_book", "_key")
+    __slots__ = ("name", "tokens", "ttl_s", "cacheable", "write_tokens", "hits", "misses", "_book", "_key")
 
     def __init__(self, name: str, tokens: int, family: CacheFamily | None, model: str, ttl_s: float | None,
                  book: dict[tuple[str, str], float]):
@@ -172,6 +172,7 @@ class BoundPrefix:
         self.cacheable = minimum is not None and tokens >= minimum
         self.write_tokens = tokens if family is not None and family.bills_writes else 0
         self._book, self._key = book, (model, name)
+        self.hits = self.misses = 0  # successful calls of this fleet model that read / wrote the entry
 
     def use(self, now: float) -> tuple[int, int]:
         """A successful call at virtual time ``now``: (cached_tokens, cache_write_tokens); refreshes the entry."""
@@ -180,8 +181,10 @@ class BoundPrefix:
         last = self._book.get(self._key)
         if last is not None and now - last <= self.ttl_s:
             self._book[self._key] = max(last, now)
+            self.hits += 1
             return self.tokens, 0
         self._book[self._key] = now
+        self.misses += 1
         return 0, self.write_tokens
 
 
