@@ -132,9 +132,9 @@ def run_workbench(args: argparse.Namespace, db: Path) -> dict:
     prep = runner.prepare(scn, seed=args.seed)
     t1 = time.perf_counter()
     with TraceStore(db) as store:
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         run_id, stats = runner.execute(prep, store)
-        t3 = time.perf_counter()
+        t3, c3 = time.perf_counter(), time.process_time()
         q = store.con.execute
         n_req, req_cost = q("SELECT count(*), sum(cost_usd) FROM requests WHERE run_id = ?",
                             [run_id]).fetchone()
@@ -148,7 +148,7 @@ def run_workbench(args: argparse.Namespace, db: Path) -> dict:
                 for m in getattr(p, "models", {}).values() if getattr(m, "prefix", None) is not None]
     hits = (sum(b.hits for b in prefixes), sum(b.misses for b in prefixes)) if prefixes else None
     return dict(scn=scn, prep=prep, run_id=run_id, cache_hits=hits, stats=stats, prepare_s=t1 - t0, open_s=t2 - t1,
-                execute_s=t3 - t2, n_req=n_req, req_cost=req_cost or 0.0, n_att=n_att,
+                execute_s=t3 - t2, execute_cpu_s=c3 - c2, n_req=n_req, req_cost=req_cost or 0.0, n_att=n_att,
                 att_cost=att_cost or 0.0, n_retry=n_retry, n_fb=n_fb, n_err=n_err, n_ok=n_ok,
                 n_human=n_human, status=status)
 
@@ -232,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"prepare (load, sample, arrivals, tokenize prompts): {wb['prepare_s']:.3f} s")
     print(f"execute (replay + every row written to DuckDB):     {wb['execute_s']:.3f} s  "
           f"-> {wb_rate:,.0f} requests/s")
+    print(f"execute, CPU time of this process (all threads):   {wb['execute_cpu_s']:.3f} s  -> "
+          f"{n / wb['execute_cpu_s']:,.0f} requests per CPU second (steadier than wall time on a busy machine)")
     print(f"end to end (prepare + execute):                     {e2e_s:.3f} s  -> {e2e_rate:,.0f} requests/s")
     print(f"(opening the trace db and migrating it: {wb['open_s']:.3f} s, not counted)")
     print(f"attempts written {wb['n_att']:,} (failed {wb['n_err']:,}, retries {wb['n_retry']:,}, "
