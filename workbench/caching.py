@@ -17,7 +17,8 @@ TTL`` and the prefix is at least the family's minimum cacheable size: the prefix
 ``cached_tokens``. Otherwise it is a *miss* that writes the entry: ``cache_write_tokens`` are the
 prefix's tokens where the family bills writes (Anthropic), 0 where writes are free (OpenAI, Gemini's
 implicit cache). Either way the entry's last use becomes ``t`` (every provider below refreshes the TTL
-on use). Failed calls leave the cache alone. A prefix below the minimum is never cached. The entry is
+on use). Calls the provider fails leave the cache alone (one the client times out after the provider
+answered has written it, as a real provider would). A prefix below the minimum is never cached. The entry is
 usable from the call's start (ASSUMED: a second call that starts while the first is still generating
 hits; real providers may miss it). Caching changes tokens only, not latency (ASSUMED: the simulated
 latency does not depend on prompt size). Nothing reads the wall clock: same seed, same hits.
