@@ -17,10 +17,10 @@ from workbench.caching import FAMILIES, family_for
 from workbench.catalog import count_text_tokens, count_tokens
 from workbench.errors import ScenarioError
 from workbench.providers import make_provider
-from workbench.runner import prepare
+from workbench.runner import execute, prepare
 from workbench.scenario import parse_scenario
-from workbench.seeds import request_key
 from workbench.simserver import running_server
+from workbench.store import TraceStore
 from workbench.traffic import Request
 
 QUIET = "sim: {error_rates: {}}"
@@ -120,11 +120,11 @@ def test_failed_calls_leave_the_cache_alone():
     assert p._by_model["m"].cache_entries == {}
 
 
-def test_dense_arrivals_hit_more_than_sparse_ones(scenario_file):
-    """Same prefix and TTL, 400 requests at 1/s and at one per 10 minutes (mean): every gap within the
-    TTL is a hit, so the dense run hits on all but its first call and the sparse one on about
-    1 - exp(-300/600) = 39% of them."""
-    def hits(rate: float) -> tuple[int, int]:
+def test_dense_arrivals_hit_more_than_sparse_ones(scenario_file, tmp_path):
+    """Same prefix and TTL, 400 requests replayed at 1/s and at one per 10 minutes (mean): every gap
+    within the TTL is a hit, so the dense run hits on all but its first call and the sparse one on about
+    1 - exp(-300/600) = 39% of them. The replay engine makes the calls; the prefix counts them."""
+    def hits(rate: float) -> tuple[int, int, int]:
         path = scenario_file(f"""\
             name: dense-sparse
             fleet: {{small: {{model: gpt-4o-mini, {QUIET}}}}}
@@ -133,14 +133,16 @@ def test_dense_arrivals_hit_more_than_sparse_ones(scenario_file):
             cache: {{prefixes: {{sys: {{tokens: 1800, targets: [small]}}}}}}
             """, n=400)
         prep = prepare(path)
-        got = sum(prep.provider.call("small", r, request_key(prep.seed, r.id), t).cached_tokens == 1800
-                  for r, t in zip(prep.requests, prep.arrivals, strict=True))
+        with TraceStore(tmp_path / f"{rate}.duckdb") as store:
+            execute(prep, store)
+        prefix = prep.provider.bind("small").__self__.prefix  # the simulated model's bound prefix
         gaps = [b - a for a, b in zip(prep.arrivals, prep.arrivals[1:], strict=False)]
-        return got, sum(g <= 300.0 for g in gaps)
+        return prefix.hits, prefix.misses, sum(g <= 300.0 for g in gaps)
 
-    dense, dense_expected = hits(1.0)
-    sparse, sparse_expected = hits(1 / 600)
+    dense, dense_misses, dense_expected = hits(1.0)
+    sparse, sparse_misses, sparse_expected = hits(1 / 600)
     assert (dense, sparse) == (dense_expected, sparse_expected)  # exactly the gaps within the TTL
+    assert (dense + dense_misses, sparse + sparse_misses) == (400, 400)
     assert dense == 399
     assert 0.30 * 399 < sparse < 0.48 * 399
     assert dense > 2 * sparse
