@@ -238,7 +238,7 @@ def _prompt_cache(state: _SimServer, name: str, req: Request, now: float) -> tup
     model = state.scenario.fleet[name].model
     prefix = messages[:-1]
     key = json.dumps(prefix, sort_keys=True)
-    tokens = count_tokens(model, prefix, key)
+    tokens = count_tokens(model, prefix, "\x00sim-server prefix " + key)  # apart from prompts' own keys
     return BoundPrefix(f"{key64(key):016x}", tokens, family_for(model), model, None, state.cache_entries).use(now)
 
 
