@@ -193,11 +193,15 @@ def test_without_a_cache_block_the_scenario_and_its_answers_are_unchanged():
     ("a: {tokens: 1800, targets: [small]}\nb: {tokens: 1900, targets: [small]}\n", 10,
      "cache.prefixes.b.targets[0]", "already starts with prefix 'a'"),
     ("sys: {tokens: 1800, targets: [small], ttl: 60}\n", 9, "cache.prefixes.sys.ttl", "ttl"),
+    ("sys: {tokens: 1800, targets: [live]}\n", 9, "cache.prefixes.sys.targets[0]",
+     "'live' is a live model: a cache: prefix is simulated"),
     ("sys: {tokens: 1800, targets: [small], ttl_s: 0}\n", 9, "cache.prefixes.sys.ttl_s", "greater than 0"),
 ])
 def test_bad_cache_blocks_name_file_line_and_field(prefixes, line, field, words):
+    fleet = (f"small: {{model: gpt-4o-mini, {QUIET}}}\n"
+             "  live: {model: openai/gpt-4o, provider: live, api_base: 'http://127.0.0.1:9/v1'}")
     with pytest.raises(ScenarioError) as err:
-        parse_scenario(cached_scenario(prefixes), source="bad.yaml")
+        parse_scenario(cached_scenario(prefixes, fleet=fleet), source="bad.yaml")
     e = err.value
     assert (e.file, e.line, e.field) == ("bad.yaml", line, field), str(e)
     assert words in str(e)

@@ -135,8 +135,8 @@ def prefix_tokens(prefix: PrefixSpec, model: str) -> int:
 
 
 def check_cache(scenario: Scenario) -> None:
-    """Raise one ScenarioError for the first bad reference in ``cache:`` (a target not in the fleet, a
-    model targeted twice, a prefix that does not fit the model's context window)."""
+    """Raise one ScenarioError for the first bad reference in ``cache:`` (a target not in the fleet or not
+    simulated, a model targeted twice, a prefix that does not fit the model's context window)."""
     if scenario.cache is None:
         return
     owner: dict[str, str] = {}
@@ -151,6 +151,10 @@ def check_cache(scenario: Scenario) -> None:
                                         "starts with one prefix")
             owner[target] = name
             spec = scenario.fleet[target]
+            if spec.provider != "simulated":
+                raise scenario.error_at(loc, f"'{target}' is a {spec.provider} model: a cache: prefix is simulated "
+                                        "(its size is declared, not sent); a live model's cached tokens come from "
+                                        "its provider's usage")
             info = model_info(spec.model, spec.price, spec.context_window)
             window = info.max_input_tokens if info is not None else None
             size = prefix_tokens(prefix, spec.model)
