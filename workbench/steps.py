@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.scenario import Scenario
 
-__all__ = ["STEP_KINDS", "StepLatency", "StepSpec", "RouteSteps", "check_steps", "Z95"]
+__all__ = ["STEP_KINDS", "StepLatency", "StepSpec", "RouteSteps", "check_steps", "route_steps", "step_lines", "Z95"]
 
 #: The kinds of step, stored as the ``purpose`` of their attempt rows (the cost breakdown's ``tools``).
 STEP_KINDS = ("retrieval", "tool", "lookup")
@@ -130,3 +130,37 @@ def check_steps(scn: Scenario) -> None:
         if human is not None and human not in scn.humans:
             raise scn.error_at(("steps", name, "on_failure"), f"unknown human '{human}' "
                                f"(humans: {', '.join(scn.humans) or 'none declared under humans:'})")
+
+
+def route_steps(scn: Scenario, target: str | None) -> dict[str, list[dict]]:
+    """The steps ``target``'s route runs, before and after its call, each with its fallback chain (for explain)."""
+    spec = scn.fleet.get(target) if target else None
+    if spec is None or not spec.steps:
+        return {}
+    out: dict[str, list[dict]] = {}
+    for when in ("before", "after"):
+        out[when] = []
+        for name in getattr(spec.steps, when):
+            step = scn.steps[name]
+            chain, nxt = [], step.fallback
+            while nxt is not None and nxt != name and nxt not in chain:
+                chain.append(nxt)
+                nxt = scn.steps[nxt].fallback
+            out[when].append({"step": name, "kind": step.kind, "p50_s": step.latency.p50_s,
+                              "p95_s": step.latency.p95_s, "cost_per_call_usd": step.cost_per_call_usd,
+                              "error_rate": step.error_rate, "timeout_rate": step.timeout_rate,
+                              "context_tokens": step.context_tokens if when == "before" else 0,
+                              "fallbacks": chain, "on_failure": step.on_failure})
+    return out
+
+
+def step_lines(steps: dict[str, list[dict]]) -> list[str]:
+    """``route_steps`` as the text lines ``workbench explain`` prints (simulated dependencies, said so)."""
+    lines = []
+    for when in ("before", "after"):
+        for s in steps.get(when, ()):
+            ctx = f", +{s['context_tokens']} prompt tokens" if s["context_tokens"] else ""
+            chain = "".join(f" -> {f}" for f in s["fallbacks"])
+            lines.append(f"  step {when} the call: {s['step']} [{s['kind']}, simulated] p50 {s['p50_s']:g} s, "
+                         f"${s['cost_per_call_usd']:g} a call{ctx}; if it fails: retries{chain} -> {s['on_failure']}")
+    return lines
