@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import litellm
 import pandas as pd
 import pytest
@@ -13,7 +15,7 @@ from workbench.errors import ScenarioError
 from workbench.explain import explain
 from workbench.replay import replay
 from workbench.runner import prepare
-from workbench.scenario import load_scenario
+from workbench.scenario import load_scenario, parse_scenario
 from workbench.steps import route_steps
 from workbench.yamlio import read_yaml
 
@@ -249,3 +251,12 @@ def test_the_library_scenario_with_steps_loads_and_explains():
     assert out["steps"]["before"][0]["fallbacks"] == ["kb-cache"]
     large = route_steps(scn, "large")
     assert {s["kind"] for when in large.values() for s in when} == {"retrieval", "lookup", "tool"}
+
+
+def test_the_readme_steps_example_is_a_valid_scenario_block():
+    readme = (SCENARIOS.parent / "README.md").read_text()
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if b.startswith("steps:"))
+    scn = parse_scenario("name: r\n" + block + HUMANS + "router: {policy: static, params: {target: large}}\n"
+                         "traffic: {source: t.jsonl}\n", source="README.md")
+    assert scn.fleet["large"].steps.before == ["kb-search", "crm"] and set(scn.steps) == {
+        "kb-search", "kb-cache", "crm", "ticket-update"}
