@@ -15,8 +15,10 @@ retryable and retries remain; then the fallback chain is walked: the next rule o
 list whose ``errors`` match the error kind, a fallback target's own rules appended, no target twice. A
 human node is a queue of agents (first come, first served; exponential handling time); a request
 handed to a human frees its concurrency slot. Every provider call becomes one attempt row, failed ones
-included; a request row is written together with its attempts, in batches. Circuit breakers and LLM
-judges are collaborators (:mod:`~workbench.replay.breaker`, :mod:`~workbench.replay.judges`).
+included; a request row is written together with its attempts, in batches. Circuit breakers, LLM
+judges and a route's tool and data steps are collaborators (:mod:`~workbench.replay.breaker`,
+:mod:`~workbench.replay.judges`, :mod:`~workbench.replay.steps`; the steps' hooks are skipped when no
+route declares a step).
 """
 
 from __future__ import annotations
