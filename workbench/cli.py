@@ -356,6 +356,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from workbench.errors import InputError
     from workbench.explain import explain
     from workbench.scenario import load_scenario
+    from workbench.steps import step_lines
 
     meta = {}
     for item in args.meta:
@@ -382,6 +383,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     for i, f in enumerate(out["fallbacks"], 1):
         errors = f["errors"] if isinstance(f["errors"], str) else ", ".join(f["errors"])
         print(f"  fallback {i}: if {f['after']} fails ({errors}) -> {f['to']} [{f['kind']}]")
+    for line in step_lines(out.get("steps", {})):
+        print(line)
     if out["budget"]:
         b = out["budget"]
         action = f"downgrade to {b['downgrade_to']}" if b["on_exceed"] == "downgrade" else "reject"

@@ -1,4 +1,4 @@
-"""Explain a route without calling any provider: the policy's decision and the fallback chain.
+"""Explain a route without calling any provider: the policy's decision, the fallback chain and the route's steps.
 
 Why: an architect (or an interview panel) wants to ask "where would *this* request go, and what
 happens if that model fails?" of a design, instantly and for free. The policy decides exactly as in
@@ -13,6 +13,7 @@ from typing import Any
 from workbench.policies import Policy, RouteContext, build_policy
 from workbench.scenario import Scenario
 from workbench.seeds import check_seed, key64, request_key
+from workbench.steps import route_steps
 from workbench.traffic import Request
 
 __all__ = ["explain", "fallback_chain"]
@@ -57,6 +58,7 @@ def explain(scenario: Scenario, text: str, *, category: str | None = None, diffi
     target = decision.target
     spec = scenario.fleet.get(target) if target else None
     retry = scenario.retries
+    steps = route_steps(scenario, target)
     return {
         "scenario": scenario.name, "policy": scenario.router.policy, "seed": run_seed, "request_id": request_id,
         "consult": consult,  # a model the policy asks first (explain makes no call, so no target yet)
@@ -65,4 +67,5 @@ def explain(scenario: Scenario, text: str, *, category: str | None = None, diffi
         "retries": {"max_retries": retry.max_retries, "errors": [e.value for e in retry.errors]},
         "fallbacks": fallback_chain(scenario, target) if target else [],
         "budget": None if scenario.budget is None else scenario.budget.model_dump(mode="json"),
+        **({"steps": steps} if steps else {}),  # the route's tool and data steps, when it has any
     }

@@ -35,6 +35,7 @@ from workbench.caching import CacheSpec, check_cache
 from workbench.errors import CONFIG_ERRORS, RETRYABLE_DEFAULT, ErrorKind, ScenarioError
 from workbench.registry import MIXED, provider_kind, unknown_provider_message
 from workbench.seeds import SEED_MAX
+from workbench.steps import RouteSteps, StepSpec, check_steps
 from workbench.yamlio import _dotted, _line_for, dump_yaml, field_error, read_text, read_yaml
 
 __all__ = [
@@ -142,6 +143,7 @@ class ModelSpec(_Model):
     api_key: SecretStr | None = None
     sim: SimProfile = SimProfile()
     recorded: RecordedSpec = RecordedSpec()
+    steps: RouteSteps = RouteSteps()  # tool and data steps around this model's call (workbench/steps.py)
 
 
 class HumanSpec(_Model):
@@ -286,6 +288,7 @@ class Scenario(_Model):
     concurrency: Annotated[int, Field(ge=1, le=100_000)] = 64
     fleet: Annotated[dict[Annotated[str, Field(pattern=_NAME)], ModelSpec], Field(min_length=1)]
     humans: dict[Annotated[str, Field(pattern=_NAME)], HumanSpec] = {}
+    steps: dict[Annotated[str, Field(pattern=_NAME)], StepSpec] = {}  # retrieval/tool/lookup calls (steps.py)
     router: RouterSpec
     fallbacks: dict[str, list[FallbackRule]] = {}
     retries: RetrySpec = RetrySpec()
@@ -396,6 +399,7 @@ class Scenario(_Model):
             raise self.error_at(("budget", "downgrade_to"), f"'{self.budget.downgrade_to}' is not a "
                                 f"fleet model (fleet: {', '.join(self.fleet)})")
         check_cache(self)
+        check_steps(self)
 
 
 # --- loading --------------------------------------------------------------------------------------

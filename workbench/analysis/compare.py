@@ -51,13 +51,14 @@ _STRONG_SQL = f"""
 WITH price AS (
     SELECT model, sum(cost_usd) / sum(prompt_tokens + completion_tokens) AS usd_per_token
     FROM attempts
-    WHERE {_RUNS} AND coalesce(purpose, 'answer') NOT IN ('route', 'judge') AND ok AND provider <> 'human'
+    WHERE {_RUNS} AND coalesce(purpose, 'answer') NOT IN ('route', 'judge', 'retrieval', 'tool', 'lookup')
+      AND ok AND provider <> 'human'
     GROUP BY model HAVING sum(prompt_tokens + completion_tokens) > 0
 ), strong AS (
     SELECT model FROM price ORDER BY usd_per_token DESC, model LIMIT 1
 ), final AS (
     SELECT run_id, request_id, model FROM attempts
-    WHERE {_RUNS} AND ok AND coalesce(purpose, 'answer') NOT IN ('route', 'judge')
+    WHERE {_RUNS} AND ok AND coalesce(purpose, 'answer') NOT IN ('route', 'judge', 'retrieval', 'tool', 'lookup')
     QUALIFY row_number() OVER (PARTITION BY run_id, request_id ORDER BY attempt_no DESC) = 1
 )
 SELECT r.run_id, (SELECT model FROM strong) AS strong_target,

@@ -38,13 +38,14 @@ __all__ = ["model_points", "mix_frontier", "mix_quality", "route_outcome", "uppe
            "fleet_metrics", "dominant_model", "no_routing_needed", "SINGLE_MODEL_SHARE"]
 
 #: A run "sends all traffic to one model" when at least this share of its requests called that model
-#: only (answers, retries, fallbacks, escalations and router calls; LLM judges aside).
+#: only (answers, retries, fallbacks, escalations and router calls; LLM judges and tool/data steps aside).
 SINGLE_MODEL_SHARE = 0.95
 
 _SINGLE_SQL = """
 WITH per_request AS (
     SELECT run_id, request_id, min(model) AS model, count(DISTINCT model) AS models
-    FROM attempts WHERE run_id IN (SELECT unnest(?::VARCHAR[])) AND coalesce(purpose, 'answer') <> 'judge'
+    FROM attempts WHERE run_id IN (SELECT unnest(?::VARCHAR[]))
+      AND coalesce(purpose, 'answer') NOT IN ('judge', 'retrieval', 'tool', 'lookup')
     GROUP BY run_id, request_id
 ), per_model AS (
     SELECT run_id, model, count(*) AS n FROM per_request WHERE models = 1 GROUP BY run_id, model

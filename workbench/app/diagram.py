@@ -1,4 +1,4 @@
-"""The wiring of a scenario as an SVG: router -> models -> fallbacks -> human nodes.
+"""The wiring of a scenario as an SVG: router -> models (with their tool and data steps) -> fallbacks -> human nodes.
 
 Why hand-written SVG: the app works offline and the picture is small (a router, a few models, a few
 fallback arrows), so a layout library (Graphviz, a JS graph widget) would be a heavy dependency for
@@ -18,7 +18,7 @@ __all__ = ["wiring_svg", "routed_targets", "errors_label"]
 _BOX_W, _BOX_H, _ROW = 210, 52, 78
 _X_ROUTER, _X_MODEL, _X_HUMAN = 16, 230, 640
 _ROUTER_W, _HUMAN_W = 160, 180
-_FALLBACK, _ROUTE, _MISSING = "#dd6b20", "#2b6cb0", "#c53030"
+_FALLBACK, _ROUTE, _MISSING, _STEP = "#dd6b20", "#2b6cb0", "#c53030", "#2c7a7b"
 
 
 def _mapping(value: Any) -> dict:
@@ -98,6 +98,7 @@ def wiring_svg(data: Any, routes: list[str] | None = None) -> str:
         parts.append(_box(_X_MODEL, y_of[m], _BOX_W, m,
                           f"{spec.get('model', '?')} [{spec.get('provider', 'simulated')}]",
                           "#f0fff4", "wb-model"))
+        parts.extend(_steps_line(m, spec, y_of[m]))
     for h in people:
         node = _mapping(humans[h])
         parts.append(_box(_X_HUMAN, y_of[h], _HUMAN_W, h, f"human: {node.get('agents', '?')} agents", "#fffaf0",
@@ -105,6 +106,10 @@ def wiring_svg(data: Any, routes: list[str] | None = None) -> str:
     height = 20 + rows * _ROW + 6
     for line in legend:
         parts.append(f"<text x='{_X_MODEL}' y='{height}' font-size='12' fill='{_FALLBACK}'>{esc(line)}</text>")
+        height += 16
+    for line in _steps_legend(fleet, _mapping(data.get("steps"))):
+        parts.append(f"<text x='{_X_MODEL}' y='{height}' font-size='12' fill='{_STEP}' class='wb-steps'>"
+                     f"{esc(line)}</text>")
         height += 16
     budget = _mapping(data.get("budget"))
     if budget:
@@ -150,4 +155,37 @@ def _fallback_arrows(fallbacks: dict, fleet: dict, humans: dict, y_of: dict, row
                 ty = 20 + rows * _ROW - 10
                 parts.append(_arrow(f"M{x},{sy} L{_X_HUMAN - 4},{ty}", _MISSING, dashed=True, label=f"{to}?",
                                     lx=_X_HUMAN, ly=ty + 4))
+    return legend
+
+
+def _names(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _steps_line(model: str, spec: dict, y: float) -> list[str]:
+    """A line under a model's box: its route's steps in order around the call (the draft may name unknown steps)."""
+    steps = _mapping(spec.get("steps"))
+    before, after = _names(steps.get("before")), _names(steps.get("after"))
+    if not before and not after:
+        return []
+    text = " > ".join([*before, "call", *after])
+    return [f"<text x='{_X_MODEL + 4}' y='{y + _BOX_H + 13}' font-size='11' fill='{_STEP}' class='wb-steps'>"
+            f"steps: {esc(text[:40])}</text>"]
+
+
+def _steps_legend(fleet: dict, steps: dict) -> list[str]:
+    """One legend line per step a route runs: its kind and what its failure leads to (fallback step, then
+    ``on_failure``), as the fallback legend does for models; an undeclared step is flagged."""
+    legend: list[str] = []
+    for m, spec in fleet.items():
+        route = _mapping(_mapping(spec).get("steps"))
+        for when in ("before", "after"):
+            for name in _names(route.get(when)):
+                step = steps.get(name)
+                if not isinstance(step, dict):
+                    legend.append(f"{m} {when}: step {name} (not declared under steps!)")
+                    continue
+                chain = f" -> {step['fallback']}" if step.get("fallback") else ""
+                legend.append(f"{m} {when}: {name} [{step.get('kind', '?')}, simulated]; if it fails{chain} -> "
+                              f"{step.get('on_failure', 'fail')}")
     return legend

@@ -15,8 +15,10 @@ retryable and retries remain; then the fallback chain is walked: the next rule o
 list whose ``errors`` match the error kind, a fallback target's own rules appended, no target twice. A
 human node is a queue of agents (first come, first served; exponential handling time); a request
 handed to a human frees its concurrency slot. Every provider call becomes one attempt row, failed ones
-included; a request row is written together with its attempts, in batches. Circuit breakers and LLM
-judges are collaborators (:mod:`~workbench.replay.breaker`, :mod:`~workbench.replay.judges`).
+included; a request row is written together with its attempts, in batches. Circuit breakers, LLM
+judges and a route's tool and data steps are collaborators (:mod:`~workbench.replay.breaker`,
+:mod:`~workbench.replay.judges`, :mod:`~workbench.replay.steps`; the steps' hooks are skipped when no
+route declares a step).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from workbench.providers.base import Outcome
 from workbench.replay.breaker import CircuitBreaker
 from workbench.replay.judges import JudgeCalls
 from workbench.replay.state import Fleet, Progress, ReplayStats, RequestState, Sink
+from workbench.replay.steps import StepCalls
 from workbench.scenario import Scenario
 from workbench.seeds import key64, request_key, unit
 from workbench.store.rows import AttemptRow, RequestRow
@@ -61,7 +64,7 @@ class Engine:
                  "models", "timeouts", "retry_on", "max_retries", "backoff", "mult", "max_backoff", "jitter",
                  "fallbacks", "humans", "agents", "hkeys", "budget", "concurrency", "policy_name", "fleet",
                  "reviews", "breaker", "inflight", "waitq", "stats", "req_rows", "att_rows", "every", "clock",
-                 "provider")
+                 "provider", "steps")
 
     def __init__(self, scenario: Scenario, provider: Fleet, policy: Policy, graders: list[Grader], seed: int,
                  run_id: str, sink: Sink, progress: Progress | None, flush_every: int,
@@ -101,6 +104,8 @@ class Engine:
         self.att_rows: list[AttemptRow] = []
         self.every = max(1, total // 200)
         self.clock = clock
+        # Tool and data steps around a route's model call; None (no hook runs) when no route declares one.
+        self.steps = StepCalls(self, scenario) if StepCalls.wanted(scenario) else None
         clock.attach(self)
 
     def run(self, requests: Sequence[Request], arrivals: Sequence[float], seqs: Sequence[int]) -> ReplayStats:
@@ -175,6 +180,10 @@ class Engine:
             self.switch(st, nxt)
             self.attempt(st, now)
             return
+        steps = self.steps
+        if steps is not None and steps.pending_before(st, target):
+            steps.begin_before(st, now)  # the route's steps first; they come back here when done
+            return
         self.call(st, now, st.req, st.rkey)
 
     def call(self, st: RequestState, now: float, req: Request, rkey: int) -> None:
@@ -205,6 +214,8 @@ class Engine:
         if st.purpose == "judge":
             self.judges.on_end(st, now, out)
             return
+        if self.steps is not None:
+            out = st.out = self.steps.with_context(st, out)
         score = verdicts = None
         if out.ok and self.graders and st.purpose != "route":
             score, verdicts = grade_all(self.graders, st.req, out.text, out.score, self.labels)
@@ -245,6 +256,9 @@ class Engine:
                verdicts: Verdicts | None) -> None:
         """A graded answer: the policy may escalate it (a cascade), else the request is done."""
         if self.reviews and self.escalate(st, now, out.text, score):
+            return
+        if self.steps is not None and self.steps.pending_after(target):
+            self.steps.begin_after(st, now, score, out.text, verdicts)  # a tool works on the answer first
             return
         self.finish(st, now, "ok", target, score, out.text, verdicts=verdicts)
 
