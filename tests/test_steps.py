@@ -260,3 +260,20 @@ def test_the_readme_steps_example_is_a_valid_scenario_block():
                          "traffic: {source: t.jsonl}\n", source="README.md")
     assert scn.fleet["large"].steps.before == ["kb-search", "crm"] and set(scn.steps) == {
         "kb-search", "kb-cache", "crm", "ticket-update"}
+
+
+def test_a_models_draws_do_not_depend_on_the_steps_before_it(scenario_file, tmp_path):
+    """Regression: step calls counted as attempts shifted the model's seeded draws (latency, output
+    length), so adding a lookup changed what the model did, confounding a with/without comparison."""
+    noisy = "sim: {error_rates: {}, latency_sigma: 0.6, ttft_s: 1.0, tokens_per_s: 100}"
+    base = BASE.replace(QUIET, noisy)
+    stepped = with_steps().replace(QUIET, noisy)
+    plain, _ = run(scenario_file(base, n=30, name="plain.yaml"), tmp_path / "a.duckdb")
+    withs, _ = run(scenario_file(stepped, n=30, name="stepped.yaml"), tmp_path / "b.duckdb")
+    a = table(tmp_path / "a.duckdb", "attempts", plain).set_index("request_id")
+    b = table(tmp_path / "b.duckdb", "attempts", withs)
+    b = b[b.purpose == "answer"].set_index("request_id")
+    assert len(a) == len(b) == 30
+    assert a.completion_tokens.nunique() > 5 and (a.end_s - a.start_s).round(6).nunique() > 20  # really drawn
+    assert (b.completion_tokens == a.completion_tokens).all()
+    assert ((b.end_s - b.start_s) - (a.end_s - a.start_s)).abs().max() < 1e-9

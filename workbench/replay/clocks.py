@@ -97,7 +97,7 @@ class VirtualClock:
 
     def call(self, st: RequestState, target: str, req: Request, rkey: int, now: float) -> None:
         """Draw the call's outcome now (capped at the target's timeout); its end is an event."""
-        out = self.answer[target](req, rkey, now, st.attempt_no)
+        out = self.answer[target](req, rkey, now, st.attempt_no - st.step_calls)
         limit = self.timeouts[target]
         if out.latency_s > limit:
             out = Outcome(False, limit, ErrorKind.TIMEOUT, prompt_tokens=out.prompt_tokens)
@@ -196,7 +196,7 @@ class AsyncioClock:
     # --- calls ------------------------------------------------------------------------------
     def call(self, st: RequestState, target: str, req: Request, rkey: int, now: float) -> None:
         """Start the call as a task; its end is an event like any other."""
-        task = self.loop.create_task(self._call(st, target, req, rkey, st.attempt_no))
+        task = self.loop.create_task(self._call(st, target, req, rkey, st.attempt_no - st.step_calls))
         self.tasks.add(task)
         task.add_done_callback(self._call_done)
 

@@ -279,7 +279,7 @@ class Engine:
     def backoff_delay(self, st: RequestState, out: Outcome) -> float:
         """Exponential backoff with jitter before the next retry (a longer retry-after wins)."""
         base = min(self.max_backoff, self.backoff * self.mult ** (st.retries_here - 1))
-        delay = base * (1.0 + self.jitter * (2.0 * unit(st.rkey, _SALT_JITTER + st.attempt_no) - 1.0))
+        delay = base * (1.0 + self.jitter * (2.0 * unit(st.rkey, _SALT_JITTER + st.attempt_no - st.step_calls) - 1.0))
         if out.retry_after_s is not None and out.retry_after_s > delay:
             delay = out.retry_after_s
         return delay
@@ -305,7 +305,7 @@ class Engine:
         st.attempt_no += 1
         agents = self.agents[h]
         begin = max(now, heapq.heappop(agents))
-        u = unit(st.rkey ^ self.hkeys[h], _SALT_HANDLE + st.attempt_no)
+        u = unit(st.rkey ^ self.hkeys[h], _SALT_HANDLE + st.attempt_no - st.step_calls)
         end = begin - spec.handling_time_s * math.log(1.0 - u)
         heapq.heappush(agents, end)
         st.human, st.att_start = begin, now

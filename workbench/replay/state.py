@@ -74,7 +74,7 @@ class RequestState:
     __slots__ = ("seq", "req", "rkey", "arrival", "start", "route", "reason", "dscore", "target",
                  "chain", "visited", "attempt_no", "retries_here", "retries", "fallbacks", "next_retry",
                  "next_fallback", "cost", "ptok", "ctok", "rows", "out", "att_start", "last_error",
-                 "slot", "human", "purpose", "escalations", "skips", "judged", "stepping")
+                 "slot", "human", "purpose", "escalations", "skips", "judged", "stepping", "step_calls")
 
     seq: int
     req: Request
@@ -88,6 +88,7 @@ class RequestState:
     chain: list[FallbackRule]  # fallback rules still open
     visited: set[str]
     attempt_no: int
+    step_calls: int  # attempts that were tool/data steps: the model's draws are keyed without them
     retries_here: int
     retries: int
     fallbacks: int
@@ -112,7 +113,7 @@ class RequestState:
         self.seq, self.req, self.rkey, self.arrival = seq, req, rkey, arrival
         self.purpose = "answer"
         self.escalations = self.skips = 0
-        self.attempt_no = self.retries_here = self.retries = self.fallbacks = 0
+        self.attempt_no = self.retries_here = self.retries = self.fallbacks = self.step_calls = 0
         self.next_retry = self.next_fallback = self.slot = False
         self.cost = 0.0
         self.ptok = self.ctok = 0

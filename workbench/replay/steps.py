@@ -177,6 +177,7 @@ class StepCalls:
         assert run is not None
         spec = self.specs[run.step]
         st.attempt_no += 1
+        st.step_calls += 1
         st.att_start = now
         st.purpose = spec.kind
         run.out = draw(spec, st.rkey ^ self.keys[run.step], st.attempt_no)
