@@ -73,7 +73,7 @@ class RequestState:
     __slots__ = ("seq", "req", "rkey", "arrival", "start", "route", "reason", "dscore", "target",
                  "chain", "visited", "attempt_no", "retries_here", "retries", "fallbacks", "next_retry",
                  "next_fallback", "cost", "ptok", "ctok", "rows", "out", "att_start", "last_error",
-                 "slot", "human", "purpose", "escalations", "skips", "judged")
+                 "slot", "human", "purpose", "escalations", "skips", "judged", "source")
 
     seq: int
     req: Request
@@ -105,6 +105,7 @@ class RequestState:
     escalations: int
     skips: int
     judged: Judging | None  # LLM judges still to call on the answer
+    source: str | None  # provenance of the latest answer (or failure): its attempt's source, or 'judged'
 
     def __init__(self, seq: int, req: Request, rkey: int, arrival: float):
         self.seq, self.req, self.rkey, self.arrival = seq, req, rkey, arrival
@@ -115,4 +116,4 @@ class RequestState:
         self.cost = 0.0
         self.ptok = self.ctok = 0
         self.rows = []
-        self.last_error = self.judged = None
+        self.last_error = self.judged = self.source = None
