@@ -35,8 +35,8 @@ graders: [{type: recorded_score}]
 
 def _scenario(tmp_path, name: str, target: str, dataset: str, seed: int = 5):
     path = tmp_path / f"{name}.yaml"
-    path.write_text(f"name: {name}\nseed: {seed}\n" + FLEET + f"router: {{policy: static, params: {{target: {target}}}}}\n"
-                    f"traffic: {{dataset: {dataset}}}\n")
+    path.write_text(f"name: {name}\nseed: {seed}\n" + FLEET
+                    + f"router: {{policy: static, params: {{target: {target}}}}}\ntraffic: {{dataset: {dataset}}}\n")
     return path
 
 

@@ -24,8 +24,8 @@ import duckdb
 import pandas as pd
 
 from workbench.analysis import charts, compare, verdict
-from workbench.analysis.report_provenance import PROVENANCE_CSS, OffPolicyFn, offpolicy_html, provenance_html
 from workbench.analysis.fleet import no_routing_needed
+from workbench.analysis.report_provenance import PROVENANCE_CSS, OffPolicyFn, offpolicy_html, provenance_html
 from workbench.analysis.summary import run_summary
 from workbench.errors import WorkbenchError
 from workbench.scenario import parse_scenario

@@ -7,7 +7,8 @@ excludes zero and the quality behind it was not simulated: at most 5% of the req
 differs between the two runs may have simulated quality (:mod:`workbench.analysis.provenance`; a run
 from before per-request provenance falls back to its mode). A simulated run's quality is what the
 simulator's quality model assumes, so a clear gap there is named "clear in the replay" and the sentence
-says what share of the difference rests on simulated answers and that it is not evidence. Runs over different traffic are explained in words (which
+says what share of the difference rests on simulated answers and that it is not evidence. Runs over
+different traffic are explained in words (which
 run, what differs, what to do), not as the ``ValueError`` text.
 
 The recommendation rule, stated in the memo too: among the designs within the monthly budget (all, if
