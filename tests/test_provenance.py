@@ -199,3 +199,64 @@ def test_no_off_policy_section_without_propensities(env, tmp_path):
     db = tmp_path / "t.duckdb"
     rid, _ = run(_scenario(tmp_path, "all-small", "small", "real"), db)
     assert "Off-policy estimate" not in _report(db, [rid])
+
+
+
+@pytest.fixture
+def passing_judge():
+    """A judge model on loopback HTTP (an OpenAI-compatible chat endpoint, made for this test) that passes
+    every answer: a real call through litellm, whose verdict is not simulated."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Judge(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802  (the http.server name)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            out = json.dumps({"id": "j", "object": "chat.completion", "created": 0, "model": body["model"],
+                              "choices": [{"index": 0, "finish_reason": "stop",
+                                           "message": {"role": "assistant", "content": "PASS"}}],
+                              "usage": {"prompt_tokens": 60, "completion_tokens": 1, "total_tokens": 61}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Judge)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+JUDGED = """name: judged-log
+seed: 5
+fleet:
+  small: {{model: gpt-4o-mini, provider: recorded}}
+  judge: {judge}
+router: {{policy: static, params: {{target: small}}}}
+graders: [{{type: recorded_score}}, {{type: llm_judge, params: {{model: judge}}}}]
+traffic: {{dataset: real, sample: 20, arrival: {{process: poisson, rate_per_s: 50}}}}
+"""
+
+
+def test_a_recorded_answer_judged_by_a_real_judge_is_judged_by_a_simulated_one_simulated(env, tmp_path,
+                                                                                          passing_judge):
+    live = tmp_path / "live.yaml"
+    live.write_text(JUDGED.format(
+        judge=f"{{model: openai/gpt-4o, provider: live, api_base: {passing_judge}, timeout_s: 10}}"))
+    rid, summary = run(live, tmp_path / "t.duckdb")
+    att = table(tmp_path / "t.duckdb", "attempts", rid)
+    answers, judges = att[att.purpose == "answer"], att[att.purpose == "judge"]
+    assert set(answers.provider) == {"recorded"} and set(judges.provider) == {"live"}
+    assert len(judges) == 20 and (judges.score == 1.0).all()  # the judge spoke on every answer
+    assert summary["provenance"] == {"judged": 1.0}
+    sim = tmp_path / "sim.yaml"
+    sim.write_text(JUDGED.format(judge="{model: gpt-4o, sim: {error_rates: {}}}"))
+    rid, summary = run(sim, tmp_path / "t.duckdb")
+    assert summary["provenance"] == {"simulated": 1.0}  # a simulated verdict is no evidence, whatever it judged

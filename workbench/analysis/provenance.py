@@ -9,9 +9,10 @@ provenance of its quality (``requests.provenance``, migration 016):
 
 * ``logged``: the answer the logged model gave in production (outcome ``source`` ``logged``);
 * ``recorded``: a recorded answer (a re-ask made by ``workbench record``, or an imported public set);
-* ``live``: asked for real in this run; ``human``: a human node's answer;
+* ``live``: asked for real in this run;
 * ``judged``: an LLM judge's verdict is part of the quality (of a real answer, by a real judge);
-* ``simulated``: the simulated profile answered (or judged); ``none``: no call (rejected by the budget).
+* ``simulated``: the simulated profile answered (or judged), or a human node did (a human node is modelled:
+  its accuracy is the scenario's assumption); ``none``: no call (rejected by the budget).
 
 A run written before migration 016 has no per-request provenance: its run mode stands for every request.
 
@@ -43,9 +44,8 @@ LABELS: dict[str, str] = {
     "logged": "the answer the logged model gave in production",
     "recorded": "a recorded answer (a re-ask by `workbench record`, or an imported outcome set)",
     "live": "asked for real during this run",
-    "human": "a human node's answer",
     "judged": "scored by an LLM judge",
-    "simulated": "the simulated profile's answer or verdict",
+    "simulated": "the simulated profile's answer or verdict, or a (modelled) human node's",
     "mixed": "a run from before per-request provenance, with simulated models in its fleet",
     "none": "no answer was asked for (rejected)",
 }

@@ -172,7 +172,8 @@ class CompareView(pn.viewable.Viewer):
         self.manage = RunsCard(state, changed=g(lambda: state.check_runs()))
         self.panel = pn.Column(
             pn.pane.Markdown("### Compare runs"), self.msg.pane, self.hint, self.pick, self.baseline, self.summary,
-            self.table, self.provenance_title, self.provenance, self.verdicts, self.glossary, self.download, self.charts,
+            self.table, self.provenance_title, self.provenance, self.verdicts, self.glossary, self.download,
+            self.charts,
             pn.Row(self.figure, self.trace), pn.pane.Markdown("### Monthly projection"),
             pn.Row(self.volume, self.growth, self.budget), self.projection_text, self.projection,
             self.manage.panel, sizing_mode="stretch_width")

@@ -311,7 +311,7 @@ class Engine:
                       1.0 if correct else 0.0)
         score, verdicts = grade_all(self.graders, req, text, out.score, self.labels) if self.graders else (None, None)
         self.record(st, now, out, score, h, "human", "human", st.human - st.att_start, verdicts)
-        st.source = "human"
+        st.source = "simulated"  # a human node is modelled (its accuracy is the scenario's assumption)
         self.finish(st, now, "ok", h, score, text, handoff=True, verdicts=verdicts)
 
     # --- rows --------------------------------------------------------------------------------
