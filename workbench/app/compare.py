@@ -112,6 +112,11 @@ def _too_few(picked: list) -> bool:
     return len(picked) < 2
 
 
+def _enough(picked: list) -> bool:
+    """Two or more runs picked: there is a comparison to show."""
+    return not _too_few(picked)
+
+
 class CompareView(pn.viewable.Viewer):
     """The Compare tab; ``panel`` is its layout."""
 
@@ -146,7 +151,7 @@ class CompareView(pn.viewable.Viewer):
             "Where each design's quality came from (share of its requests). A quality difference is called "
             f"significant only when at most {provenance.SIMULATED_MAX:.0%} of the requests where it differs have "
             "simulated quality.", "wb-provenance-title"), sizing_mode="stretch_width",
-            visible=pn.bind(lambda p: not _too_few(p), self.pick))
+            visible=pn.bind(_enough, self.pick))
         self.verdicts = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["wb-verdicts"])
         self.glossary = pn.Card(pn.pane.HTML(_glossary(), sizing_mode="stretch_width"), title="What each figure means",
                                 collapsed=True, sizing_mode="stretch_width", css_classes=["wb-compare-glossary"])
