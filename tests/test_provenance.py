@@ -168,6 +168,12 @@ def test_compare_json_carries_the_shares_and_the_flag(env, tmp_path, capsys):
     assert out[1]["provenance"] == pytest.approx({"logged": 153 / 370, "recorded": 109 / 370, "simulated": 108 / 370})
     assert set(out[0]["provenance"]) == {"logged", "simulated"}
     assert out[1]["vs_baseline"]["quality_rests_on_simulation"] is True
+    assert main(["compare", str(a), str(b), "--db", str(tmp_path / "t2.duckdb"), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    [row] = [line for line in text.splitlines() if line.startswith("quality from")]
+    assert "logged 41% recorded 29% simulated 29%" in row  # all-small's column
+    assert ("all-small: Δ quality is not evidence: more than 5% of the requests where it differs have simulated "
+            "quality") in text
 
 
 def _report(db, ids, **kw) -> str:
