@@ -58,7 +58,9 @@ MODE_WORDS: dict[str, str] = {
                  "model of the fleet. Costs use real prices on simulated token counts. Good for comparing designs "
                  "and failure handling; quality differences show what the simulator assumes, not measured quality.",
     "recorded": "Recorded: every model's real answer to each prompt was captured once (or imported from a public "
-                "outcome set) and is replayed; cost, tokens and quality are real, latency is as recorded.",
+                "outcome set), or logged in production, and is replayed; cost, tokens and quality are real, latency "
+                "is as recorded. A missing answer simulated instead (on_miss: simulate) is labelled so per request: "
+                "see where each design's quality came from.",
     "live": "Live: the replay called the providers for real; every figure was measured in this run.",
     "mixed": "Mixed: some models were live or recorded and others simulated; each figure is only as real as "
              "the models behind it.",
