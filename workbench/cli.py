@@ -177,17 +177,21 @@ def _add_deltas(con, summaries: list[dict]) -> None:
     whether one single-model design makes routing unnecessary (``no_routing_needed``)."""
     from workbench.analysis.compare import compare_runs
     from workbench.analysis.fleet import no_routing_needed
+    from workbench.analysis.provenance import rests_on_simulation
 
     frame = compare_runs(con, [s["run_id"] for s in summaries])
     verdict = no_routing_needed(con, frame)
     table = frame.set_index("run_id")
     keys = ["d_cost_per_1k_usd", "d_cost_per_1k_lo", "d_cost_per_1k_hi", "d_quality", "d_quality_lo",
-            "d_quality_hi"]
+            "d_quality_hi", "d_quality_differing", "d_quality_simulated"]
     for i, s in enumerate(summaries):
         row = table.loc[s["run_id"]]
         s["strong_share"] = None if row.strong_share != row.strong_share else float(row.strong_share)
         s["vs_baseline"] = None if i == 0 else {
             k: (None if row[k] != row[k] else float(row[k])) for k in keys}
+        if i:  # the significance rule of workbench/analysis/provenance.py, as a flag
+            s["vs_baseline"]["quality_rests_on_simulation"] = rests_on_simulation(
+                int(row.d_quality_differing), int(row.d_quality_simulated))
         s["no_routing_needed"] = verdict  # the comparison's verdict, the same on every run
 
 
@@ -201,10 +205,11 @@ def _arrival_text(p) -> str:
 def _write_report(con, run_ids: list[str], args: argparse.Namespace, baseline: str | None) -> None:
     from workbench.analysis.report import build_report
     from workbench.errors import InputError
+    from workbench.estimate import run_estimate
 
     try:
         path = build_report(con, run_ids, args.report, baseline=baseline, volume=args.volume,
-                            growth=args.growth, budget=args.budget)
+                            growth=args.growth, budget=args.budget, offpolicy=run_estimate)
     except ValueError as exc:  # e.g. runs over different traffic: not comparable
         raise InputError(str(exc)) from None
     print(f"report: {path}", file=sys.stderr)

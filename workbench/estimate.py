@@ -29,15 +29,15 @@ from workbench.analysis.offpolicy import (
     OffPolicyResult,
     off_policy_estimates,
 )
-from workbench.errors import InputError
+from workbench.errors import InputError, WorkbenchError
 from workbench.policies import Policy, RouteContext, build_policy
-from workbench.scenario import Scenario, load_scenario
+from workbench.scenario import Scenario, load_scenario, parse_scenario
 from workbench.seeds import check_seed, request_key
 from workbench.store.logged import logged_outcomes
 from workbench.store.outcomes import OutcomeStore
 from workbench.traffic import Request, load_dataset_traffic
 
-__all__ = ["estimate", "load_logged", "same_model", "format_estimate", "REWARD_MODEL"]
+__all__ = ["estimate", "load_logged", "same_model", "format_estimate", "REWARD_MODEL", "run_estimate"]
 
 #: What DR's reward model is, as the output states it.
 REWARD_MODEL = ("mean logged score (and cost) per (model, category), else per model, else overall; "
@@ -107,6 +107,19 @@ def estimate(scenario: Scenario | str | Path, dataset: str | None = None, *, see
     log = _bandit(logged.rows, actions)
     res = off_policy_estimates(log, target, n_boot=n_boot, seed=boot_seed)
     return _result(scn, logged, run_seed, actions, target, log, res)
+
+
+def run_estimate(scenario_yaml: str, dataset: str, seed: int) -> dict[str, Any] | None:
+    """A stored run's design estimated on its logged dataset, for the report: None when the dataset logged no
+    propensities (nothing to estimate), ``{"error": text}`` when the design cannot be estimated."""
+    try:
+        load_logged(dataset)
+    except InputError:  # no logged rows, or none with a propensity: the report has no such section
+        return None
+    try:
+        return estimate(parse_scenario(scenario_yaml), dataset, seed=seed)
+    except WorkbenchError as exc:  # e.g. a cascade: it escalates after seeing an answer
+        return {"error": str(exc)}
 
 
 def _checked_policy(scn: Scenario) -> Policy:

@@ -20,6 +20,7 @@ COLUMNS = ["run_id", "scenario", "mode", "requests", "cost_usd", "cost_per_1k_us
            "p50_latency_s", "p95_latency_s", "p99_latency_s", "error_rate", "fallback_rate", "retry_rate",
            "handoff_rate", "strong_share", "routing_cost_usd", "d_cost_per_1k_usd", "d_cost_per_1k_lo",
            "d_cost_per_1k_hi", "d_quality", "d_quality_lo", "d_quality_hi"]
+PROVENANCE_COLUMNS = ["d_quality_differing", "d_quality_simulated", "simulated_quality_share", "simulated_cost_share"]
 
 FLEET = """
 fleet:
@@ -105,7 +106,7 @@ def test_every_column_matches_the_tables(demo, con):
     db, runs = demo
     ids = [runs["big"], runs["classified"], runs["w50"]]
     got = compare.compare_runs(con, ids, baseline=runs["w50"], n_boot=200)
-    assert list(got.columns) == COLUMNS and list(got.run_id) == ids
+    assert list(got.columns) == COLUMNS + PROVENANCE_COLUMNS and list(got.run_id) == ids
     strong = _strong_model(db, ids)
     assert strong == "gpt-4o"
     expected = pd.DataFrame([_expected_row(db, rid, strong) for rid in ids])
@@ -115,9 +116,16 @@ def test_every_column_matches_the_tables(demo, con):
     assert 0 < classified.strong_share < 1
     base = expected.set_index("run_id").loc[runs["w50"]]
     for _, row in got.iterrows():
+        # a simulated run (its human node modelled too): every request's quality is simulated
+        assert row.simulated_quality_share == row.simulated_cost_share == 1.0
         if row.run_id == runs["w50"]:
-            assert row[COLUMNS[16:]].isna().all()
+            assert row[COLUMNS[16:]].isna().all() and row.d_quality_differing == row.d_quality_simulated == 0
             continue
+        (differ,) = con.execute(
+            "SELECT count(*) FROM requests a JOIN requests b USING (request_id) WHERE a.run_id = ? AND b.run_id = ? "
+            "AND (CASE WHEN a.status <> 'ok' THEN 0 ELSE a.quality END) IS DISTINCT FROM "
+            "(CASE WHEN b.status <> 'ok' THEN 0 ELSE b.quality END)", [runs["w50"], row.run_id]).fetchone()
+        assert row.d_quality_differing == row.d_quality_simulated == differ > 0
         assert row.d_cost_per_1k_usd == pytest.approx(row.cost_per_1k_usd - base.cost_per_1k_usd)
         assert row.d_quality == pytest.approx(row.quality - base.quality)
         assert row.d_cost_per_1k_lo <= row.d_cost_per_1k_usd <= row.d_cost_per_1k_hi
@@ -267,7 +275,8 @@ def test_mismatched_traffic_is_refused_naming_what_differs(scenario_file, tmp_pa
         with pytest.raises(ValueError, match=rf"{b} against baseline {a}: seed 2 vs 1") as err:
             compare.compare_runs(store.con, [a, b, e])
         assert "traffic_hash" not in str(err.value) and "request ids" not in str(err.value)
-        with pytest.raises(ValueError, match=rf"{c} against baseline {a}: request ids \(20 of the baseline's missing") as err:
+        with pytest.raises(ValueError,
+                           match=rf"{c} against baseline {a}: request ids \(20 of the baseline's missing") as err:
             compare.compare_runs(store.con, [a, c])
         assert "0 not in the baseline" in str(err.value)
         with pytest.raises(ValueError, match=rf"{d} against baseline {a}: traffic_hash") as err:

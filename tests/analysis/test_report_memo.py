@@ -44,7 +44,8 @@ def test_recommendation_comes_first_with_the_budget_in_words(memo, page):
     assert pts in said and f"{d['d_quality_lo'] * 100:+.1f} to {d['d_quality_hi'] * 100:+.1f} points" in said
     assert "quality is simulated" in said and "significant" not in said
     headings = page.locator("h2").all_inner_texts()
-    assert headings == ["The designs side by side", 'What "simulated" means for these runs', "Monthly projection",
+    assert headings == ["The designs side by side", 'What "simulated" means for these runs',
+                        "Where each design's quality came from", "Monthly projection",
                         "Evidence", "What differs between the designs", "Where the data came from"]
     assert MODE_WORDS["simulated"] in page.inner_text("ul.modes")
     titles = page.eval_on_selector_all("table.compare th", "ths => ths.map(t => t.title)")

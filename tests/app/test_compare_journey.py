@@ -74,6 +74,12 @@ def test_trace_figures_to_audit_and_read_the_memo(served, page, tmp_path):
     expect(rows.nth(0).locator("[tabulator-field=scenario]")).to_have_text("support-baseline")
     expect(page.locator(".wb-compare-baseline select")).to_contain_text("support-baseline")
     expect(page.locator(".wb-verdicts")).to_contain_text("percentage points fewer requests correctly")
+    # where each design's quality came from: a simulated replay, so every request's quality is simulated
+    provenance = page.locator(".wb-compare-provenance .tabulator-row")
+    expect(provenance).to_have_count(2)
+    for i in (0, 1):
+        expect(provenance.nth(i).locator("[tabulator-field=simulated]")).to_have_text("100%")
+    expect(page.locator(".wb-provenance-title")).to_contain_text("Where each design's quality came from")
     page.locator(".wb-chart-quality svg, .wb-chart-quality canvas").first.wait_for()
     for size in ((1280, 800), (1920, 1080)):
         _shot(page, "compare", size)

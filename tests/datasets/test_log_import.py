@@ -80,7 +80,7 @@ def test_each_format_imports_and_replays_the_logged_model_exactly(fmt, tmp_path)
     got = table(tmp_path / "t.duckdb", "requests", rid).set_index("request_id")
     # each prompt was logged for one model: the fleet's other model lacks it (on_miss: simulate), but the
     # rules send every request to its logged model, so no answer is simulated
-    assert set(table(tmp_path / "t.duckdb", "attempts", rid)["provider"]) == {"recorded"}
+    assert set(table(tmp_path / "t.duckdb", "attempts", rid)["provider"]) == {"logged"}
     for pid, model, cost, score, *_ in logged:
         row = got.loc[pid]
         assert row.final_target == ("large" if model == "gpt-4o" else "small")

@@ -28,6 +28,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from workbench.analysis import provenance
 from workbench.analysis.summary import REQUEST_QUALITY, run_summary
 
 __all__ = ["compare_runs", "paired_bootstrap", "frontier", "strong_targets", "failure_timeline",
@@ -154,7 +155,8 @@ def compare_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str], baseline: s
     and router calls excluded; a tie goes to the model name first in alphabetical order). An
     all-gpt-4o-mini run next to an all-gpt-4o run has a share of 0.
     ``d_*`` columns are run minus baseline (NaN on the baseline row), with paired bootstrap 95%
-    intervals (:func:`paired_bootstrap`). Raises ``ValueError`` unless every run was replayed over
+    intervals (:func:`paired_bootstrap`); provenance columns as :func:`workbench.analysis.provenance.annotate`
+    adds them. Raises ``ValueError`` unless every run was replayed over
     the baseline's traffic (same traffic hash, seed and request ids), ``KeyError`` for unknown runs.
     """
     run_ids = list(run_ids)
@@ -182,6 +184,7 @@ def compare_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str], baseline: s
                 row["d_quality_lo"], row["d_quality_hi"] = boot["quality_lo"], boot["quality_hi"]
         rows.append(row)
     out = pd.DataFrame(rows)
+    provenance.annotate(con, out, baseline)  # what each difference rests on (simulated or real answers)
     for col in ("quality", "strong_share"):
         out[col] = pd.to_numeric(out[col]).astype(float)
     return out

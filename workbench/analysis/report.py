@@ -5,7 +5,9 @@ opens the file from an e-mail or a shared drive, possibly offline. Vega, Vega-Li
 inlined once (from vl-convert's bundle, about 0.9 MB), and each chart is a small JSON spec; no CDN,
 no server. Every figure comes from :mod:`workbench.analysis.compare` and ``summary`` (the same
 functions the CLI's ``--json`` and the app use), every chart and table says whether its data is
-simulated, recorded or live, and the provenance section says how to repeat each run.
+simulated, recorded or live, the share of each design's requests per provenance (logged, recorded,
+judged, simulated...) is tabled, runs over a logged dataset with propensities get the off-policy
+estimate, and the provenance section says how to repeat each run.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pandas as pd
 
 from workbench.analysis import charts, compare, verdict
 from workbench.analysis.fleet import no_routing_needed
+from workbench.analysis.report_provenance import PROVENANCE_CSS, OffPolicyFn, offpolicy_html, provenance_html
 from workbench.analysis.summary import run_summary
 from workbench.errors import WorkbenchError
 from workbench.scenario import parse_scenario
@@ -250,8 +253,10 @@ def _chart_specs(con, run_ids, modes, table, projection, budget) -> list[tuple[s
 
 
 def report_html(con: duckdb.DuckDBPyConnection, run_ids: list[str], *, baseline: str | None = None,
-                volume: float | None = None, growth: float = 0.0, budget: float | None = None) -> str:
-    """The report for ``run_ids`` as one HTML string (see the module docstring)."""
+                volume: float | None = None, growth: float = 0.0, budget: float | None = None,
+                offpolicy: OffPolicyFn | None = None) -> str:
+    """The report for ``run_ids`` as one HTML string (see the module docstring); ``offpolicy`` estimates a
+    run's design on its logged dataset (:func:`workbench.estimate.run_estimate`) for the off-policy section."""
     baseline = baseline or run_ids[0]
     if baseline not in run_ids:
         run_ids = [baseline, *run_ids]
@@ -275,13 +280,14 @@ def report_html(con: duckdb.DuckDBPyConnection, run_ids: list[str], *, baseline:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Routing comparison ({html.escape(label)})</title>
-<style>{_CSS}</style></head><body>
+<style>{_CSS}{PROVENANCE_CSS}</style></head><body>
 <h1>Routing comparison: decision memo <span class=label>{html.escape(label)}</span></h1>
 {_recommendation_html(table, projection, baseline, budget, volume, growth)}{_no_routing_html(verdict_)}
 <p class=scope>{len(run_ids)} runs over the same traffic and seed; baseline <b>{base_name}</b>. Every other
 design is compared with it.</p>
 <h2>The designs side by side</h2>{_table_html(table)}
 <h2>What "{html.escape(label)}" means for these runs</h2>{_modes_html(modes)}
+<h2>Where each design's quality came from</h2>{provenance_html(con, run_ids, info["scenario"].to_dict())}
 <h2>Monthly projection</h2>
 <p>At {volume:,.0f} requests a day{volume_note}, growth {growth:.0%} a month, in {verdict.month_words()};
 each design's cost per request as measured in its run.</p>{_budget_html(projection, table, budget)}
@@ -291,6 +297,7 @@ each design's cost per request as measured in its run.</p>{_budget_html(projecti
 correctly, with a paired bootstrap 95% interval: the same requests are resampled for both designs, and an
 interval that includes 0 means these requests cannot tell the two designs apart.</p>
 {_verdicts_html(table, projection, baseline, volume)}{divs}
+{offpolicy_html(info, offpolicy)}
 <h2>What differs between the designs</h2>{_diffs_html(info, baseline)}
 <h2>Where the data came from</h2>{_provenance_html(info)}
 <script>{_vega_bundle()}</script>

@@ -19,6 +19,8 @@ Definitions (a user should be able to recompute each from the tables):
   spent on calls the policy made to decide (a classifier), on escalated second answers, and on LLM
   judges grading answers; ``circuit_skips``: targets skipped
   because their circuit breaker was open (no call made).
+* ``provenance``: share of requests per provenance of their quality (logged, recorded, live, judged,
+  simulated...: :mod:`workbench.analysis.provenance`).
 * ``failures``: failed requests grouped by their last error kind and the target of their last
   attempt, with the count and one stored error message (live calls keep the provider's text).
 """
@@ -124,6 +126,12 @@ def _rate(n: int, d: int) -> float:
     return n / d if d else 0.0
 
 
+def _provenance(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, float]:
+    from workbench.analysis.provenance import run_shares  # it reads REQUEST_QUALITY from here
+
+    return run_shares(con, run_id)
+
+
 def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
     """The headline figures of one run, as a JSON-ready dict (see the module docstring)."""
     found = con.execute(_INFO_SQL, [run_id]).fetchone()
@@ -163,7 +171,7 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
         "judging_cost_usd": cost_by_purpose.get("judge", 0.0),
         "attempts": attempts, "attempt_error_rate": _rate(errors, attempts),
         "prompt_tokens": row["prompt_tokens"], "completion_tokens": row["completion_tokens"],
-        "virtual_s": row["virtual_s"], "by_model": by_model,
+        "virtual_s": row["virtual_s"], "by_model": by_model, "provenance": _provenance(con, run_id),
         "failures": [dict(zip(("error_kind", "target", "model", "requests", "message"), f, strict=True))
                      for f in con.execute(_FAILURES_SQL, [run_id, run_id]).fetchall()],
     }
@@ -204,6 +212,10 @@ def _delta(d: dict | None, key: str, fmt: str) -> str:
     return f"{fmt.format(d[key])} [{fmt.format(d[stem + '_lo'])}, {fmt.format(d[stem + '_hi'])}]"
 
 
+def _provenance_text(shares: dict[str, float]) -> str:
+    return " ".join(f"{p} {v:.0%}" for p, v in shares.items())
+
+
 def format_comparison(summaries: list[dict]) -> str:
     """Runs side by side as a plain-text table (first run = reference for the changes)."""
     rows: list[tuple[str, list[str]]] = [("", [s["scenario"] for s in summaries]),
@@ -220,11 +232,16 @@ def format_comparison(summaries: list[dict]) -> str:
         for key, label, fmt in (("d_cost_per_1k_usd", "Δ cost/1k vs first", "{:+.3f}"),
                                 ("d_quality", "Δ quality vs first", "{:+.3f}")):
             rows.append((label, [_delta(s.get("vs_baseline"), key, fmt) for s in summaries]))
+    if any(set(s.get("provenance") or {}) - {s["mode"]} for s in summaries):  # a mix: say it per run
+        rows.insert(2, ("quality from", [_provenance_text(s.get("provenance") or {}) for s in summaries]))
     width = max(14, *(len(c) for _, cells in rows for c in cells)) + 2
     lab = max(len(label) for label, _ in rows) + 2
     lines = [label.ljust(lab) + "".join(c.rjust(width) for c in cells) for label, cells in rows]
     if paired:
         lines.append("  (Δ: run minus first run [95% paired bootstrap interval])")
+        lines += [f"  {s['scenario']}: Δ quality is not evidence: more than 5% of the requests where it differs "
+                  "have simulated quality" for s in summaries
+                  if (s.get("vs_baseline") or {}).get("quality_rests_on_simulation")]
     if verdict := summaries[0].get("no_routing_needed"):  # added by fleet.no_routing_needed
         lines += ["", verdict["reason"]]
     lines.append("")

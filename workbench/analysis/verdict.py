@@ -3,9 +3,12 @@
 Why in analysis and not in each view: the Compare page, the leader's report and the CLI must say the
 same thing about the same runs, and the words carry the honesty rules. A difference is called
 "significant" only when its paired 95% interval (:func:`~workbench.analysis.compare.compare_runs`)
-excludes zero and the quality behind it was not simulated: a simulated run's quality is what the
-simulator's quality model assumes, so a clear gap there is named "clear in the simulation" and the
-sentence says the quality is simulated. Runs over different traffic are explained in words (which
+excludes zero and the quality behind it was not simulated: at most 5% of the requests whose quality
+differs between the two runs may have simulated quality (:mod:`workbench.analysis.provenance`; a run
+from before per-request provenance falls back to its mode). A simulated run's quality is what the
+simulator's quality model assumes, so a clear gap there is named "clear in the replay" and the sentence
+says what share of the difference rests on simulated answers and that it is not evidence. Runs over
+different traffic are explained in words (which
 run, what differs, what to do), not as the ``ValueError`` text.
 
 The recommendation rule, stated in the memo too: among the designs within the monthly budget (all, if
@@ -19,6 +22,8 @@ import math
 from dataclasses import dataclass
 
 import pandas as pd
+
+from workbench.analysis import provenance
 
 __all__ = ["GLOSSARY", "MODE_WORDS", "Verdict", "verdicts", "recommendation", "budget_words",
            "quality_words", "incompatible_words", "month_words"]
@@ -53,7 +58,9 @@ MODE_WORDS: dict[str, str] = {
                  "model of the fleet. Costs use real prices on simulated token counts. Good for comparing designs "
                  "and failure handling; quality differences show what the simulator assumes, not measured quality.",
     "recorded": "Recorded: every model's real answer to each prompt was captured once (or imported from a public "
-                "outcome set) and is replayed; cost, tokens and quality are real, latency is as recorded.",
+                "outcome set), or logged in production, and is replayed; cost, tokens and quality are real, latency "
+                "is as recorded. A missing answer simulated instead (on_miss: simulate) is labelled so per request: "
+                "see where each design's quality came from.",
     "live": "Live: the replay called the providers for real; every figure was measured in this run.",
     "mixed": "Mixed: some models were live or recorded and others simulated; each figure is only as real as "
              "the models behind it.",
@@ -68,7 +75,7 @@ class Verdict:
     scenario: str
     sentence: str
     monthly_saving_usd: float
-    significant: bool  # the quality interval excludes 0 and the quality is not simulated
+    significant: bool  # the quality interval excludes 0 and the difference does not rest on simulated quality
     clear_drop: bool  # the quality interval lies wholly below 0 (simulated or not)
 
 
@@ -81,12 +88,39 @@ def _simulated(mode: str) -> bool:
     return mode in ("simulated", "mixed") or str(mode).startswith("mixed")
 
 
+def _simulated_basis(r: pd.Series) -> tuple[bool, str | None]:
+    """Whether a run's quality difference rests on simulation (the rule of :mod:`workbench.analysis.provenance`),
+    and the words saying on how much; a frame without provenance columns falls back to the run's mode."""
+    differing, simulated = r.get("d_quality_differing"), r.get("d_quality_simulated")
+    if differing is None or pd.isna(differing):
+        return _simulated(r["mode"]), None
+    n, k = int(differing), int(simulated)
+    if provenance.rests_on_simulation(n, k):
+        return True, provenance.basis_words(n, k)
+    return False, None
+
+
+def _cost_words(r: pd.Series, base: pd.Series) -> str | None:
+    """A note when a run that is not labelled simulated prices simulated tokens for part of its requests."""
+    notes = []
+    for row, who in ((r, "this design"), (base, "the baseline")):
+        share = row.get("simulated_cost_share")
+        if share is not None and not pd.isna(share) and share > provenance.SIMULATED_MAX \
+                and not str(row["mode"]).startswith("simulated"):
+            notes.append(f"{share:.0%} of {who}'s requests")
+    if not notes:
+        return None
+    return ("the cost difference rests on simulated token counts (at real prices) for " + " and ".join(notes)
+            + "; it is an estimate, not a measured cost")
+
+
 def _money(v: float) -> str:
     return f"${v:,.2f}" if abs(v) >= 1 else f"${v:,.4f}"
 
 
-def quality_words(d: float, lo: float, hi: float, simulated: bool) -> str:
-    """``d`` (quality difference, 0-1) with its interval, as a sentence part a leader can read."""
+def quality_words(d: float, lo: float, hi: float, simulated: bool, basis: str | None = None) -> str:
+    """``d`` (quality difference, 0-1) with its interval, as a sentence part a leader can read; ``basis``
+    says what a simulated difference rests on (:func:`~workbench.analysis.provenance.basis_words`)."""
     pts = abs(d) * 100
     if d == 0 and lo == hi == 0:
         return "answers exactly as many requests correctly"
@@ -97,6 +131,8 @@ def quality_words(d: float, lo: float, hi: float, simulated: bool) -> str:
         tail = "; the quality is simulated" if simulated else ""
         return f"{head}, but that is within noise ({span}: it includes no difference){tail}"
     change = "drop" if d < 0 else "gain"
+    if simulated and basis:
+        return f"{head}; the {change} is clear in the replay ({span}), but the quality is simulated: {basis}"
     if simulated:
         return (f"{head}; the {change} is clear in the simulation ({span}), but the quality is simulated, so it "
                 "shows what the simulator assumes, not a measured difference")
@@ -118,15 +154,17 @@ def verdicts(table: pd.DataFrame, monthly_cost: dict[str, float], baseline: str,
         saving = base_cost - monthly_cost[rid]
         money = (f"saves {_money(saving)} a month" if saving >= 0 else f"costs {_money(-saving)} a month more")
         parts = [f"{money} at {volume:,.0f} requests a day"]
-        sim = _simulated(r["mode"])
+        sim, basis = _simulated_basis(r)
         significant = clear_drop = False
         if pd.isna(r.d_quality):
             parts.append("no grader judged its answers, so its quality cannot be compared")
         else:
-            parts.append(quality_words(r.d_quality, r.d_quality_lo, r.d_quality_hi, sim))
+            parts.append(quality_words(r.d_quality, r.d_quality_lo, r.d_quality_hi, sim, basis))
             excludes = not (r.d_quality_lo <= 0 <= r.d_quality_hi)
             significant, clear_drop = excludes and not sim, r.d_quality_hi < 0
         parts.append(f"{r.error_rate:.1%} of its requests failed (baseline {rows.loc[baseline].error_rate:.1%})")
+        if cost_note := _cost_words(r, rows.loc[baseline]):
+            parts.append(cost_note)
         out.append(Verdict(str(rid), str(r.scenario), "; ".join(parts) + ".", float(saving), significant, clear_drop))
     return out
 

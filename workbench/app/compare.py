@@ -27,7 +27,7 @@ import panel as pn
 import param
 from param.parameters import NoNone
 
-from workbench.analysis import compare, verdict
+from workbench.analysis import compare, provenance, verdict
 from workbench.analysis.fleet import no_routing_needed
 from workbench.analysis.summary import run_summary
 from workbench.app.audit import run_label
@@ -38,7 +38,7 @@ from workbench.app.ui import Messages, guarded
 from workbench.errors import WorkbenchError
 from workbench.store.runs import list_runs
 
-__all__ = ["CompareView", "table_frame", "no_routing_html", "COLUMNS", "CELL_FILTERS"]
+__all__ = ["CompareView", "table_frame", "provenance_frame", "no_routing_html", "COLUMNS", "CELL_FILTERS"]
 
 COLUMNS = [  # key, format ("delta": a difference with its interval)
     ("requests", "{:,.0f}"), ("cost_usd", "${:,.4f}"), ("cost_per_1k_usd", "${:,.3f}"), ("d_cost_per_1k_usd", "delta"),
@@ -73,6 +73,16 @@ def table_frame(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def provenance_frame(summaries: list[dict], names: dict[str, str]) -> pd.DataFrame:
+    """Where each run's quality came from: one row per run, one column per provenance (share of its requests,
+    as text), in the order of :data:`workbench.analysis.provenance.LABELS`."""
+    seen = [p for p in provenance.LABELS if any(p in (s.get("provenance") or {}) for s in summaries)]
+    seen += sorted({p for s in summaries for p in (s.get("provenance") or {})} - set(seen))
+    rows = [{"run_id": s["run_id"], "scenario": names.get(s["run_id"], s["scenario"]),
+             **{p: f"{(s.get('provenance') or {}).get(p, 0.0):.0%}" for p in seen}} for s in summaries]
+    return pd.DataFrame(rows, columns=["run_id", "scenario", *seen])
+
+
 def no_routing_html(verdict_: dict | None) -> str:
     """The "no routing needed" sentence of :func:`~workbench.analysis.fleet.no_routing_needed` ('' if None)."""
     return "" if verdict_ is None else html("<p class='wb-no-routing'><b>{}</b></p>", verdict_["reason"])
@@ -102,6 +112,11 @@ def _too_few(picked: list) -> bool:
     return len(picked) < 2
 
 
+def _enough(picked: list) -> bool:
+    """Two or more runs picked: there is a comparison to show."""
+    return not _too_few(picked)
+
+
 class CompareView(pn.viewable.Viewer):
     """The Compare tab; ``panel`` is its layout."""
 
@@ -129,6 +144,14 @@ class CompareView(pn.viewable.Viewer):
                                  header_tooltips={k: words for k, (_, words) in verdict.GLOSSARY.items()},
                                  css_classes=["wb-compare-table"])
         self.table.on_click(g(self._trace_cell))
+        self.provenance = W.Tabulator(pd.DataFrame(), disabled=True, show_index=False, selectable=False,
+                                      hidden_columns=["run_id"], layout="fit_data_table",
+                                      header_tooltips=dict(provenance.LABELS), css_classes=["wb-compare-provenance"])
+        self.provenance_title = pn.pane.HTML(text(
+            "Where each design's quality came from (share of its requests). A quality difference is called "
+            f"significant only when at most {provenance.SIMULATED_MAX:.0%} of the requests where it differs have "
+            "simulated quality.", "wb-provenance-title"), sizing_mode="stretch_width",
+            visible=pn.bind(_enough, self.pick))
         self.verdicts = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["wb-verdicts"])
         self.glossary = pn.Card(pn.pane.HTML(_glossary(), sizing_mode="stretch_width"), title="What each figure means",
                                 collapsed=True, sizing_mode="stretch_width", css_classes=["wb-compare-glossary"])
@@ -154,7 +177,8 @@ class CompareView(pn.viewable.Viewer):
         self.manage = RunsCard(state, changed=g(lambda: state.check_runs()))
         self.panel = pn.Column(
             pn.pane.Markdown("### Compare runs"), self.msg.pane, self.hint, self.pick, self.baseline, self.summary,
-            self.table, self.verdicts, self.glossary, self.download, self.charts,
+            self.table, self.provenance_title, self.provenance, self.verdicts, self.glossary, self.download,
+            self.charts,
             pn.Row(self.figure, self.trace), pn.pane.Markdown("### Monthly projection"),
             pn.Row(self.volume, self.growth, self.budget), self.projection_text, self.projection,
             self.manage.panel, sizing_mode="stretch_width")
@@ -200,6 +224,7 @@ class CompareView(pn.viewable.Viewer):
     def _clear(self) -> None:
         self.summary.object, self.verdicts.object, self.projection_text.object = "", "", ""
         self.table.value, self.charts.objects, self._summaries = pd.DataFrame(), [], []
+        self.provenance.value = pd.DataFrame()
         self.figure.options, self.projection.object = [], None
 
     def update(self) -> None:
@@ -225,6 +250,7 @@ class CompareView(pn.viewable.Viewer):
         self.summary.object = html("<p>Baseline: <b>{}</b>; {} runs over the same traffic and seed.</p>{}",
                                    self._names.get(base, base), len(ids), no_routing_html(found))
         self.table.value = table_frame(table, base)
+        self.provenance.value = provenance_frame(self._summaries, self._names)
         self.charts.objects = panes
         self._project()
 
@@ -311,6 +337,7 @@ class CompareView(pn.viewable.Viewer):
 
     def _report(self):
         from workbench.analysis.report import build_report
+        from workbench.estimate import run_estimate
 
         ids = list(self.pick.value)
         if not ids:
@@ -320,7 +347,7 @@ class CompareView(pn.viewable.Viewer):
             with tempfile.TemporaryDirectory(prefix="workbench-report-") as tmp, self.state.store() as st:
                 out = build_report(st.con, ids, Path(tmp) / "report.html", baseline=self.baseline.value,
                                    volume=self.volume.value, growth=self.growth.value or 0.0,
-                                   budget=self.budget.value or None)
+                                   budget=self.budget.value or None, offpolicy=run_estimate)
                 data = out.read_bytes()
         except (WorkbenchError, ValueError, KeyError, OSError) as exc:
             self.msg.error(f"report not written: {exc}")

@@ -9,6 +9,9 @@ correct.
 
 What is not in the matrix is stated, not invented:
 
+* an answer imported from a production log (outcome ``source`` ``logged``, the logged model's own answer)
+  is labelled ``logged`` on its attempt; a re-ask recorded by ``workbench record`` or an imported public
+  set is labelled ``recorded`` (the provider's mode);
 * a missing answer stops the run before it starts (``recorded.on_miss: error``, the default) or is
   answered by the simulated model and labelled ``simulated`` on its attempt (``on_miss: simulate``);
 * cost: the scenario's ``price`` when it gives one (what-if pricing over the same answers), else the
@@ -35,6 +38,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.store.outcomes import AnswerRow
 
 __all__ = ["RecordedProvider"]
+
+#: An outcome's ``source`` -> the label of the attempt that replays it; any other source (``live``, a
+#: re-ask made by ``workbench record``; ``imported``, a public outcome set) is the provider's own mode,
+#: ``recorded``.
+_SOURCE = {"simulated": "simulated", "logged": "logged"}
 
 
 class _RecordedModel:
@@ -71,7 +79,7 @@ class _RecordedModel:
             latency = self.ttft + ctok / self.tps
         return Outcome(True, float(latency), None, ptok, ctok, 0.0 if cost is None else float(cost), row.response,
                        None if row.score is None else float(row.score),
-                       source="simulated" if row.source == "simulated" else None)
+                       source=_SOURCE.get(row.source or ""))
 
 
 @register

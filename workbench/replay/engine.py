@@ -219,16 +219,19 @@ class Engine:
         score = verdicts = None
         if out.ok and self.graders and st.purpose != "route":
             score, verdicts = grade_all(self.graders, st.req, out.text, out.score, self.labels)
-        self.record(st, now, out, score, target, self.models[target], out.source or self.modes.get(target, "?"),
-                    0.0, verdicts)  # record_call, inlined: this runs once per attempt
+        src = out.source or self.modes.get(target, "?")
+        self.record(st, now, out, score, target, self.models[target], src, 0.0,
+                    verdicts)  # record_call, inlined: this runs once per attempt
         if st.purpose == "route":
             self.route(st, self.policy.after_consult(st.req, self.ctx(now, st), out.text if out.ok else None), now)
         elif out.ok:
+            st.source = src
             if self.judges:
                 self.judges.begin(st, now, target, out, verdicts)
             else:
                 self.accept(st, now, target, out, score, verdicts)
         else:
+            st.source = src
             self.failed(st, now, out)
 
     def failed(self, st: RequestState, now: float, out: Outcome) -> None:
@@ -322,6 +325,7 @@ class Engine:
                       1.0 if correct else 0.0)
         score, verdicts = grade_all(self.graders, req, text, out.score, self.labels) if self.graders else (None, None)
         self.record(st, now, out, score, h, "human", "human", st.human - st.att_start, verdicts)
+        st.source = "simulated"  # a human node is modelled (its accuracy is the scenario's assumption)
         self.finish(st, now, "ok", h, score, text, handoff=True, verdicts=verdicts)
 
     # --- rows --------------------------------------------------------------------------------
@@ -364,7 +368,7 @@ class Engine:
             self.run_id, st.seq, req.id, req.category, req.difficulty, st.arrival, st.start, now,
             now - st.arrival, self.policy_name, st.route, st.reason, st.dscore, final, status,
             None if err is None else err.value, st.attempt_no, st.retries, st.fallbacks, handoff, st.ptok,
-            st.ctok, st.cost, quality, text, st.escalations, st.skips, _json(verdicts), pkey)))
+            st.ctok, st.cost, quality, text, st.escalations, st.skips, _json(verdicts), pkey, st.source or "none")))
         self.att_rows.extend(st.rows)
         self.count(status, req.id)
 

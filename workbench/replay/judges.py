@@ -2,7 +2,9 @@
 
 Why a collaborator with its own state: after a graded answer, each LLM judge of the scenario is called
 in turn, on the same clock and through the same call path as any attempt (``purpose = judge``), and its
-verdict joins the other graders'. What must survive between those calls (the answer being judged, its
+verdict joins the other graders'. An answer whose quality includes a judge's verdict has provenance
+``judged`` (``simulated`` when the answer or a verdict was simulated: a simulated judge is no evidence).
+What must survive between those calls (the answer being judged, its
 verdicts so far, which judge is next) is a :class:`Judging` with named fields, hung on the request; the
 engine is reached only through the three methods of :class:`JudgeHost`, so neither side reads the
 other's private attributes.
@@ -11,7 +13,7 @@ other's private attributes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from workbench.graders import Grader
@@ -34,10 +36,14 @@ class Judging:
     out: Outcome
     verdicts: dict[str, float | None]
     next: int = 0
+    sources: set[str] = field(default_factory=set)  # where the judges' verdicts came from (simulated, live...)
 
 
 class JudgeHost(Protocol):
     """What the judges need of the engine: make a call, write its attempt row, accept a graded answer."""
+
+    modes: dict[str, str]
+    """Fleet model -> its provider's mode: where a judge's verdict came from when its call does not say."""
 
     def call(self, st: RequestState, now: float, req: Request, rkey: int) -> None:
         """Start one provider call for ``st`` to ``st.target``."""
@@ -87,6 +93,8 @@ class JudgeCalls:
         scores = [v for v in j.verdicts.values() if v is not None]  # every grader's verdict, judges included
         score = sum(scores) / len(scores) if scores else None
         st.target, st.purpose, st.judged = j.target, j.purpose, None
+        if j.sources and st.source != "simulated":  # a simulated answer stays simulated, however judged
+            st.source = "simulated" if "simulated" in j.sources else "judged"
         self.host.accept(st, now, j.target, j.out, score, j.verdicts)
 
     def on_end(self, st: RequestState, now: float, out: Outcome) -> None:
@@ -96,6 +104,8 @@ class JudgeCalls:
         verdict = self.judges[j.next].parse(out.text) if out.ok else None  # a failed judge call cannot judge
         label = self.labels[j.next]
         j.verdicts[label] = verdict
+        if verdict is not None:
+            j.sources.add(out.source or self.host.modes.get(st.target, "?"))
         self.host.record_call(st, now, out, verdict, {label: verdict})
         j.next += 1
         self.next(st, now)

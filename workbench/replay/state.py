@@ -74,7 +74,7 @@ class RequestState:
     __slots__ = ("seq", "req", "rkey", "arrival", "start", "route", "reason", "dscore", "target",
                  "chain", "visited", "attempt_no", "retries_here", "retries", "fallbacks", "next_retry",
                  "next_fallback", "cost", "ptok", "ctok", "rows", "out", "att_start", "last_error",
-                 "slot", "human", "purpose", "escalations", "skips", "judged", "stepping", "step_calls")
+                 "slot", "human", "purpose", "escalations", "skips", "judged", "stepping", "step_calls", "source")
 
     seq: int
     req: Request
@@ -108,6 +108,7 @@ class RequestState:
     skips: int
     judged: Judging | None  # LLM judges still to call on the answer
     stepping: StepRun | None  # the route's tool and data steps in progress (workbench/replay/steps.py)
+    source: str | None  # provenance of the latest answer (or failure): its attempt's source, or 'judged'
 
     def __init__(self, seq: int, req: Request, rkey: int, arrival: float):
         self.seq, self.req, self.rkey, self.arrival = seq, req, rkey, arrival
@@ -118,4 +119,4 @@ class RequestState:
         self.cost = 0.0
         self.ptok = self.ctok = 0
         self.rows = []
-        self.last_error = self.judged = self.stepping = None
+        self.last_error = self.judged = self.stepping = self.source = None

@@ -50,6 +50,8 @@ class RequestRow(NamedTuple):
     skips: int
     verdicts: str | None
     prompt_hash: str | None
+    # migration 016: where the quality of the final answer came from (README "Provenance")
+    provenance: str | None = None
 
 
 class AttemptRow(NamedTuple):
