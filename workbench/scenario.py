@@ -32,8 +32,10 @@ from pydantic import (
 )
 
 from workbench.errors import CONFIG_ERRORS, RETRYABLE_DEFAULT, ErrorKind, ScenarioError
+from workbench.monitors.spec import MonitorSpec, check_monitors
 from workbench.registry import MIXED, provider_kind, unknown_provider_message
 from workbench.seeds import SEED_MAX
+from workbench.timeline import TimelineEntry
 from workbench.yamlio import _dotted, _line_for, dump_yaml, field_error, read_text, read_yaml
 
 __all__ = [
@@ -141,6 +143,8 @@ class ModelSpec(_Model):
     api_key: SecretStr | None = None
     sim: SimProfile = SimProfile()
     recorded: RecordedSpec = RecordedSpec()
+    version: Annotated[str, Field(min_length=1)] | None = None  # the version label before any timeline change
+    timeline: list[TimelineEntry] = []  # changes over time (workbench/timeline.py)
 
 
 class HumanSpec(_Model):
@@ -293,6 +297,7 @@ class Scenario(_Model):
     budget: Budget | None = None
     graders: list[GraderSpec] = []
     traffic: TrafficSpec
+    monitors: list[MonitorSpec] = []  # drift monitors and their actions (workbench/monitors/spec.py)
     audit: StrictBool = False
     """Seal every request into a tamper-evident hash chain (``workbench audit verify RUN_ID``)."""
 
@@ -392,6 +397,7 @@ class Scenario(_Model):
         if self.budget and self.budget.downgrade_to and self.budget.downgrade_to not in self.fleet:
             raise self.error_at(("budget", "downgrade_to"), f"'{self.budget.downgrade_to}' is not a "
                                 f"fleet model (fleet: {', '.join(self.fleet)})")
+        check_monitors(self)
 
 
 # --- loading --------------------------------------------------------------------------------------

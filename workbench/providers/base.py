@@ -58,6 +58,8 @@ class Outcome:
     # Why a call failed, as the provider said it (live calls; scrubbed of keys): stored on the attempt
     # so that a 404 or a 401 can be read, not guessed from its kind.
     message: str | None = None
+    # The answering model's version label (a fleet model with a ``timeline:``; workbench/timeline.py).
+    version: str | None = None
 
 
 #: ``answer(req, rkey, now, attempt) -> Outcome``: one call to one fleet model at time ``now``;
@@ -160,6 +162,12 @@ class FleetProvider(Provider):
     def bind(self, model: str) -> Answer | AsyncAnswer:
         """The answering callable of the provider that serves ``model``."""
         return self._by_model[model].bind(model)
+
+    def pin_previous(self, model: str, now: float) -> str | None:
+        """Freeze ``model`` at its previous timeline version (a monitor's action): the label pinned, or
+        None when its provider has no timeline or no change has begun by ``now``."""
+        pin = getattr(self._by_model[model], "pin_previous", None)
+        return pin(model, now) if pin is not None else None
 
     def call(self, model: str, req: Request, rkey: int, now: float, attempt: int = 1) -> Outcome:
         """One synchronous call, for tests and notebooks (the replay binds once instead)."""

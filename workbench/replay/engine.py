@@ -32,6 +32,7 @@ from workbench.errors import ErrorKind
 from workbench.faults import StopHook, flush_every_from_env
 from workbench.graders import Grader
 from workbench.graders.base import grade_all, grader_labels
+from workbench.monitors.watch import Monitors
 from workbench.policies import Decision, FleetState, Policy, RouteContext
 from workbench.providers.base import Outcome
 from workbench.replay.breaker import CircuitBreaker
@@ -61,7 +62,7 @@ class Engine:
                  "models", "timeouts", "retry_on", "max_retries", "backoff", "mult", "max_backoff", "jitter",
                  "fallbacks", "humans", "agents", "hkeys", "budget", "concurrency", "policy_name", "fleet",
                  "reviews", "breaker", "inflight", "waitq", "stats", "req_rows", "att_rows", "every", "clock",
-                 "provider")
+                 "provider", "monitors", "removed", "redirect")
 
     def __init__(self, scenario: Scenario, provider: Fleet, policy: Policy, graders: list[Grader], seed: int,
                  run_id: str, sink: Sink, progress: Progress | None, flush_every: int,
@@ -101,11 +102,17 @@ class Engine:
         self.att_rows: list[AttemptRow] = []
         self.every = max(1, total // 200)
         self.clock = clock
+        # monitors (workbench/monitors/): None unless the scenario has some, so a run without pays nothing
+        self.monitors = Monitors(scenario.monitors, self, run_id) if scenario.monitors else None
+        self.removed: set[str] = set()  # targets a monitor took out of routing
+        self.redirect: dict[str, str] = {}  # target -> where a monitor switched its traffic
         clock.attach(self)
 
     def run(self, requests: Sequence[Request], arrivals: Sequence[float], seqs: Sequence[int]) -> ReplayStats:
         """Replay ``requests`` on the clock; every finished request is written when this returns."""
         self.stats.virtual_s = self.clock.run(requests, arrivals, seqs)
+        if self.monitors is not None:
+            self.stats.alerts = self.monitors.alerts
         if self.progress:
             self.progress(self.stats.requests, self.total, self.stats.cost_usd, self.stats.failed)
         return self.stats
@@ -153,6 +160,9 @@ class Engine:
         if target is None:  # only a consult may leave the target open, and after_consult must fill it
             raise ValueError(f"policy '{self.policy_name}' decided no target for request {st.req.id}")
         st.route, st.reason, st.dscore, st.target = target, d.reason, d.score, target
+        if self.redirect and target in self.redirect:
+            st.target = target = self.redirect[target]
+            st.reason = f"{d.reason}; switched to {target} by a monitor"
         st.purpose = "answer"
         st.chain = list(self.fallbacks.get(target, ()))
         st.visited = {target}
@@ -163,6 +173,9 @@ class Engine:
         target = st.target
         if target in self.humans:
             self.handoff(st, now)
+            return
+        if self.removed and target in self.removed:
+            self.bypass(st, now)
             return
         breaker = self.breaker
         if breaker is not None and breaker.is_open(target, now):
@@ -176,6 +189,36 @@ class Engine:
             self.attempt(st, now)
             return
         self.call(st, now, st.req, st.rkey)
+
+    def bypass(self, st: RequestState, now: float) -> None:
+        """``st.target`` was taken out of routing by a monitor: its next open fallback, whatever the
+        rule's error kinds (no call failed), else the request fails as ``circuit_open``."""
+        st.skips += 1
+        for idx, rule in enumerate(st.chain):
+            if rule.to not in st.visited:
+                del st.chain[idx]
+                st.visited.add(rule.to)
+                st.chain.extend(r for r in self.fallbacks.get(rule.to, ()) if r.to not in st.visited)
+                self.switch(st, rule.to)
+                self.attempt(st, now)
+                return
+        st.last_error = ErrorKind.CIRCUIT_OPEN
+        self.finish(st, now, "failed")
+
+    # --- what a monitor's alarm may do (workbench/monitors/watch.py's Actuator) ----------------
+    def pin_previous(self, target: str, now: float) -> str | None:
+        """Pin ``target``'s model to its previous timeline version."""
+        pin = getattr(self.provider, "pin_previous", None)
+        return pin(target, now) if pin is not None and target in self.models else None
+
+    def remove(self, target: str) -> None:
+        """Take ``target`` out of routing (policies see it in ``FleetState.unavailable``)."""
+        self.removed.add(target)
+        self.fleet.unavailable.add(target)
+
+    def switch_fallback(self, target: str, to: str) -> None:
+        """Route ``target``'s traffic to ``to`` from now on."""
+        self.redirect[target] = to
 
     def call(self, st: RequestState, now: float, req: Request, rkey: int) -> None:
         """Start one call to ``st.target``; the clock carries it out and runs :meth:`on_end` when it ends."""
@@ -327,12 +370,15 @@ class Engine:
         self.stats.cost_usd += out.cost_usd
         self.stats.attempts += 1
         err = out.error
-        st.rows.append(_new(AttemptRow, (
+        row = _new(AttemptRow, (
             self.run_id, st.req.id, st.attempt_no, target, model, provider, st.next_retry, st.next_fallback,
             st.att_start, now, wait, out.ok, None if err is None else err.value, out.retry_after_s,
             out.prompt_tokens, out.completion_tokens, out.cost_usd, score, st.purpose, out.text,
-            _json(verdicts), out.message)))
+            _json(verdicts), out.message, out.version))
+        st.rows.append(row)
         st.next_retry = st.next_fallback = False
+        if self.monitors is not None:
+            self.monitors.on_attempt(row, now)
 
     def finish(self, st: RequestState, now: float, status: str, final: str | None = None,
                quality: float | None = None, text: str | None = None, handoff: bool = False,
@@ -346,12 +392,15 @@ class Engine:
         pkey = self.pkeys.get(req.id)
         if pkey is None:
             pkey = self.pkeys[req.id] = prompt_key(req)
-        self.req_rows.append(_new(RequestRow, (
+        row = _new(RequestRow, (
             self.run_id, st.seq, req.id, req.category, req.difficulty, st.arrival, st.start, now,
             now - st.arrival, self.policy_name, st.route, st.reason, st.dscore, final, status,
             None if err is None else err.value, st.attempt_no, st.retries, st.fallbacks, handoff, st.ptok,
-            st.ctok, st.cost, quality, text, st.escalations, st.skips, _json(verdicts), pkey)))
+            st.ctok, st.cost, quality, text, st.escalations, st.skips, _json(verdicts), pkey))
+        self.req_rows.append(row)
         self.att_rows.extend(st.rows)
+        if self.monitors is not None:
+            self.monitors.on_request(row, now)
         self.count(status, req.id)
 
     def count(self, status: str, request_id: str) -> None:
