@@ -18,7 +18,8 @@ from workbench.scenario import load_scenario, parse_scenario
 from workbench.store import TraceStore
 from workbench.store.alerts import run_alerts
 
-_spec = importlib.util.spec_from_file_location("drift_detection", SCENARIOS.parent / "benchmarks" / "drift_detection.py")
+_BENCH = SCENARIOS.parent / "benchmarks" / "drift_detection.py"
+_spec = importlib.util.spec_from_file_location("drift_detection", _BENCH)
 assert _spec is not None and _spec.loader is not None
 drift = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(drift)
@@ -129,7 +130,8 @@ traffic: {source: traffic.jsonl, arrival: {process: poisson, rate_per_s: 2.0}}
 
 
 @pytest.mark.parametrize("old,new,line,field,words", [
-    ("{at_s: 10, quality: -0.1}", "{at_s: 5000, quality: -0.1}", 7, "fleet.m.timeline[0].at_s", "past the traffic's end"),
+    ("{at_s: 10, quality: -0.1}", "{at_s: 5000, quality: -0.1}", 7, "fleet.m.timeline[0].at_s",
+     "past the traffic's end"),
     ("{at_s: 10, quality: -0.1}", "{from_s: 20, to_s: 10, latency_x: 2}", 7, "fleet.m.timeline[0]",
      "must be after from_s"),
     ("{at_s: 10, quality: -0.1}", "{at_s: 10, category_quality: {bilING: -0.2}}", 7,
@@ -139,7 +141,8 @@ traffic: {source: traffic.jsonl, arrival: {process: poisson, rate_per_s: 2.0}}
     ("{type: cusum}", "{type: cusum, h: -1}", 11, "monitors[0].detector.cusum.h", "greater than 0"),
     ("{type: cusum}", "{type: adwin, delta: 2}", 11, "monitors[0].detector.adwin.delta", "less than 1"),
 ])
-def test_bad_input_names_file_line_and_field_and_writes_nothing(tmp_path, scenario_file, old, new, line, field, words):
+def test_bad_input_names_file_line_and_field_and_writes_nothing(tmp_path, scenario_file, old, new, line, field,
+                                                               words):
     assert old in BASE
     path = scenario_file(BASE.replace(old, new), n=50)
     with pytest.raises(ScenarioError) as exc:
@@ -155,7 +158,8 @@ def test_run_json_lists_alerts(tmp_path):
              str(tmp_path / "t.duckdb"), "--json", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     alerts = json.loads(res.stdout)["alerts"]
-    assert [(a["monitor"], a["target"], a["action"]) for a in alerts] == [("primary-quality", "primary", "pin_previous")]
+    got = [(a["monitor"], a["target"], a["action"]) for a in alerts]
+    assert got == [("primary-quality", "primary", "pin_previous")]
     assert alerts[0]["at_s"] == pytest.approx(75.82, abs=0.01)
 
 

@@ -25,10 +25,10 @@ from workbench.providers import FleetProvider, make_provider
 from workbench.replay import Progress, ReplayStats, replay
 from workbench.scenario import Scenario, TrafficSpec, load_scenario, parse_scenario
 from workbench.seeds import check_seed
-from workbench.timeline import check_timelines
 from workbench.store import RunInfo, TraceStore
 from workbench.store.alerts import write_alerts
 from workbench.store.base import check_run_id
+from workbench.timeline import check_timelines
 from workbench.traffic import Request, arrival_times, load_dataset_traffic, load_traffic, sample_requests
 
 __all__ = ["Prepared", "prepare", "assemble", "prepare_many", "execute", "resume", "new_run_id", "method_notes",

@@ -157,5 +157,6 @@ def check_timelines(scn: Scenario, requests: Sequence[Request], arrivals: Sequen
                                    f"{end:.1f} s): the change would never happen")
             for cat in e.category_quality or {}:
                 if cat not in cats:
+                    known = ", ".join(sorted(cats)) or "none"
                     raise scn.error_at(("fleet", name, "timeline", i, "category_quality", cat),
-                                       f"unknown category '{cat}' (the traffic has: {', '.join(sorted(cats)) or 'none'})")
+                                       f"unknown category '{cat}' (the traffic has: {known})")
