@@ -35,6 +35,7 @@ from workbench.graders.base import grade_all, grader_labels
 from workbench.monitors.watch import Monitors
 from workbench.policies import Decision, FleetState, Policy, RouteContext
 from workbench.providers.base import Outcome
+from workbench.replay.actions import MonitorActions
 from workbench.replay.breaker import CircuitBreaker
 from workbench.replay.judges import JudgeCalls
 from workbench.replay.state import Fleet, Progress, ReplayStats, RequestState, Sink
@@ -54,7 +55,7 @@ _new = tuple.__new__  # builds a row type without NamedTuple.__new__'s keyword h
 Verdicts = dict[str, float | None]
 
 
-class Engine:
+class Engine(MonitorActions):
     """The routing, retry, fallback, hand-off and row-writing logic of one replay, on a given clock."""
 
     __slots__ = ("scn", "policy", "graders", "seed", "run_id", "sink", "progress", "flush_every", "cancel",
@@ -189,36 +190,6 @@ class Engine:
             self.attempt(st, now)
             return
         self.call(st, now, st.req, st.rkey)
-
-    def bypass(self, st: RequestState, now: float) -> None:
-        """``st.target`` was taken out of routing by a monitor: its next open fallback, whatever the
-        rule's error kinds (no call failed), else the request fails as ``circuit_open``."""
-        st.skips += 1
-        for idx, rule in enumerate(st.chain):
-            if rule.to not in st.visited:
-                del st.chain[idx]
-                st.visited.add(rule.to)
-                st.chain.extend(r for r in self.fallbacks.get(rule.to, ()) if r.to not in st.visited)
-                self.switch(st, rule.to)
-                self.attempt(st, now)
-                return
-        st.last_error = ErrorKind.CIRCUIT_OPEN
-        self.finish(st, now, "failed")
-
-    # --- what a monitor's alarm may do (workbench/monitors/watch.py's Actuator) ----------------
-    def pin_previous(self, target: str, now: float) -> str | None:
-        """Pin ``target``'s model to its previous timeline version."""
-        pin = getattr(self.provider, "pin_previous", None)
-        return pin(target, now) if pin is not None and target in self.models else None
-
-    def remove(self, target: str) -> None:
-        """Take ``target`` out of routing (policies see it in ``FleetState.unavailable``)."""
-        self.removed.add(target)
-        self.fleet.unavailable.add(target)
-
-    def switch_fallback(self, target: str, to: str) -> None:
-        """Route ``target``'s traffic to ``to`` from now on."""
-        self.redirect[target] = to
 
     def call(self, st: RequestState, now: float, req: Request, rkey: int) -> None:
         """Start one call to ``st.target``; the clock carries it out and runs :meth:`on_end` when it ends."""
