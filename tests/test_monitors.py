@@ -168,3 +168,37 @@ def test_pin_previous_needs_a_timeline():
         "    timeline:\n      - {at_s: 10, quality: -0.1}\n", "")
     with pytest.raises(ScenarioError, match="pin_previous needs a target with a timeline"):
         parse_scenario(text)
+
+
+RECORDED = """
+name: rec
+seed: 7
+fleet:
+  strong:
+    model: gpt-4-1106-preview
+    provider: recorded
+    version: A
+    timeline: [{at_s: 50, model: together_ai/mistralai/Mixtral-8x7B-Instruct-v0.1, version: B}]
+  weak: {model: together_ai/mistralai/Mixtral-8x7B-Instruct-v0.1, provider: recorded}
+router: {policy: static, params: {target: TARGET}}
+graders: [{type: recorded_score}]
+traffic: {dataset: routellm-mmlu, sample: 200, arrival: {process: poisson, rate_per_s: 2.0}}
+"""
+
+
+def test_a_recorded_model_switches_to_another_models_answers_at_its_time(tmp_path, routellm_env):
+    got = {}
+    with TraceStore(tmp_path / "t.duckdb") as store:
+        for target in ("strong", "weak"):
+            rid, _ = execute(prepare(parse_scenario(RECORDED.replace("TARGET", target))), store)
+            got[target] = store.con.execute(
+                "SELECT r.arrival_s, a.start_s, a.score, a.model_version FROM requests r JOIN attempts a "
+                "USING (run_id, request_id) WHERE r.run_id = ? ORDER BY r.seq", [rid]).fetchall()
+    strong, weak = got["strong"], got["weak"]
+    assert len(strong) == len(weak) == 200
+    after = [(s[2], w[2]) for s, w in zip(strong, weak, strict=True) if s[1] >= 50]
+    before = [(s[2], w[2]) for s, w in zip(strong, weak, strict=True) if s[1] < 50]
+    assert 50 < len(after) < 150 and all(a == b for a, b in after)  # version B: the other model's answers
+    assert sum(a != b for a, b in before) >= 10  # version A: its own (scores differ on some questions)
+    assert {s[3] for s in strong if s[1] < 50} == {"A"} and {s[3] for s in strong if s[1] >= 50} == {"B"}
+    assert {w[3] for w in weak} == {None}
