@@ -168,6 +168,9 @@ def test_pin_previous_needs_a_timeline():
         "    timeline:\n      - {at_s: 10, quality: -0.1}\n", "")
     with pytest.raises(ScenarioError, match="pin_previous needs a target with a timeline"):
         parse_scenario(text)
+    with pytest.raises(ScenarioError, match="score needs a grader: the scenario has no graders") as exc:
+        parse_scenario(BASE.replace("graders: [{type: exact}]\n", ""))
+    assert exc.value.field == "monitors[0].metric"
 
 
 RECORDED = """
@@ -202,3 +205,21 @@ def test_a_recorded_model_switches_to_another_models_answers_at_its_time(tmp_pat
     assert sum(a != b for a, b in before) >= 10  # version A: its own (scores differ on some questions)
     assert {s[3] for s in strong if s[1] < 50} == {"A"} and {s[3] for s in strong if s[1] >= 50} == {"B"}
     assert {w[3] for w in weak} == {None}
+
+
+def test_explain_lists_the_monitors(tmp_path):
+    res = wb("explain", str(SCENARIOS / "drill-latency-creep.yaml"), "My invoice is wrong", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert ("monitor primary-latency: cusum (k 0.5, h 10, warmup 200; up) on latency of primary -> "
+            "switch_fallback:secondary") in res.stdout
+
+
+def test_the_readme_example_loads():
+    import re
+
+    readme = (SCENARIOS.parent / "README.md").read_text()
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if "monitors:" in b)
+    scn = parse_scenario("name: r\n" + block + "router: {policy: static, params: {target: primary}}\n"
+                         "graders: [{type: exact}]\ntraffic: {source: t.jsonl}\n", source="README.md")
+    assert [e.version for e in scn.fleet["primary"].timeline] == ["2024-11-20", None]
+    assert scn.monitors[0].action == "pin_previous" and scn.monitors[0].direction == "down"

@@ -387,6 +387,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         b = out["budget"]
         action = f"downgrade to {b['downgrade_to']}" if b["on_exceed"] == "downgrade" else "reject"
         print(f"  budget: ${b['max_usd']:g}, then {action}")
+    for m in out["monitors"]:
+        print(f"  monitor {m['name']}: {m['detector']} on {m['metric']} of {m['target']} -> {m['action']}")
     return 0
 
 

@@ -128,6 +128,8 @@ def check_monitors(scn: Scenario) -> None:
         if m.target is not None and m.target not in targets:
             raise scn.error_at(("monitors", i, "target"), f"unknown target '{m.target}' "
                                f"(known: {', '.join(targets)})")
+        if m.metric in ("score", "format_failure_rate") and not graders:
+            raise scn.error_at(("monitors", i, "metric"), f"{m.metric} needs a grader: the scenario has no graders")
         if m.grader is not None and m.grader.split("#")[0] not in graders:
             raise scn.error_at(("monitors", i, "grader"), f"unknown grader '{m.grader}' "
                                f"(the scenario's graders: {', '.join(sorted(graders)) or 'none'})")
