@@ -223,3 +223,40 @@ def test_the_readme_example_loads():
                          "graders: [{type: exact}]\ntraffic: {source: t.jsonl}\n", source="README.md")
     assert [e.version for e in scn.fleet["primary"].timeline] == ["2024-11-20", None]
     assert scn.monitors[0].action == "pin_previous" and scn.monitors[0].direction == "down"
+
+
+def test_a_design_monitor_watches_finished_requests(tmp_path, scenario_file):
+    path = scenario_file("""
+        name: d
+        seed: 2
+        fleet:
+          m: {model: gpt-4o-mini, sim: {error_rates: {}, outages: [{start_s: 60, end_s: 1000}]}}
+        router: {policy: static, params: {target: m}}
+        retries: {max_retries: 0}
+        graders: [{type: exact}]
+        monitors:
+          - {name: errors, metric: error_rate, detector: {type: cusum, warmup: 50, h: 5}}
+        traffic: {source: traffic.jsonl, arrival: {process: poisson, rate_per_s: 2.0}}
+        """, n=300)
+    with TraceStore(tmp_path / "t.duckdb") as store:
+        rid, _ = execute(prepare(path), store)
+        alerts = run_alerts(store.con, rid)
+    assert [(a["monitor"], a["target"], a["action"]) for a in alerts] == [("errors", None, "notify")]
+    assert 60 <= alerts[0]["at_s"] < 65 and "of the design" in alerts[0]["message"]
+
+
+@pytest.mark.parametrize("monitor,after", [
+    ("{name: p95, metric: p95_latency, target: primary, window: 20, detector: {type: ewma, warmup: 5, width: 3}}",
+     60.0),
+    ("{name: fmt, metric: format_failure_rate, grader: exact, target: primary, detector: {type: page_hinkley, "
+     "min_instances: 200, delta: 0.08, threshold: 8}}", 60.0),
+])
+def test_windowed_p95_and_a_graders_failure_rate_alarm_after_the_change(tmp_path, monitor, after):
+    scn = load_scenario(SCENARIOS / "drill-model-update.yaml")
+    text = scn.yaml_text.replace("traffic/support_tickets.jsonl", str(SCENARIOS / "traffic" / "support_tickets.jsonl"))
+    text = text.replace("{at_s: 60, version: \"2024-11-20\", quality: -0.25}",
+                        "{at_s: 60, version: \"2024-11-20\", quality: -0.25, latency_x: 3}")
+    head, _, _ = text.partition("monitors:")
+    body = text.split("traffic:", 1)[1]
+    alerts, *_ = _run(parse_scenario(f"{head}monitors:\n  - {monitor}\ntraffic:{body}"), tmp_path)
+    assert len(alerts) == 1 and after < alerts[0]["at_s"] < after + 60, alerts
