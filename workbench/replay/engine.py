@@ -16,7 +16,9 @@ list whose ``errors`` match the error kind, a fallback target's own rules append
 human node is a queue of agents (first come, first served; exponential handling time); a request
 handed to a human frees its concurrency slot. Every provider call becomes one attempt row, failed ones
 included; a request row is written together with its attempts, in batches. Circuit breakers and LLM
-judges are collaborators (:mod:`~workbench.replay.breaker`, :mod:`~workbench.replay.judges`).
+judges are collaborators (:mod:`~workbench.replay.breaker`, :mod:`~workbench.replay.judges`). A
+scenario's monitors (:mod:`workbench.monitors`) see every attempt and request as it ends, in clock
+order; what their alarms do to the run (pin, remove, switch) is :mod:`~workbench.replay.actions`.
 """
 
 from __future__ import annotations
