@@ -260,3 +260,18 @@ def test_windowed_p95_and_a_graders_failure_rate_alarm_after_the_change(tmp_path
     body = text.split("traffic:", 1)[1]
     alerts, *_ = _run(parse_scenario(f"{head}monitors:\n  - {monitor}\ntraffic:{body}"), tmp_path)
     assert len(alerts) == 1 and after < alerts[0]["at_s"] < after + 60, alerts
+
+
+def test_timeline_steps_ramps_add_up_and_pin_freezes_the_previous_version():
+    from workbench.timeline import Timeline, TimelineEntry
+
+    tl = Timeline([TimelineEntry(from_s=100, to_s=200, latency_x=3.0, version="v3"),
+                   TimelineEntry(at_s=50, quality=-0.2, category_quality={"billing": 0.1}, version="v2")], "v1")
+    assert (tl.at(49.9).version, tl.at(49.9).quality) == ("v1", 0.0)
+    mid = tl.at(150)
+    assert (mid.version, mid.quality, mid.category_quality, mid.latency_x) == ("v3", -0.2, {"billing": 0.1}, 2.0)
+    assert tl.at(500).latency_x == 3.0
+    pinned = tl.pin(160)  # the latest change begun is the ramp: back to v2, as it was when the ramp began
+    assert pinned is not None and (pinned.version, pinned.quality, pinned.latency_x) == ("v2", -0.2, 1.0)
+    assert tl.at(1000) is pinned and tl.pin(1000) is None  # pinned once; later times keep the pin
+    assert Timeline([TimelineEntry(at_s=10, quality=-0.1)], None).pin(5) is None  # nothing begun: nothing to pin
