@@ -124,6 +124,7 @@ def _cmd_run(args: argparse.Namespace, paths: Sequence[str]) -> int:
     from workbench.analysis import format_comparison, run_summary
     from workbench.runner import execute, prepare_many
     from workbench.store import TraceStore
+    from workbench.store.alerts import run_alerts
 
     prepared = prepare_many(paths, traffic=args.traffic, requests=args.requests, seed=args.seed)
     for p in prepared:
@@ -135,7 +136,7 @@ def _cmd_run(args: argparse.Namespace, paths: Sequence[str]) -> int:
             with _progress(p.scenario.name, not args.no_progress) as progress:
                 run_id, _ = execute(p, store, progress=progress, run_id=getattr(args, "run_id", None))
             _print_head(store.con, run_id)
-            summaries.append(run_summary(store.con, run_id))
+            summaries.append({**run_summary(store.con, run_id), "alerts": run_alerts(store.con, run_id)})
         if len(summaries) > 1:
             _add_deltas(store.con, summaries)
         if getattr(args, "report", None):
@@ -394,6 +395,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         b = out["budget"]
         action = f"downgrade to {b['downgrade_to']}" if b["on_exceed"] == "downgrade" else "reject"
         print(f"  budget: ${b['max_usd']:g}, then {action}")
+    for m in out["monitors"]:
+        print(f"  monitor {m['name']}: {m['detector']} on {m['metric']} of {m['target']} -> {m['action']}")
     return 0
 
 

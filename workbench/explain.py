@@ -16,7 +16,7 @@ from workbench.seeds import check_seed, key64, request_key
 from workbench.steps import route_steps
 from workbench.traffic import Request
 
-__all__ = ["explain", "fallback_chain"]
+__all__ = ["explain", "fallback_chain", "monitor_list"]
 
 
 def fallback_chain(scenario: Scenario, target: str) -> list[dict[str, Any]]:
@@ -68,4 +68,17 @@ def explain(scenario: Scenario, text: str, *, category: str | None = None, diffi
         "fallbacks": fallback_chain(scenario, target) if target else [],
         "budget": None if scenario.budget is None else scenario.budget.model_dump(mode="json"),
         **({"steps": steps} if steps else {}),  # the route's tool and data steps, when it has any
+        "monitors": monitor_list(scenario),
     }
+
+
+def monitor_list(scenario: Scenario) -> list[dict[str, Any]]:
+    """The scenario's monitors: what each watches, with which detector and parameters, and its action."""
+    out = []
+    for m in scenario.monitors:
+        det = m.detector.model_dump(mode="json", exclude={"type", "direction"})
+        params = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in det.items())
+        action = m.action if isinstance(m.action, str) else f"switch_fallback:{m.action.switch_fallback}"
+        out.append({"name": m.name, "metric": m.metric, "target": m.target or "the design",
+                    "detector": f"{m.detector.type} ({params}; {m.direction})", "action": action})
+    return out

@@ -26,7 +26,9 @@ from workbench.replay import Progress, ReplayStats, replay
 from workbench.scenario import Scenario, TrafficSpec, load_scenario, parse_scenario
 from workbench.seeds import check_seed
 from workbench.store import RunInfo, TraceStore
+from workbench.store.alerts import write_alerts
 from workbench.store.base import check_run_id
+from workbench.timeline import check_timelines
 from workbench.traffic import Request, arrival_times, load_dataset_traffic, load_traffic, sample_requests
 
 __all__ = ["Prepared", "prepare", "assemble", "prepare_many", "execute", "resume", "new_run_id", "method_notes",
@@ -68,6 +70,7 @@ def assemble(scn: Scenario, traffic_spec: TrafficSpec, traffic_path: Path, traff
              requests: list[Request], arrivals: list[float]) -> Prepared:
     """A run of ``scn`` over requests already loaded and placed in time (a sweep's trials share them):
     its policy (fitted on those requests), graders and provider."""
+    check_timelines(scn, requests, arrivals)  # a change past the traffic's end: stop before anything runs
     policy = build_policy(scn)
     policy.fit(requests)  # calibration (e.g. a threshold for a target share) sees the replayed requests
     graders = build_graders(scn)
@@ -188,6 +191,7 @@ def _replay_into(store: TraceStore, prep: Prepared, rid: str, picked: Sequence[i
         except StoreError:  # the store itself failed (full disk): the first error is the one to show
             pass
         raise
+    write_alerts(store.con, stats.alerts)
     store.finish_run(rid, "cancelled" if stats.cancelled else "completed")
     return stats
 

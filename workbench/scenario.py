@@ -33,9 +33,11 @@ from pydantic import (
 
 from workbench.caching import CacheSpec, check_cache
 from workbench.errors import CONFIG_ERRORS, RETRYABLE_DEFAULT, ErrorKind, ScenarioError
+from workbench.monitors.spec import MonitorSpec, check_monitors
 from workbench.registry import MIXED, provider_kind, unknown_provider_message
 from workbench.seeds import SEED_MAX
 from workbench.steps import RouteSteps, StepSpec, check_steps
+from workbench.timeline import TimelineEntry
 from workbench.yamlio import _dotted, _line_for, dump_yaml, field_error, read_text, read_yaml
 
 __all__ = [
@@ -144,6 +146,8 @@ class ModelSpec(_Model):
     sim: SimProfile = SimProfile()
     recorded: RecordedSpec = RecordedSpec()
     steps: RouteSteps = RouteSteps()  # tool and data steps around this model's call (workbench/steps.py)
+    version: Annotated[str, Field(min_length=1)] | None = None  # the version label before any timeline change
+    timeline: list[TimelineEntry] = []  # changes over time (workbench/timeline.py)
 
 
 class HumanSpec(_Model):
@@ -297,6 +301,7 @@ class Scenario(_Model):
     budget: Budget | None = None
     graders: list[GraderSpec] = []
     traffic: TrafficSpec
+    monitors: list[MonitorSpec] = []  # drift monitors and their actions (workbench/monitors/spec.py)
     audit: StrictBool = False
     """Seal every request into a tamper-evident hash chain (``workbench audit verify RUN_ID``)."""
     cache: CacheSpec | None = None
@@ -400,6 +405,7 @@ class Scenario(_Model):
                                 f"fleet model (fleet: {', '.join(self.fleet)})")
         check_cache(self)
         check_steps(self)
+        check_monitors(self)
 
 
 # --- loading --------------------------------------------------------------------------------------

@@ -16,12 +16,15 @@ from workbench.analysis import run_summary
 from workbench.app.safe import html, labels, text
 from workbench.app.state import DRAFT, AppState
 from workbench.app.ui import Messages, button, duration, guarded, percent
+from workbench.store.alerts import run_alerts
 
-__all__ = ["RunView", "results_frame", "RESULT_COLUMNS"]
+__all__ = ["RunView", "results_frame", "alerts_frame", "RESULT_COLUMNS", "ALERT_COLUMNS"]
 
 #: Columns of the finished runs' table (the data column says simulated, recorded or live).
 RESULT_COLUMNS = ["run", "scenario", "data", "status", "requests", "cost (USD)", "quality", "error rate",
                   "p95 latency"]
+#: Columns of the monitors' alerts table (shown only when a run raised some).
+ALERT_COLUMNS = ["run", "at (s, virtual)", "monitor", "target", "statistic", "threshold", "action", "message"]
 
 
 class RunView(pn.viewable.Viewer):
@@ -50,12 +53,16 @@ class RunView(pn.viewable.Viewer):
         self.results = W.Tabulator(pd.DataFrame(columns=RESULT_COLUMNS), disabled=True, show_index=False,
                                    selectable=False, sizing_mode="stretch_width", visible=False,
                                    css_classes=["wb-run-results"])
+        self.alerts = W.Tabulator(pd.DataFrame(columns=ALERT_COLUMNS), disabled=True, show_index=False,
+                                  selectable=False, sizing_mode="stretch_width", visible=False,
+                                  css_classes=["wb-run-alerts"])
         self._poller: PeriodicCallback | None = None
         self.panel = pn.Column(
             pn.pane.Markdown("### Run scenarios\nThe replay runs in the background; the figures below are read "
                              "from the trace store when it ends."),
             self.pick, pn.Row(self.requests), self.traffic_line, pn.Row(self.start, self.stop), self.msg.pane,
-            self.progress, self.counters, self.results_note, self.results, sizing_mode="stretch_width")
+            self.progress, self.counters, self.results_note, self.results, self.alerts,
+            sizing_mode="stretch_width")
         self.refresh()
 
     def __panel__(self) -> pn.Column:
@@ -74,6 +81,7 @@ class RunView(pn.viewable.Viewer):
     def _start(self, _event=None) -> None:
         self.msg.clear()
         self.results.visible, self.results_note.object = False, ""
+        self.alerts.visible = False
         self.state.start_run(list(self.pick.value))
         self.start.param.update(disabled=True, loading=True)
         self.stop.disabled = False
@@ -116,8 +124,11 @@ class RunView(pn.viewable.Viewer):
     def _show_results(self, run_ids: list[str]) -> None:
         with self.state.store() as st:
             rows = [run_summary(st.con, rid) for rid in run_ids]
+            alerts = {rid: run_alerts(st.con, rid) for rid in run_ids}
         self.results_note.object = html("<p>From the trace store (open the Compare page for deltas and charts):</p>")
         self.results.param.update(value=results_frame(rows), visible=True)
+        frame = alerts_frame(alerts)
+        self.alerts.param.update(value=frame, visible=not frame.empty)
 
 
 def results_frame(summaries: list[dict]) -> pd.DataFrame:
@@ -129,3 +140,11 @@ def results_frame(summaries: list[dict]) -> pd.DataFrame:
         "error rate": percent(s["error_rate"], 2),
         "p95 latency": "n/a" if s["p95_latency_s"] is None else f"{s['p95_latency_s']:.2f} s"}
         for s in summaries], columns=RESULT_COLUMNS)
+
+
+def alerts_frame(alerts: dict[str, list[dict]]) -> pd.DataFrame:
+    """The monitors' alarms of each run (``run_alerts`` by run id), in the order they were raised."""
+    return pd.DataFrame([{
+        "run": rid, "at (s, virtual)": f"{a['at_s']:.1f}", "monitor": a["monitor"], "target": a["target"] or "design",
+        "statistic": f"{a['statistic']:.3g}", "threshold": f"{a['threshold']:.3g}", "action": a["action"],
+        "message": a["message"]} for rid, rows in alerts.items() for a in rows], columns=ALERT_COLUMNS)

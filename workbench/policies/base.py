@@ -59,9 +59,10 @@ class FleetState:
     also offers: least busy, lowest latency.
     """
 
-    __slots__ = ("in_flight", "latency_ewma", "alpha")
+    __slots__ = ("in_flight", "latency_ewma", "alpha", "unavailable")
 
     def __init__(self, targets, alpha: float = 0.2):
+        self.unavailable: set[str] = set()  # taken out of routing by a monitor (the engine skips them)
         self.in_flight: dict[str, int] = {t: 0 for t in targets}
         self.latency_ewma: dict[str, float | None] = {t: None for t in targets}
         self.alpha = alpha

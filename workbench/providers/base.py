@@ -62,6 +62,8 @@ class Outcome:
     cache_write_tokens: int = 0   # prompt tokens written to the cache on this call (subset of prompt_tokens)
     reasoning_tokens: int = 0     # hidden reasoning tokens (subset of completion_tokens, billed as output)
     tier: str = "standard"        # the service tier the call ran on: standard | flex | priority | batch
+    # The answering model's version label (a fleet model with a ``timeline:``; workbench/timeline.py).
+    version: str | None = None
 
 
 #: ``answer(req, rkey, now, attempt) -> Outcome``: one call to one fleet model at time ``now``;
@@ -164,6 +166,12 @@ class FleetProvider(Provider):
     def bind(self, model: str) -> Answer | AsyncAnswer:
         """The answering callable of the provider that serves ``model``."""
         return self._by_model[model].bind(model)
+
+    def pin_previous(self, model: str, now: float) -> str | None:
+        """Freeze ``model`` at its previous timeline version (a monitor's action): the label pinned, or
+        None when its provider has no timeline or no change has begun by ``now``."""
+        pin = getattr(self._by_model[model], "pin_previous", None)
+        return pin(model, now) if pin is not None else None
 
     def call(self, model: str, req: Request, rkey: int, now: float, attempt: int = 1) -> Outcome:
         """One synchronous call, for tests and notebooks (the replay binds once instead)."""

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING
 from workbench.catalog import model_info
 from workbench.providers.base import Answer, Outcome, Provider, register, unknown_price_error
 from workbench.providers.simulated import SimulatedProvider, profile_for
-from workbench.scenario import Scenario
+from workbench.scenario import ModelSpec, Scenario
+from workbench.timeline import Timeline
 from workbench.traffic import Request, prompt_key
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,6 +55,25 @@ class _RecordedModel:
         self.price = price  # (input, output) USD per token when the scenario overrides it, else None
         self.ttft, self.tps = prof["ttft_s"], prof["tokens_per_s"]
         self.keys: dict[str, str] = {}
+        self.version: str | None = None
+        self.timeline: Timeline | None = None
+        self.own = answers
+        self.sources: dict[int, dict[str, AnswerRow]] = {}  # timeline entry index -> its answers
+
+    def call_timed(self, req: Request, rkey: int, now: float, attempt: int) -> Outcome:
+        """:meth:`call` from the answers the timeline gives at ``now``, labelled with its version."""
+        assert self.timeline is not None
+        st = self.timeline.at(now)
+        self.answers = self.sources.get(st.source, self.own)
+        out = self.call(req, rkey, now, attempt)
+        out.version = st.version
+        return out
+
+    def call_labelled(self, req: Request, rkey: int, now: float, attempt: int) -> Outcome:
+        """:meth:`call` labelled with the model's fixed ``version:``."""
+        out = self.call(req, rkey, now, attempt)
+        out.version = self.version
+        return out
 
     def call(self, req: Request, rkey: int, now: float, attempt: int) -> Outcome:
         key = self.keys.get(req.id)
@@ -109,6 +129,26 @@ class RecordedProvider(Provider):
             raise scenario.error_at(("fleet", name, "provider"), "a recorded model needs a dataset: give "
                                     f"fleet.{name}.recorded.dataset or traffic.dataset")
         column = rec.model or spec.model
+        answers, _, note = self._answers(scenario, name, dataset, column, requests, keys, ("fleet", name, "model"))
+        self.notes[name] = note
+        fallback = sim.bind(name) if sim is not None and name in sim.models else None
+        model = _RecordedModel(name, answers, _price(spec), profile_for(spec), fallback)
+        model.version = spec.version
+        if spec.timeline:  # version A, then version B: another dataset's (or column's) answers from a time on
+            model.timeline = Timeline(spec.timeline, spec.version)
+            for i, e in enumerate(model.timeline.entries):
+                if e.dataset is not None or e.model is not None:
+                    where = ("fleet", name, "timeline", spec.timeline.index(e), "dataset" if e.dataset else "model")
+                    alt, _, alt_note = self._answers(scenario, name, e.dataset or dataset, e.model or column,
+                                                     requests, keys, where)
+                    model.sources[i] = alt
+                    self.notes[name] += f"; from {e.start:g} s: {alt_note}"
+        return model
+
+    def _answers(self, scenario: Scenario, name: str, dataset: str, column: str, requests, keys,
+                 where: tuple) -> tuple[dict, list[str], str]:
+        """``column``'s answers in ``dataset`` (priced), the requests missing one, and what a report says."""
+        spec = scenario.fleet[name]
         # here, not at import: the registry imports every provider module to list the kinds (a scenario
         # is checked against it), and the store pulls in DuckDB and pandas
         from workbench.store.outcomes import OutcomeStore
@@ -117,16 +157,13 @@ class RecordedProvider(Provider):
             answers = ds.answers(column, keys.values())
             meta = ds.meta()
         missing = [r.id for r in requests if keys[r.id] not in answers]
-        if missing and rec.on_miss == "error":
+        if missing and spec.recorded.on_miss == "error":
             raise scenario.error_at(
-                ("fleet", name, "model"),
+                where,
                 f"dataset '{dataset}' has no answer of '{column}' for {len(missing):,} of {len(requests):,} "
                 f"requests (first: '{missing[0]}'); record them (`workbench record SCENARIO --all-models`) "
                 f"or set fleet.{name}.recorded.on_miss: simulate")
-        price = None
-        if spec.price is not None:
-            price = (spec.price.input_per_mtok / 1e6, spec.price.output_per_mtok / 1e6)
-        elif any(row.cost_usd is None for row in answers.values()):
+        if spec.price is None and any(row.cost_usd is None for row in answers.values()):
             info = model_info(spec.model)
             if info is None:
                 raise unknown_price_error(scenario, name)
@@ -142,10 +179,22 @@ class RecordedProvider(Provider):
                     "USD per M tokens in/out)"
         if missing:
             note += f"; {len(missing):,} missing answers simulated and labelled so"
-        self.notes[name] = note
-        fallback = sim.bind(name) if sim is not None and name in sim.models else None
-        return _RecordedModel(name, answers, price, profile_for(spec), fallback)
+        return answers, missing, note
 
     def bind(self, model: str) -> Answer:
-        """The recorded ``model``'s answering callable."""
-        return self.models[model].call
+        """The recorded ``model``'s answering callable (timed only when it has a timeline)."""
+        m = self.models[model]
+        return m.call_timed if m.timeline is not None else m.call_labelled if m.version is not None else m.call
+
+    def pin_previous(self, model: str, now: float) -> str | None:
+        """Freeze ``model`` at its answers and version before the latest change begun by ``now``."""
+        tl = self.models[model].timeline
+        st = tl.pin(now) if tl is not None else None
+        return None if st is None else st.version
+
+
+def _price(spec: ModelSpec) -> tuple[float, float] | None:
+    """The scenario's price override in USD per token (input, output), or None."""
+    if spec.price is None:
+        return None
+    return spec.price.input_per_mtok / 1e6, spec.price.output_per_mtok / 1e6

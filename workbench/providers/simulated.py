@@ -28,6 +28,7 @@ from workbench.errors import ErrorKind
 from workbench.providers.base import Answer, Outcome, Provider, register, unknown_price_error
 from workbench.scenario import ModelSpec, Scenario
 from workbench.seeds import key64, unit, unit2
+from workbench.timeline import Timeline, TimelineState
 from workbench.traffic import Request
 from workbench.yamlio import read_yaml
 
@@ -84,6 +85,35 @@ class _SimModel:
         self.labels = labels
         self.tokens: dict[str, int] = {}
         self.prefix = prefix  # a shared prompt prefix (cache: block): part of every prompt, maybe cached
+        self.version = spec.version
+        self.timeline = Timeline(spec.timeline, spec.version) if spec.timeline else None
+        self.base = (self.ttft, self.tps, self.out_mean, self.q_easy, self.q_hard, self.cat_q, prof["error_rates"])
+
+    def call_timed(self, req: Request, rkey: int, now: float, attempt: int) -> Outcome:
+        """:meth:`call` with the profile the model's timeline gives it at ``now``, labelled with its version."""
+        assert self.timeline is not None
+        st = self.timeline.at(now)
+        self._apply(st)
+        out = self.call(req, rkey, now, attempt)
+        out.version = st.version
+        return out
+
+    def call_labelled(self, req: Request, rkey: int, now: float, attempt: int) -> Outcome:
+        """:meth:`call` labelled with the model's fixed ``version:`` (no timeline)."""
+        out = self.call(req, rkey, now, attempt)
+        out.version = self.version
+        return out
+
+    def _apply(self, st: TimelineState) -> None:
+        ttft, tps, out_mean, q_easy, q_hard, cat_q, rates = self.base
+        self.ttft, self.tps = ttft * st.latency_x, tps / st.latency_x  # both parts of the latency scale
+        self.out_mean = out_mean * st.output_tokens_x
+        self.q_easy, self.q_hard = q_easy + st.quality, q_hard + st.quality
+        self.cat_q = cat_q if not st.category_quality else {
+            c: cat_q.get(c, 0.0) + st.category_quality.get(c, 0.0) for c in {*cat_q, *st.category_quality}}
+        moved = st.error_rates
+        self.errors = [(k, min(1.0, max(0.0, rates.get(k, 0.0) + moved.get(k, 0.0)))) for k in _ERR_ORDER
+                       if rates.get(k, 0.0) + moved.get(k, 0.0) > 0]
 
     def count(self, req: Request) -> int:
         """Prompt tokens of ``req`` by litellm's tokenizer for this model (cached per prompt text)."""
@@ -205,5 +235,13 @@ class SimulatedProvider(Provider):
             self.models[name] = sim
 
     def bind(self, model: str) -> Answer:
-        """The simulated ``model``'s answering callable."""
-        return self.models[model].call
+        """The simulated ``model``'s answering callable (timed only when it has a timeline: the hot path
+        of a fixed model is unchanged)."""
+        m = self.models[model]
+        return m.call_timed if m.timeline is not None else m.call_labelled if m.version is not None else m.call
+
+    def pin_previous(self, model: str, now: float) -> str | None:
+        """Freeze ``model`` at its version before the latest change begun by ``now`` (None: nothing to pin)."""
+        tl = self.models[model].timeline
+        st = tl.pin(now) if tl is not None else None
+        return None if st is None else st.version

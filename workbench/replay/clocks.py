@@ -100,7 +100,7 @@ class VirtualClock:
         out = self.answer[target](req, rkey, now, st.attempt_no - st.step_calls)
         limit = self.timeouts[target]
         if out.latency_s > limit:
-            out = Outcome(False, limit, ErrorKind.TIMEOUT, prompt_tokens=out.prompt_tokens)
+            out = Outcome(False, limit, ErrorKind.TIMEOUT, prompt_tokens=out.prompt_tokens, version=out.version)
         st.out = out
         self.counter += 1  # self.at, inlined: this runs once per attempt
         heapq.heappush(self.heap, (now + out.latency_s, self.counter, self.on_end, st))
@@ -218,7 +218,7 @@ class AsyncioClock:
         except TimeoutError:
             out = Outcome(False, limit, ErrorKind.TIMEOUT)
         if out.latency_s > limit or math.isinf(out.latency_s):
-            out = Outcome(False, limit, ErrorKind.TIMEOUT, prompt_tokens=out.prompt_tokens)
+            out = Outcome(False, limit, ErrorKind.TIMEOUT, prompt_tokens=out.prompt_tokens, version=out.version)
         st.out = out
         self._fire(e.on_end, st)
 

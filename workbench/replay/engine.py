@@ -18,7 +18,9 @@ handed to a human frees its concurrency slot. Every provider call becomes one at
 included; a request row is written together with its attempts, in batches. Circuit breakers, LLM
 judges and a route's tool and data steps are collaborators (:mod:`~workbench.replay.breaker`,
 :mod:`~workbench.replay.judges`, :mod:`~workbench.replay.steps`; the steps' hooks are skipped when no
-route declares a step).
+route declares a step). A scenario's monitors (:mod:`workbench.monitors`) see every attempt and request
+as it ends, in clock order; what their alarms do to the run (pin, remove, switch) is
+:mod:`~workbench.replay.actions`.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ from workbench.errors import ErrorKind
 from workbench.faults import StopHook, flush_every_from_env
 from workbench.graders import Grader
 from workbench.graders.base import grade_all, grader_labels
+from workbench.monitors.watch import Monitors
 from workbench.policies import Decision, FleetState, Policy, RouteContext
 from workbench.providers.base import Outcome
+from workbench.replay.actions import MonitorActions
 from workbench.replay.breaker import CircuitBreaker
 from workbench.replay.judges import JudgeCalls
 from workbench.replay.state import Fleet, Progress, ReplayStats, RequestState, Sink
@@ -56,7 +60,7 @@ _new = tuple.__new__  # builds a row type without NamedTuple.__new__'s keyword h
 Verdicts = dict[str, float | None]
 
 
-class Engine:
+class Engine(MonitorActions):
     """The routing, retry, fallback, hand-off and row-writing logic of one replay, on a given clock."""
 
     __slots__ = ("scn", "policy", "graders", "seed", "run_id", "sink", "progress", "flush_every", "cancel",
@@ -64,7 +68,7 @@ class Engine:
                  "models", "timeouts", "retry_on", "max_retries", "backoff", "mult", "max_backoff", "jitter",
                  "fallbacks", "humans", "agents", "hkeys", "budget", "concurrency", "policy_name", "fleet",
                  "reviews", "breaker", "inflight", "waitq", "stats", "req_rows", "att_rows", "every", "clock",
-                 "provider", "steps")
+                 "provider", "steps", "monitors", "removed", "redirect")
 
     def __init__(self, scenario: Scenario, provider: Fleet, policy: Policy, graders: list[Grader], seed: int,
                  run_id: str, sink: Sink, progress: Progress | None, flush_every: int,
@@ -106,11 +110,17 @@ class Engine:
         self.clock = clock
         # Tool and data steps around a route's model call; None (no hook runs) when no route declares one.
         self.steps = StepCalls(self, scenario) if StepCalls.wanted(scenario) else None
+        # monitors (workbench/monitors/): None unless the scenario has some, so a run without pays nothing
+        self.monitors = Monitors(scenario.monitors, self, run_id) if scenario.monitors else None
+        self.removed: set[str] = set()  # targets a monitor took out of routing
+        self.redirect: dict[str, str] = {}  # target -> where a monitor switched its traffic
         clock.attach(self)
 
     def run(self, requests: Sequence[Request], arrivals: Sequence[float], seqs: Sequence[int]) -> ReplayStats:
         """Replay ``requests`` on the clock; every finished request is written when this returns."""
         self.stats.virtual_s = self.clock.run(requests, arrivals, seqs)
+        if self.monitors is not None:
+            self.stats.alerts = self.monitors.alerts
         if self.progress:
             self.progress(self.stats.requests, self.total, self.stats.cost_usd, self.stats.failed)
         return self.stats
@@ -158,6 +168,9 @@ class Engine:
         if target is None:  # only a consult may leave the target open, and after_consult must fill it
             raise ValueError(f"policy '{self.policy_name}' decided no target for request {st.req.id}")
         st.route, st.reason, st.dscore, st.target = target, d.reason, d.score, target
+        if self.redirect and target in self.redirect:
+            st.target = target = self.redirect[target]
+            st.reason = f"{d.reason}; switched to {target} by a monitor"
         st.purpose = "answer"
         st.chain = list(self.fallbacks.get(target, ()))
         st.visited = {target}
@@ -168,6 +181,9 @@ class Engine:
         target = st.target
         if target in self.humans:
             self.handoff(st, now)
+            return
+        if self.removed and target in self.removed:
+            self.bypass(st, now)
             return
         breaker = self.breaker
         if breaker is not None and breaker.is_open(target, now):
@@ -345,12 +361,15 @@ class Engine:
         self.stats.cost_usd += out.cost_usd
         self.stats.attempts += 1
         err = out.error
-        st.rows.append(_new(AttemptRow, (
+        row = _new(AttemptRow, (
             self.run_id, st.req.id, st.attempt_no, target, model, provider, st.next_retry, st.next_fallback,
             st.att_start, now, wait, out.ok, None if err is None else err.value, out.retry_after_s,
             out.prompt_tokens, out.completion_tokens, out.cost_usd, score, st.purpose, out.text,
-            _json(verdicts), out.message)))
+            _json(verdicts), out.message, out.version))
+        st.rows.append(row)
         st.next_retry = st.next_fallback = False
+        if self.monitors is not None:
+            self.monitors.on_attempt(row, now)
 
     def finish(self, st: RequestState, now: float, status: str, final: str | None = None,
                quality: float | None = None, text: str | None = None, handoff: bool = False,
@@ -364,12 +383,15 @@ class Engine:
         pkey = self.pkeys.get(req.id)
         if pkey is None:
             pkey = self.pkeys[req.id] = prompt_key(req)
-        self.req_rows.append(_new(RequestRow, (
+        row = _new(RequestRow, (
             self.run_id, st.seq, req.id, req.category, req.difficulty, st.arrival, st.start, now,
             now - st.arrival, self.policy_name, st.route, st.reason, st.dscore, final, status,
             None if err is None else err.value, st.attempt_no, st.retries, st.fallbacks, handoff, st.ptok,
-            st.ctok, st.cost, quality, text, st.escalations, st.skips, _json(verdicts), pkey, st.source or "none")))
+            st.ctok, st.cost, quality, text, st.escalations, st.skips, _json(verdicts), pkey, st.source or "none"))
+        self.req_rows.append(row)
         self.att_rows.extend(st.rows)
+        if self.monitors is not None:
+            self.monitors.on_request(row, now)
         self.count(status, req.id)
 
     def count(self, status: str, request_id: str) -> None:

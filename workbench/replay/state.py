@@ -9,11 +9,12 @@ state without importing the engine, and lets the type checker see every field th
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from workbench.errors import ErrorKind
 from workbench.providers.base import Answer, AsyncAnswer, Outcome
+from workbench.store.alerts import AlertRow
 from workbench.store.rows import AttemptRow, RequestRow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -66,6 +67,7 @@ class ReplayStats:
     cost_usd: float = 0.0
     virtual_s: float = 0.0
     cancelled: bool = False
+    alerts: list[AlertRow] = field(default_factory=list)  # what the run's monitors raised (workbench/monitors/)
 
 
 class RequestState:

@@ -79,6 +79,7 @@ class AttemptRow(NamedTuple):
     response: str | None
     verdicts: str | None
     error_message: str | None
+    model_version: str | None = None  # migration 014: the answering model's version (workbench/timeline.py)
 
 
 #: Column names of ``requests`` / ``attempts``, in table order (the row types' fields).
