@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from workbench.batch_schema import BatchSpec, check_batch
 from workbench.errors import CONFIG_ERRORS, RETRYABLE_DEFAULT, ErrorKind, ScenarioError
 from workbench.registry import MIXED, provider_kind, unknown_provider_message
 from workbench.seeds import SEED_MAX
@@ -141,6 +142,7 @@ class ModelSpec(_Model):
     api_key: SecretStr | None = None
     sim: SimProfile = SimProfile()
     recorded: RecordedSpec = RecordedSpec()
+    tier: Literal["standard", "flex", "priority", "batch"] = "standard"
 
 
 class HumanSpec(_Model):
@@ -295,6 +297,10 @@ class Scenario(_Model):
     traffic: TrafficSpec
     audit: StrictBool = False
     """Seal every request into a tamper-evident hash chain (``workbench audit verify RUN_ID``)."""
+    batch: BatchSpec | None = None
+    """Batch lanes (fleet models with ``tier: batch``): see :mod:`workbench.batch_schema`."""
+    # Shim until the "cache" branch lands: its ``cache:`` block is accepted and ignored here.
+    cache: dict[str, Any] | None = None
 
     _path: Path | None = PrivateAttr(default=None)
     _text: str = PrivateAttr(default="")
@@ -392,6 +398,7 @@ class Scenario(_Model):
         if self.budget and self.budget.downgrade_to and self.budget.downgrade_to not in self.fleet:
             raise self.error_at(("budget", "downgrade_to"), f"'{self.budget.downgrade_to}' is not a "
                                 f"fleet model (fleet: {', '.join(self.fleet)})")
+        check_batch(self)
 
 
 # --- loading --------------------------------------------------------------------------------------

@@ -58,6 +58,10 @@ class Outcome:
     # Why a call failed, as the provider said it (live calls; scrubbed of keys): stored on the attempt
     # so that a 404 or a 401 can be read, not guessed from its kind.
     message: str | None = None
+    cached_tokens: int = 0        # prompt tokens read from a provider's prompt cache (subset of prompt_tokens)
+    cache_write_tokens: int = 0   # prompt tokens written to the cache on this call (subset of prompt_tokens)
+    reasoning_tokens: int = 0     # hidden reasoning tokens (subset of completion_tokens, billed as output)
+    tier: str = "standard"        # the service tier the call ran on: standard | flex | priority | batch
 
 
 #: ``answer(req, rkey, now, attempt) -> Outcome``: one call to one fleet model at time ``now``;
@@ -156,6 +160,10 @@ class FleetProvider(Provider):
     def is_async(self, model: str) -> bool:
         """True when ``model``'s calls are coroutines (a live model): the wall-clock engine awaits them."""
         return self._by_model[model].asynchronous
+
+    def provider_of(self, model: str) -> Provider:
+        """The provider that serves fleet model ``model`` (a batch lane asks it for its batch API)."""
+        return self._by_model[model]
 
     def bind(self, model: str) -> Answer | AsyncAnswer:
         """The answering callable of the provider that serves ``model``."""

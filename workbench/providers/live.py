@@ -198,3 +198,18 @@ class LiveProvider(Provider):
     def bind(self, model: str) -> AsyncAnswer:
         """The live ``model``'s answering coroutine function."""
         return self.models[model].call
+
+    async def run_batch(self, model: str, requests: list[Request], poll_s: float) -> tuple[str, str, dict[str, Outcome]]:
+        """One batch-lane round trip through litellm's Files and Batches API: upload, create, poll, read.
+
+        Returns (batch id, final status, request id -> outcome); a provider failure at any step is a
+        ``failed`` batch (its requests fail over), never an exception."""
+        from workbench.providers.live_batch import run_batch
+
+        m = self.models[model]
+        key = m._secret() or ("not-needed" if m.api_base else None)
+        try:
+            return await run_batch(m.model, m.api_base, key, requests, poll_s, (m.in_tok, m.out_tok))
+        except _provider_errors() as exc:
+            return "", "failed", {r.id: Outcome(False, 0.0, error_kind(exc)[0], message=scrub(str(exc), (key,)))
+                                  for r in requests}

@@ -34,6 +34,7 @@ from workbench.graders import Grader
 from workbench.graders.base import grade_all, grader_labels
 from workbench.policies import Decision, FleetState, Policy, RouteContext
 from workbench.providers.base import Outcome
+from workbench.replay.batching import BatchLanes
 from workbench.replay.breaker import CircuitBreaker
 from workbench.replay.judges import JudgeCalls
 from workbench.replay.state import Fleet, Progress, ReplayStats, RequestState, Sink
@@ -61,7 +62,7 @@ class Engine:
                  "models", "timeouts", "retry_on", "max_retries", "backoff", "mult", "max_backoff", "jitter",
                  "fallbacks", "humans", "agents", "hkeys", "budget", "concurrency", "policy_name", "fleet",
                  "reviews", "breaker", "inflight", "waitq", "stats", "req_rows", "att_rows", "every", "clock",
-                 "provider")
+                 "provider", "lanes", "batched")
 
     def __init__(self, scenario: Scenario, provider: Fleet, policy: Policy, graders: list[Grader], seed: int,
                  run_id: str, sink: Sink, progress: Progress | None, flush_every: int,
@@ -102,6 +103,9 @@ class Engine:
         self.every = max(1, total // 200)
         self.clock = clock
         clock.attach(self)
+        # Batch lanes (fleet models with tier: batch) are a collaborator; without them nothing changes.
+        self.lanes = BatchLanes(self) if scenario.batch is not None else None
+        self.batched = frozenset(self.lanes.targets) if self.lanes is not None else frozenset()
 
     def run(self, requests: Sequence[Request], arrivals: Sequence[float], seqs: Sequence[int]) -> ReplayStats:
         """Replay ``requests`` on the clock; every finished request is written when this returns."""
@@ -124,9 +128,12 @@ class Engine:
     # --- a request's life --------------------------------------------------------------------
     def start(self, st: RequestState, now: float) -> None:
         """Take a slot, then route (or reject or downgrade under the budget, or consult a model first)."""
-        st.start = now
         st.slot = True
         self.inflight += 1
+        if st.attempt_no:  # back from a batch lane (failed over): its real-time attempt starts now
+            self.attempt(st, now)
+            return
+        st.start = now
         b = self.budget
         if b is not None and self.stats.cost_usd >= b.max_usd:
             if b.on_exceed == "reject":
@@ -163,6 +170,10 @@ class Engine:
         target = st.target
         if target in self.humans:
             self.handoff(st, now)
+            return
+        if target in self.batched:
+            assert self.lanes is not None  # batched is empty without lanes
+            self.lanes.enqueue(st, now)
             return
         breaker = self.breaker
         if breaker is not None and breaker.is_open(target, now):
@@ -331,7 +342,7 @@ class Engine:
             self.run_id, st.req.id, st.attempt_no, target, model, provider, st.next_retry, st.next_fallback,
             st.att_start, now, wait, out.ok, None if err is None else err.value, out.retry_after_s,
             out.prompt_tokens, out.completion_tokens, out.cost_usd, score, st.purpose, out.text,
-            _json(verdicts), out.message)))
+            _json(verdicts), out.message, None if st.batch is None else st.batch.id)))
         st.next_retry = st.next_fallback = False
 
     def finish(self, st: RequestState, now: float, status: str, final: str | None = None,
@@ -350,7 +361,7 @@ class Engine:
             self.run_id, st.seq, req.id, req.category, req.difficulty, st.arrival, st.start, now,
             now - st.arrival, self.policy_name, st.route, st.reason, st.dscore, final, status,
             None if err is None else err.value, st.attempt_no, st.retries, st.fallbacks, handoff, st.ptok,
-            st.ctok, st.cost, quality, text, st.escalations, st.skips, _json(verdicts), pkey)))
+            st.ctok, st.cost, quality, text, st.escalations, st.skips, _json(verdicts), pkey, st.deadline)))
         self.att_rows.extend(st.rows)
         self.count(status, req.id)
 

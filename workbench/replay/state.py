@@ -17,6 +17,7 @@ from workbench.providers.base import Answer, AsyncAnswer, Outcome
 from workbench.store.rows import AttemptRow, RequestRow
 
 if TYPE_CHECKING:  # pragma: no cover
+    from workbench.replay.batching import Batch
     from workbench.replay.judges import Judging
     from workbench.scenario import FallbackRule
     from workbench.traffic import Request
@@ -73,7 +74,7 @@ class RequestState:
     __slots__ = ("seq", "req", "rkey", "arrival", "start", "route", "reason", "dscore", "target",
                  "chain", "visited", "attempt_no", "retries_here", "retries", "fallbacks", "next_retry",
                  "next_fallback", "cost", "ptok", "ctok", "rows", "out", "att_start", "last_error",
-                 "slot", "human", "purpose", "escalations", "skips", "judged")
+                 "slot", "human", "purpose", "escalations", "skips", "judged", "batch", "deadline")
 
     seq: int
     req: Request
@@ -105,6 +106,8 @@ class RequestState:
     escalations: int
     skips: int
     judged: Judging | None  # LLM judges still to call on the answer
+    batch: Batch | None  # the batch it waits in (a batch lane), until it completes or fails over
+    deadline: float | None  # seconds after arrival a batch-lane request must be answered by
 
     def __init__(self, seq: int, req: Request, rkey: int, arrival: float):
         self.seq, self.req, self.rkey, self.arrival = seq, req, rkey, arrival
@@ -115,4 +118,4 @@ class RequestState:
         self.cost = 0.0
         self.ptok = self.ctok = 0
         self.rows = []
-        self.last_error = self.judged = None
+        self.last_error = self.judged = self.batch = self.deadline = None
