@@ -140,7 +140,7 @@ class BatchLanes:
 
     def _draw(self, b: Batch, now: float) -> None:
         delay = self.spec.completion.delay(unit(self.key ^ key64(b.target), _SALT_DELAY + self.sent))
-        expired = delay > PROVIDER_WINDOW_S
+        expired = delay >= PROVIDER_WINDOW_S  # not done within the window: expired (OpenAI, Anthropic)
         b.done_at = now + (PROVIDER_WINDOW_S if expired else delay)
         b.status = "expired" if expired else "completed"
         answer: Answer = self.e.answer[b.target]  # type: ignore[assignment]  # a simulated lane answers synchronously

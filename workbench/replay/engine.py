@@ -338,11 +338,14 @@ class Engine:
         self.stats.cost_usd += out.cost_usd
         self.stats.attempts += 1
         err = out.error
+        b = st.batch
+        if b is not None:  # a batch line: it waited from joining the batch until the batch was sent
+            wait = (now if b.sent is None else b.sent) - st.att_start
         st.rows.append(_new(AttemptRow, (
             self.run_id, st.req.id, st.attempt_no, target, model, provider, st.next_retry, st.next_fallback,
             st.att_start, now, wait, out.ok, None if err is None else err.value, out.retry_after_s,
             out.prompt_tokens, out.completion_tokens, out.cost_usd, score, st.purpose, out.text,
-            _json(verdicts), out.message, None if st.batch is None else st.batch.id)))
+            _json(verdicts), out.message, None if b is None else b.id)))
         st.next_retry = st.next_fallback = False
 
     def finish(self, st: RequestState, now: float, status: str, final: str | None = None,
