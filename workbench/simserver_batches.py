@@ -12,6 +12,10 @@ batch was created), and nothing is held: the batch's progress is driven by polls
 exact rather than timed. ``POST /admin/batches`` (``{"polls": k, "expire": bool}``) sets how the
 batches created after it behave: done on the k-th ``GET /v1/batches/{id}`` (default 1), or ``expired``
 with no output (an expiry drill).
+
+Why these answers close their connection: litellm builds a new OpenAI client for every Files and Batches
+call and never closes it, so a kept-alive connection would stay open until the client's event loop ends
+(a ResourceWarning in every test). A batch client makes a handful of calls, so reconnecting costs nothing.
 """
 
 from __future__ import annotations
@@ -31,8 +35,18 @@ _BATCHES = web.AppKey("batches", dict)
 _WINDOW_S = 86_400
 
 
+@web.middleware
+async def _close_after(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Files and Batches answers close their connection (see the module docstring)."""
+    response = await handler(request)
+    if request.path.startswith(("/v1/files", "/v1/batches", "/admin/batches")):
+        response.force_close()
+    return response
+
+
 def add_batch_routes(app: web.Application, state: Any) -> None:
     """Serve Files and Batches on ``app``, answering lines with the sim-server ``state``'s fleet."""
+    app.middlewares.append(_close_after)
     app[_BATCHES] = {"state": state, "files": {}, "batches": {}, "polls": 1, "expire": False, "n": 0}
     app.router.add_post("/v1/files", _create_file)
     app.router.add_get("/v1/files/{file_id}", _get_file)
@@ -77,7 +91,9 @@ async def _get_file(request: web.Request) -> web.Response:
     """GET /v1/files/{id}: the file object."""
     db = request.app[_BATCHES]
     f = db["files"].get(request.match_info["file_id"])
-    return _error(404, "No such file") if f is None else web.json_response(_file_object(request.match_info["file_id"], f))
+    if f is None:
+        return _error(404, "No such file")
+    return web.json_response(_file_object(request.match_info["file_id"], f))
 
 
 async def _file_content(request: web.Request) -> web.Response:
@@ -163,7 +179,8 @@ def _expire(b: dict) -> None:
 
 def _complete(db: dict, b: dict) -> None:
     state = db["state"]
-    ok_lines, err_lines = [], []
+    ok_lines: list[str] = []
+    err_lines: list[str] = []
     for line in b["_lines"]:
         out = _answer(state, line)
         (ok_lines if out.get("error") is None else err_lines).append(json.dumps(out))

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.batch_schema import PROVIDER_WINDOW_S, BatchSpec
 from workbench.errors import ErrorKind
 from workbench.providers.base import Answer, Outcome
+from workbench.replay.clocks import AsyncioClock
 from workbench.replay.state import RequestState
 from workbench.seeds import key64, unit
 
@@ -126,9 +127,8 @@ class BatchLanes:
         b.sent, b.status = now, "in_progress"
         margin, clock = self.spec.margin_s, self.e.clock
         if self.live[b.target]:
-            runner = self.runner(b.target)
-            spawn = getattr(clock, "spawn")  # only the wall clock runs live models
-            spawn(self._live(b, runner), self.on_done, b.handle)
+            assert isinstance(clock, AsyncioClock)  # only the wall clock runs live models
+            clock.spawn(self._live(b, self.runner(b.target)), self.on_done, b.handle)
             b.done_at = float("inf")
         else:
             self._draw(b, now)
@@ -155,7 +155,7 @@ class BatchLanes:
         run = getattr(provider.provider_of(target), "run_batch", None)
         if run is None:
             raise TypeError(f"fleet model '{target}' is a live batch lane but its provider has no batch API")
-        return run  # type: ignore[no-any-return]
+        return run
 
     async def _live(self, b: Batch, run: BatchRunner) -> None:
         bid, status, outs = await run(b.target, [st.req for st in b.members], self.spec.poll_s)
@@ -204,7 +204,8 @@ class BatchLanes:
         line = st.out if billed else None  # set when the batch was sent (virtual) or ended (live)
         out = Outcome(False, now - st.att_start, kind, message=why, tier="batch")
         if line is not None:
-            out.prompt_tokens, out.completion_tokens, out.cost_usd = line.prompt_tokens, line.completion_tokens, line.cost_usd
+            out.prompt_tokens, out.completion_tokens = line.prompt_tokens, line.completion_tokens
+            out.cost_usd = line.cost_usd
         e.record(st, now, out, None, target, e.models[target], e.modes.get(target, "?"),
                  (b.sent or now) - st.att_start)
         st.batch = None
