@@ -12,7 +12,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from helpers import run, table, wb
 
 from workbench.batch_schema import PROVIDER_WINDOW_S, CompletionSpec
@@ -150,3 +149,21 @@ def test_the_cache_shim_and_batch_block_load_and_lanes_are_off_without_them(tmp_
     assert att.batch_id.isna().all() and summary["deadline_requests"] == 0
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM requests WHERE deadline_s IS NOT NULL").fetchone() == (0,)
+
+
+def test_the_demo_pair_compares_with_a_paired_interval_and_misses_no_deadline(tmp_path):
+    from conftest import SCENARIOS
+
+    res = wb("compare", str(SCENARIOS / "support-list-price.yaml"), str(SCENARIOS / "support-cached-batch.yaml"),
+             "--db", str(tmp_path / "t.duckdb"), "--json", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    plain, lane = json.loads(res.stdout)
+    assert plain["requests"] == lane["requests"] == 490 and plain["traffic_hash"] == lane["traffic_hash"]
+    assert plain["deadline_requests"] == 0 and lane["deadline_requests"] == 120 and lane["deadline_misses"] == 0
+    assert lane["by_model"]["small-batch"]["attempts"] == 120 and "small-batch" not in plain["by_model"]
+    paired = lane["vs_baseline"]
+    assert paired["d_cost_per_1k_lo"] <= paired["d_cost_per_1k_usd"] <= paired["d_cost_per_1k_hi"]
+    with duckdb.connect(str(tmp_path / "t.duckdb"), read_only=True) as con:
+        batches = con.execute("SELECT count(DISTINCT batch_id), count(*) FROM attempts WHERE run_id = ? "
+                              "AND batch_id IS NOT NULL", [lane["run_id"]]).fetchone()
+    assert batches == (16, 120)
