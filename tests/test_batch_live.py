@@ -66,3 +66,36 @@ def test_an_expired_live_batch_fails_its_requests_over(tmp_path):
     back = att[(att.batch_id.isna()) & (att.request_id != "t1")]
     assert len(back) == 4 and back.ok.all() and back.is_fallback.all() and (back.target == "rt").all()
     assert s["failed"] == 0 and s["deadline_misses"] == 0 and s["fallback_rate"] == 4 / 5
+
+
+def _line(cid: str, model: str) -> str:
+    return json.dumps({"custom_id": cid, "method": "POST", "url": "/v1/chat/completions",
+                       "body": {"model": model, "messages": [{"role": "user", "content": f"hello {cid}"}]}}) + "\n"
+
+
+def test_the_sim_server_speaks_openais_files_and_batches_schema():
+    with running_server(SERVER) as url, httpx.Client(base_url=url) as c:
+        bad = c.post("/files", files={"file": ("b.jsonl", b"{}\n")}, data={"purpose": "fine-tune"})
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "purpose"
+        data = (_line("a", "gpt-4o-mini") + _line("b", "no-such-model")).encode()
+        f = c.post("/files", files={"file": ("b.jsonl", data)}, data={"purpose": "batch"}).json()
+        assert f["object"] == "file" and f["purpose"] == "batch" and f["bytes"] == len(data)
+        assert c.get(f"/files/{f['id']}/content").content == data
+        create = {"input_file_id": f["id"], "endpoint": "/v1/chat/completions", "completion_window": "24h"}
+        assert c.post("/batches", json={**create, "completion_window": "1h"}).status_code == 400
+        b = c.post("/batches", json=create).json()
+        assert b["object"] == "batch" and b["status"] == "in_progress" and b["expires_at"] - b["created_at"] == 86400
+        assert b["request_counts"] == {"total": 2, "completed": 0, "failed": 0} and b["output_file_id"] is None
+        done = c.get(f"/batches/{b['id']}").json()  # done on the first poll by default
+        assert done["status"] == "completed" and done["request_counts"] == {"total": 2, "completed": 1, "failed": 1}
+        out = [json.loads(x) for x in c.get(f"/files/{done['output_file_id']}/content").text.splitlines()]
+        assert [o["custom_id"] for o in out] == ["a"] and out[0]["error"] is None
+        assert out[0]["response"]["status_code"] == 200 and out[0]["response"]["body"]["usage"]["prompt_tokens"] > 0
+        err = [json.loads(x) for x in c.get(f"/files/{done['error_file_id']}/content").text.splitlines()]
+        assert [e["custom_id"] for e in err] == ["b"] and err[0]["error"]["code"] == "model_not_found"
+        c.post(url.removesuffix("/v1") + "/admin/batches", json={"polls": 5})
+        late = c.post("/batches", json=create).json()
+        assert c.get(f"/batches/{late['id']}").json()["status"] == "in_progress"  # 1 poll of 5
+        assert c.post(f"/batches/{late['id']}/cancel").json()["status"] == "cancelled"
+        assert c.get(f"/batches/{late['id']}").json()["status"] == "cancelled"
+        assert c.get("/batches/batch-none").status_code == 404 and c.get("/files/file-none/content").status_code == 404
