@@ -167,3 +167,14 @@ def test_the_demo_pair_compares_with_a_paired_interval_and_misses_no_deadline(tm
         batches = con.execute("SELECT count(DISTINCT batch_id), count(*) FROM attempts WHERE run_id = ? "
                               "AND batch_id IS NOT NULL", [lane["run_id"]]).fetchone()
     assert batches == (16, 120)
+
+
+def test_a_bad_traffic_deadline_names_the_traffic_line_and_field(tmp_path):
+    from workbench.errors import TrafficError
+    from workbench.traffic import load_traffic
+
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"id": "a", "prompt": "x", "deadline_s": 60}\n{"id": "b", "prompt": "y", "deadline_s": -5}\n')
+    with pytest.raises(TrafficError) as err:
+        load_traffic(path)
+    assert err.value.line == 2 and err.value.field == "deadline_s" and "positive number" in str(err.value)

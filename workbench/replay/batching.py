@@ -184,7 +184,8 @@ class BatchLanes:
                 continue
             out.latency_s = now - st.att_start
             self.e.on_end(st, now)
-            st.batch = None
+            if st.batch is b:  # (a cascade may have sent it on to another lane meanwhile)
+                st.batch = None
 
     def on_late(self, st: RequestState, now: float) -> None:
         """``st``'s deadline (less the margin) came before its batch: fail it over to the real-time route."""
