@@ -50,7 +50,7 @@ class RequestRow(NamedTuple):
     skips: int
     verdicts: str | None
     prompt_hash: str | None
-    deadline_s: float | None = None  # 012: seconds after arrival a batch-lane request had to be answered by
+    deadline_s: float | None = None  # migration 011 (012 at merge): a batch-lane request's deadline after arrival
 
 
 class AttemptRow(NamedTuple):
@@ -78,7 +78,7 @@ class AttemptRow(NamedTuple):
     response: str | None
     verdicts: str | None
     error_message: str | None
-    batch_id: str | None = None  # 012: the batch a batch-lane attempt ran in
+    batch_id: str | None = None  # 011 (012 at merge): the batch a batch-lane attempt ran in
 
 
 #: Column names of ``requests`` / ``attempts``, in table order (the row types' fields).
