@@ -52,10 +52,10 @@ BatchRunner = Callable[[str, list["Request"], float], Awaitable[BatchResult]]
 class Batch:
     """One provider batch of one lane: its members and, once sent, when and how it ends."""
 
-    __slots__ = ("id", "target", "members", "opened", "sent", "done_at", "status", "finished", "handle")
+    __slots__ = ("id", "n", "target", "members", "opened", "sent", "done_at", "status", "finished", "handle")
 
-    def __init__(self, bid: str, target: str, opened: float):
-        self.id, self.target, self.opened = bid, target, opened
+    def __init__(self, n: int, target: str, opened: float):
+        self.id, self.n, self.target, self.opened = f"batch-{target}-{n}", n, target, opened
         self.members: list[RequestState] = []
         self.sent: float | None = None
         self.done_at = 0.0
@@ -100,7 +100,7 @@ class BatchLanes:
             return
         if b is None:
             self.sent += 1
-            b = self.open[target] = Batch(f"batch-{target}-{self.sent}", target, now)
+            b = self.open[target] = Batch(self.sent, target, now)
             b.handle = _handle(st, b)
             e.clock.at(now + spec.window_s, self.on_window, b.handle)
         if st.slot:
@@ -139,7 +139,7 @@ class BatchLanes:
                 clock.at(max(now, due), self.on_late, st)
 
     def _draw(self, b: Batch, now: float) -> None:
-        delay = self.spec.completion.delay(unit(self.key ^ key64(b.target), _SALT_DELAY + self.sent))
+        delay = self.spec.completion.delay(unit(self.key ^ key64(b.target), _SALT_DELAY + b.n))
         expired = delay >= PROVIDER_WINDOW_S  # not done within the window: expired (OpenAI, Anthropic)
         b.done_at = now + (PROVIDER_WINDOW_S if expired else delay)
         b.status = "expired" if expired else "completed"
