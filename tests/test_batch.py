@@ -178,3 +178,15 @@ def test_a_bad_traffic_deadline_names_the_traffic_line_and_field(tmp_path):
     with pytest.raises(TrafficError) as err:
         load_traffic(path)
     assert err.value.line == 2 and err.value.field == "deadline_s" and "positive number" in str(err.value)
+
+
+def test_a_deadline_comes_from_the_traffic_then_the_class_rule_then_the_category_rule_then_the_default():
+    from workbench.batch_schema import BatchSpec
+    from workbench.replay.batching import deadline_of
+    from workbench.traffic import Request
+
+    spec = BatchSpec(failover="rt", deadlines={"overnight": 30_000, "summary": 20_000}, default_deadline_s=50_000)
+    assert deadline_of(Request("a", "x", category="summary", metadata={"deadline_s": 9_000}), spec) == 9_000
+    assert deadline_of(Request("b", "x", category="summary", metadata={"class": "overnight"}), spec) == 30_000
+    assert deadline_of(Request("c", "x", category="summary", metadata={"class": "other"}), spec) == 20_000
+    assert deadline_of(Request("d", "x", category="billing"), spec) == 50_000

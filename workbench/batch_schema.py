@@ -8,7 +8,8 @@ lives in :mod:`workbench.replay.batching`.
 A fleet model with ``tier: batch`` is a batch lane: requests routed to it wait in a batch that is sent
 when it is ``window_s`` old or ``max_size`` full, and complete after a delay drawn from ``completion``.
 Each request has a deadline, in seconds after its arrival: the traffic's ``deadline_s`` field, else the
-block's ``deadlines`` rule for its category, else ``default_deadline_s``. A request whose batch has not
+block's ``deadlines`` rule for its traffic ``class`` field, else the rule for its category, else
+``default_deadline_s``. A request whose batch has not
 completed ``margin_s`` before its deadline (or whose batch line failed, or whose batch expired) fails
 over to ``failover``, a real-time fleet model.
 

@@ -65,12 +65,17 @@ class Batch:
 
 
 def deadline_of(req: Request, spec: BatchSpec) -> float:
-    """Seconds after arrival ``req`` must be answered by: traffic ``deadline_s``, category rule, default."""
+    """Seconds after arrival ``req`` must be answered by: traffic ``deadline_s``, else the rule for its
+    traffic ``class``, else the rule for its category, else the default."""
     value = req.metadata.get("deadline_s")
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
         return float(value)
-    if req.category is not None and req.category in spec.deadlines:
-        return spec.deadlines[req.category]
+    rules = spec.deadlines
+    cls = req.metadata.get("class")  # a traffic ``class`` field names a rule before the category does
+    if isinstance(cls, str) and cls in rules:
+        return rules[cls]
+    if req.category is not None and req.category in rules:
+        return rules[req.category]
     return spec.default_deadline_s
 
 
