@@ -90,7 +90,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "which its queue grows for the whole run)")
     p.add_argument("--cache", action="store_true",
                    help="add a cache: block (an 1800-token prefix on both models) and count its cache hits")
+    p.add_argument("--batch-lane", type=float, default=0.0, metavar="SHARE",
+                   help="send this share of the requests to a batch lane (a tier: batch gpt-4o-mini, 10-minute "
+                        "windows of up to 1,000, the OpenAI completion profile, failover to gpt-4o-mini); "
+                        "default 0: no lane")
     args = p.parse_args(argv)
+    if not 0.0 <= args.batch_lane < 1.0:
+        p.error("--batch-lane must be in [0, 1)")
     if args.requests < 1:
         p.error("--requests must be at least 1")
     if args.litellm_requests is None:
@@ -103,10 +109,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # --- workbench side ---------------------------------------------------------------------------
-def build_scenario(n: int, rate: float, cache: bool = False) -> Scenario:
+def build_scenario(n: int, rate: float, cache: bool = False, batch_lane: float = 0.0) -> Scenario:
     """support-tiered with only its traffic overridden, and a gpt-4o outage inside the arrival span
-    (``cache``: plus a shared prefix on both models, their tpm limits raised tenfold)."""
+    (``cache``: plus a shared prefix on both models, their tpm limits raised tenfold; ``batch_lane`` > 0:
+    that share of the requests goes to a batch lane instead of gpt-4o-mini)."""
     data = read_yaml(SCENARIO.read_text(encoding="utf-8"), str(SCENARIO))[0]
+    if batch_lane:
+        data["fleet"]["small-batch"] = {"model": "gpt-4o-mini", "provider": "simulated", "tier": "batch"}
+        weights = data["router"]["params"]["weights"]
+        weights["small-batch"] = batch_lane
+        weights["small"] = round(weights["small"] - batch_lane, 6)
+        data["batch"] = {"window_s": 600, "max_size": 1000, "completion": {"profile": "openai"}, "failover": "small"}
     span = n / rate
     large = data["fleet"]["large"]
     large.setdefault("sim", {})["outages"] = [
@@ -127,7 +140,7 @@ def build_scenario(n: int, rate: float, cache: bool = False) -> Scenario:
 
 
 def run_workbench(args: argparse.Namespace, db: Path) -> dict:
-    scn = build_scenario(args.requests, args.rate, args.cache)
+    scn = build_scenario(args.requests, args.rate, args.cache, args.batch_lane)
     t0 = time.perf_counter()
     prep = runner.prepare(scn, seed=args.seed)
     t1 = time.perf_counter()
@@ -227,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"requests {n:,} sampled with replacement from {prep.traffic_path.name}, Poisson {args.rate:g}/s, "
           f"seed {prep.seed}; gpt-4o outage {span * OUTAGE_SHARE[0]:,.0f}-{span * OUTAGE_SHARE[1]:,.0f} s "
           f"of virtual time; virtual time replayed {st.virtual_s:,.0f} s")
+    if args.batch_lane:
+        print(f"batch lane: {args.batch_lane:.0%} of the requests to a tier: batch gpt-4o-mini (10-minute windows)")
     print(f"trace db: {db if args.db is not None else '(temporary file, deleted)'}  run {wb['run_id']} "
           f"({wb['status']})")
     print(f"prepare (load, sample, arrivals, tokenize prompts): {wb['prepare_s']:.3f} s")

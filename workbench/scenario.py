@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from workbench.caching import CacheSpec, check_cache
+from workbench.batch_schema import BatchSpec, check_batch
 from workbench.errors import CONFIG_ERRORS, RETRYABLE_DEFAULT, ErrorKind, ScenarioError
 from workbench.monitors.spec import MonitorSpec, check_monitors
 from workbench.registry import MIXED, provider_kind, unknown_provider_message
@@ -148,6 +149,7 @@ class ModelSpec(_Model):
     steps: RouteSteps = RouteSteps()  # tool and data steps around this model's call (workbench/steps.py)
     version: Annotated[str, Field(min_length=1)] | None = None  # the version label before any timeline change
     timeline: list[TimelineEntry] = []  # changes over time (workbench/timeline.py)
+    tier: Literal["standard", "flex", "priority", "batch"] = "standard"
 
 
 class HumanSpec(_Model):
@@ -306,6 +308,8 @@ class Scenario(_Model):
     """Seal every request into a tamper-evident hash chain (``workbench audit verify RUN_ID``)."""
     cache: CacheSpec | None = None
     """Shared prompt prefixes and the providers' prompt cache (``workbench/caching.py``)."""
+    batch: BatchSpec | None = None
+    """Batch lanes (fleet models with ``tier: batch``): see :mod:`workbench.batch_schema`."""
 
     _path: Path | None = PrivateAttr(default=None)
     _text: str = PrivateAttr(default="")
@@ -406,6 +410,7 @@ class Scenario(_Model):
         check_cache(self)
         check_steps(self)
         check_monitors(self)
+        check_batch(self)
 
 
 # --- loading --------------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ from workbench.providers.base import Outcome, unknown_price_error
 from workbench.providers.simulated import SimulatedProvider
 from workbench.scenario import Scenario, parse_scenario
 from workbench.seeds import key64, request_key
+from workbench.simserver_batches import add_batch_routes
 from workbench.traffic import DIFFICULTY_LABELS, Request
 
 __all__ = ["DEFAULT_FLEET_YAML", "create_app", "serve", "running_server"]
@@ -154,6 +155,7 @@ def create_app(scenario: Scenario | None = None, *, speed: float = 1.0, seed: in
     app.router.add_post("/admin/outage", _admin_outage)
     app.router.add_get("/admin/calls", _admin_calls)
     app.router.add_get("/health", _health)
+    add_batch_routes(app, state)  # Files + Batches (workbench/simserver_batches.py)
     app.on_response_prepare.append(_label)
     app.on_startup.append(_on_startup)
     app.on_shutdown.append(_on_shutdown)

@@ -227,6 +227,10 @@ def _to_request(rec: dict, p: Path, line: int) -> Request:
     if not isinstance(metadata, dict):
         raise bad("metadata must be an object", "metadata")
     extra = {k: v for k, v in rec.items() if k not in _KNOWN}
+    deadline = extra.get("deadline_s")  # a batch lane's deadline (workbench/replay/batching.py)
+    if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, (int, float))
+                                 or not 0 < deadline < math.inf):
+        raise bad(f"deadline_s must be a positive number of seconds after arrival, got {deadline!r}", "deadline_s")
     category = rec.get("category")
     expected = rec.get("expected")
     return Request(

@@ -132,6 +132,12 @@ def _provenance(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, float]
     return run_shares(con, run_id)
 
 
+_DEADLINE_SQL = """
+SELECT count(*) FILTER (WHERE deadline_s IS NOT NULL),
+       count(*) FILTER (WHERE deadline_s IS NOT NULL AND (status <> 'ok' OR latency_s > deadline_s))
+FROM requests WHERE run_id = ?"""
+
+
 def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
     """The headline figures of one run, as a JSON-ready dict (see the module docstring)."""
     found = con.execute(_INFO_SQL, [run_id]).fetchone()
@@ -145,6 +151,8 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
     for target, kind, count in con.execute(_KINDS_SQL, [run_id]).fetchall():
         kinds.setdefault(target, {})[kind] = count
     cost_by_purpose = dict(con.execute(_PURPOSE_SQL, [run_id]).fetchall())
+    # batch lanes: requests with a deadline, and those answered late or not at all (workbench/replay/batching.py)
+    deadlines = con.execute(_DEADLINE_SQL, [run_id]).fetchone() or (0, 0)
     by_model = {}
     attempts = errors = 0
     for t, model, provider, att, reqs, errs, cost, ptok, ctok, answered in con.execute(
@@ -172,6 +180,7 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
         "attempts": attempts, "attempt_error_rate": _rate(errors, attempts),
         "prompt_tokens": row["prompt_tokens"], "completion_tokens": row["completion_tokens"],
         "virtual_s": row["virtual_s"], "by_model": by_model, "provenance": _provenance(con, run_id),
+        "deadline_requests": deadlines[0], "deadline_misses": deadlines[1],
         "failures": [dict(zip(("error_kind", "target", "model", "requests", "message"), f, strict=True))
                      for f in con.execute(_FAILURES_SQL, [run_id, run_id]).fetchall()],
     }
@@ -223,6 +232,9 @@ def format_comparison(summaries: list[dict]) -> str:
     rows += [(label, [_fmt(fmt, s[key]) for s in summaries]) for key, label, fmt in METRIC_LABELS]
     if any(s.get("judging_cost_usd") for s in summaries):  # only designs with an LLM judge pay for one
         rows.insert(-3, ("judge calls (USD)", [_fmt("${:,.4f}", s.get("judging_cost_usd")) for s in summaries]))
+    if any(s.get("deadline_requests") for s in summaries):  # only designs with a batch lane set deadlines
+        rows.append(("deadline misses", [f"{s.get('deadline_misses', 0):,} of {s.get('deadline_requests', 0):,}"
+                                         for s in summaries]))
     base = summaries[0]["cost_usd"]
     if len(summaries) > 1 and base:
         rows.append(("cost vs first", [f"{(s['cost_usd'] - base) / base:+.1%}" for s in summaries]))

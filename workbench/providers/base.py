@@ -163,6 +163,10 @@ class FleetProvider(Provider):
         """True when ``model``'s calls are coroutines (a live model): the wall-clock engine awaits them."""
         return self._by_model[model].asynchronous
 
+    def provider_of(self, model: str) -> Provider:
+        """The provider that serves fleet model ``model`` (a batch lane asks it for its batch API)."""
+        return self._by_model[model]
+
     def bind(self, model: str) -> Answer | AsyncAnswer:
         """The answering callable of the provider that serves ``model``."""
         return self._by_model[model].bind(model)

@@ -20,16 +20,23 @@ never retried nor fallen back by default), everything else (5xx, connection erro
 itself, then litellm's own secret patterns), so a wrong model name or key reads as what it is. Cost
 is priced from the answer's usage with the same prices as the simulated provider (litellm's map, or
 the scenario's override).
+
+A ``tier: batch`` model's batches (:mod:`workbench.replay.batching`) take litellm's Files and Batches API
+(OpenAI's schema): upload a JSONL file with ``purpose: batch``, create the batch with
+``completion_window: 24h``, poll it every ``poll_s`` seconds, read the output and error files by
+``custom_id``. A provider failure at any step makes a ``failed`` batch, whose requests fail over.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import re
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from workbench.catalog import model_info
 from workbench.errors import ErrorKind
@@ -37,7 +44,7 @@ from workbench.providers.base import AsyncAnswer, Outcome, Provider, register, u
 from workbench.scenario import Scenario
 from workbench.traffic import Request
 
-__all__ = ["LiveProvider", "expand_env", "error_kind", "scrub"]
+__all__ = ["LiveProvider", "expand_env", "error_kind", "scrub", "batch_lines", "TERMINAL"]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -204,3 +211,68 @@ class LiveProvider(Provider):
     def bind(self, model: str) -> AsyncAnswer:
         """The live ``model``'s answering coroutine function."""
         return self.models[model].call
+
+    async def run_batch(self, model: str, requests: list[Request],
+                        poll_s: float) -> tuple[str, str, dict[str, Outcome]]:
+        """One batch-lane round trip through litellm's Files and Batches API: upload, create, poll, read.
+
+        Returns (batch id, final status, request id -> outcome); a provider failure at any step is a
+        ``failed`` batch (its requests fail over), never an exception."""
+        m = self.models[model]
+        key = m._secret() or ("not-needed" if m.api_base else None)
+        try:
+            return await _batch_round_trip(m.model, m.api_base, key, requests, poll_s, (m.in_tok, m.out_tok))
+        except _provider_errors() as exc:
+            return "", "failed", {r.id: Outcome(False, 0.0, error_kind(exc)[0], message=scrub(str(exc), (key,)))
+                                  for r in requests}
+
+
+#: Batch statuses after which polling stops (OpenAI's names).
+TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
+
+
+def batch_lines(model: str, requests: Sequence[Request]) -> bytes:
+    """The batch input file: one ``/v1/chat/completions`` request a line, ``custom_id`` = request id."""
+    name = model.split("/", 1)[1] if model.startswith("openai/") else model
+    return "".join(json.dumps({"custom_id": r.id, "method": "POST", "url": "/v1/chat/completions",
+                               "body": {"model": name, "messages": r.chat()}}) + "\n" for r in requests).encode()
+
+
+async def _batch_round_trip(model: str, api_base: str | None, api_key: str | None, requests: Sequence[Request],
+                            poll_s: float, prices: tuple[float, float]) -> tuple[str, str, dict[str, Outcome]]:
+    """Upload, create, poll until a terminal status, read results: (batch id, status, id -> outcome)."""
+    import litellm
+
+    conn: dict[str, Any] = {"custom_llm_provider": "openai", "api_base": api_base, "api_key": api_key}
+    started = time.monotonic()
+    f = await litellm.acreate_file(file=("batch.jsonl", batch_lines(model, requests)), purpose="batch", **conn)
+    batch = await litellm.acreate_batch(completion_window="24h", endpoint="/v1/chat/completions",
+                                        input_file_id=f.id, **conn)
+    while batch.status not in TERMINAL:
+        await asyncio.sleep(poll_s)
+        batch = await litellm.aretrieve_batch(batch_id=batch.id, **conn)
+    latency = time.monotonic() - started
+    outs: dict[str, Outcome] = {}
+    for file_id in (batch.output_file_id, batch.error_file_id):
+        if file_id:
+            content = await litellm.afile_content(file_id=file_id, **conn)
+            for raw in content.text.splitlines():
+                if raw.strip():
+                    line = json.loads(raw)
+                    outs[str(line.get("custom_id"))] = _outcome(line, latency, prices)
+    return batch.id, batch.status, outs
+
+
+def _outcome(line: dict[str, Any], latency: float, prices: tuple[float, float]) -> Outcome:
+    """One output or error line as an outcome (a line with an error, or a non-200 body, is a failure)."""
+    response = line.get("response") or {}
+    body = response.get("body") or {}
+    error = line.get("error") or body.get("error")
+    if error or response.get("status_code") != 200:
+        message = (error or {}).get("message") if isinstance(error, dict) else str(error)
+        return Outcome(False, latency, ErrorKind.SERVER_ERROR, message=message or "batch line failed")
+    usage = body.get("usage") or {}
+    ptok, ctok = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    choices = body.get("choices") or [{}]
+    text = (choices[0].get("message") or {}).get("content")
+    return Outcome(True, latency, None, ptok, ctok, ptok * prices[0] + ctok * prices[1], text, tier="batch")

@@ -30,7 +30,7 @@ import math
 import signal
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from workbench.errors import ErrorKind, RunInterrupted
@@ -197,6 +197,16 @@ class AsyncioClock:
     def call(self, st: RequestState, target: str, req: Request, rkey: int, now: float) -> None:
         """Start the call as a task; its end is an event like any other."""
         task = self.loop.create_task(self._call(st, target, req, rkey, st.attempt_no - st.step_calls))
+        self.tasks.add(task)
+        task.add_done_callback(self._call_done)
+
+    def spawn(self, work: Awaitable[None], handler: Handler, st: RequestState) -> None:
+        """Run ``work`` (a batch lane's round trip) as a task, then ``handler(st, now)`` as an event."""
+        async def run() -> None:
+            await work
+            self._fire(handler, st)
+
+        task = self.loop.create_task(run())
         self.tasks.add(task)
         task.add_done_callback(self._call_done)
 

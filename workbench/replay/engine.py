@@ -40,6 +40,7 @@ from workbench.monitors.watch import Monitors
 from workbench.policies import Decision, FleetState, Policy, RouteContext
 from workbench.providers.base import Outcome
 from workbench.replay.actions import MonitorActions
+from workbench.replay.batching import BatchLanes
 from workbench.replay.breaker import CircuitBreaker
 from workbench.replay.judges import JudgeCalls
 from workbench.replay.state import Fleet, Progress, ReplayStats, RequestState, Sink
@@ -68,7 +69,7 @@ class Engine(MonitorActions):
                  "models", "timeouts", "retry_on", "max_retries", "backoff", "mult", "max_backoff", "jitter",
                  "fallbacks", "humans", "agents", "hkeys", "budget", "concurrency", "policy_name", "fleet",
                  "reviews", "breaker", "inflight", "waitq", "stats", "req_rows", "att_rows", "every", "clock",
-                 "provider", "steps", "monitors", "removed", "redirect")
+                 "provider", "steps", "monitors", "removed", "redirect", "lanes", "batched")
 
     def __init__(self, scenario: Scenario, provider: Fleet, policy: Policy, graders: list[Grader], seed: int,
                  run_id: str, sink: Sink, progress: Progress | None, flush_every: int,
@@ -115,6 +116,9 @@ class Engine(MonitorActions):
         self.removed: set[str] = set()  # targets a monitor took out of routing
         self.redirect: dict[str, str] = {}  # target -> where a monitor switched its traffic
         clock.attach(self)
+        # Batch lanes (fleet models with tier: batch) are a collaborator; without them nothing changes.
+        self.lanes = BatchLanes(self) if scenario.batch is not None else None
+        self.batched = frozenset(self.lanes.targets) if self.lanes is not None else frozenset()
 
     def run(self, requests: Sequence[Request], arrivals: Sequence[float], seqs: Sequence[int]) -> ReplayStats:
         """Replay ``requests`` on the clock; every finished request is written when this returns."""
@@ -139,9 +143,12 @@ class Engine(MonitorActions):
     # --- a request's life --------------------------------------------------------------------
     def start(self, st: RequestState, now: float) -> None:
         """Take a slot, then route (or reject or downgrade under the budget, or consult a model first)."""
-        st.start = now
         st.slot = True
         self.inflight += 1
+        if st.attempt_no:  # back from a batch lane (failed over): its real-time attempt starts now
+            self.attempt(st, now)
+            return
+        st.start = now
         b = self.budget
         if b is not None and self.stats.cost_usd >= b.max_usd:
             if b.on_exceed == "reject":
@@ -184,6 +191,10 @@ class Engine(MonitorActions):
             return
         if self.removed and target in self.removed:
             self.bypass(st, now)
+            return
+        if target in self.batched:
+            assert self.lanes is not None  # batched is empty without lanes
+            self.lanes.enqueue(st, now)
             return
         breaker = self.breaker
         if breaker is not None and breaker.is_open(target, now):
@@ -361,11 +372,14 @@ class Engine(MonitorActions):
         self.stats.cost_usd += out.cost_usd
         self.stats.attempts += 1
         err = out.error
+        b = st.batch
+        if b is not None:  # a batch line: it waited from joining the batch until the batch was sent
+            wait = (now if b.sent is None else b.sent) - st.att_start
         row = _new(AttemptRow, (
             self.run_id, st.req.id, st.attempt_no, target, model, provider, st.next_retry, st.next_fallback,
             st.att_start, now, wait, out.ok, None if err is None else err.value, out.retry_after_s,
             out.prompt_tokens, out.completion_tokens, out.cost_usd, score, st.purpose, out.text,
-            _json(verdicts), out.message, out.version))
+            _json(verdicts), out.message, out.version, None if b is None else b.id))
         st.rows.append(row)
         st.next_retry = st.next_fallback = False
         if self.monitors is not None:
@@ -387,7 +401,8 @@ class Engine(MonitorActions):
             self.run_id, st.seq, req.id, req.category, req.difficulty, st.arrival, st.start, now,
             now - st.arrival, self.policy_name, st.route, st.reason, st.dscore, final, status,
             None if err is None else err.value, st.attempt_no, st.retries, st.fallbacks, handoff, st.ptok,
-            st.ctok, st.cost, quality, text, st.escalations, st.skips, _json(verdicts), pkey, st.source or "none"))
+            st.ctok, st.cost, quality, text, st.escalations, st.skips, _json(verdicts), pkey, st.source or "none",
+            st.deadline))
         self.req_rows.append(row)
         self.att_rows.extend(st.rows)
         if self.monitors is not None:

@@ -18,6 +18,7 @@ from workbench.store.alerts import AlertRow
 from workbench.store.rows import AttemptRow, RequestRow
 
 if TYPE_CHECKING:  # pragma: no cover
+    from workbench.replay.batching import Batch
     from workbench.replay.judges import Judging
     from workbench.replay.steps import StepRun
     from workbench.scenario import FallbackRule
@@ -76,7 +77,8 @@ class RequestState:
     __slots__ = ("seq", "req", "rkey", "arrival", "start", "route", "reason", "dscore", "target",
                  "chain", "visited", "attempt_no", "retries_here", "retries", "fallbacks", "next_retry",
                  "next_fallback", "cost", "ptok", "ctok", "rows", "out", "att_start", "last_error",
-                 "slot", "human", "purpose", "escalations", "skips", "judged", "stepping", "step_calls", "source")
+                 "slot", "human", "purpose", "escalations", "skips", "judged", "stepping", "step_calls", "source",
+                 "batch", "deadline")
 
     seq: int
     req: Request
@@ -111,6 +113,8 @@ class RequestState:
     judged: Judging | None  # LLM judges still to call on the answer
     stepping: StepRun | None  # the route's tool and data steps in progress (workbench/replay/steps.py)
     source: str | None  # provenance of the latest answer (or failure): its attempt's source, or 'judged'
+    batch: Batch | None  # the batch it waits in (a batch lane), until it completes or fails over
+    deadline: float | None  # seconds after arrival a batch-lane request must be answered by
 
     def __init__(self, seq: int, req: Request, rkey: int, arrival: float):
         self.seq, self.req, self.rkey, self.arrival = seq, req, rkey, arrival
@@ -121,4 +125,4 @@ class RequestState:
         self.cost = 0.0
         self.ptok = self.ctok = 0
         self.rows = []
-        self.last_error = self.judged = self.stepping = self.source = None
+        self.last_error = self.judged = self.stepping = self.source = self.batch = self.deadline = None

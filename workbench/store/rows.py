@@ -50,8 +50,9 @@ class RequestRow(NamedTuple):
     skips: int
     verdicts: str | None
     prompt_hash: str | None
-    # migration 016: where the quality of the final answer came from (README "Provenance")
+    # migration 011: where the quality of the final answer came from (README "Provenance")
     provenance: str | None = None
+    deadline_s: float | None = None  # migration 013: a batch-lane request's deadline after arrival
 
 
 class AttemptRow(NamedTuple):
@@ -79,7 +80,8 @@ class AttemptRow(NamedTuple):
     response: str | None
     verdicts: str | None
     error_message: str | None
-    model_version: str | None = None  # migration 014: the answering model's version (workbench/timeline.py)
+    model_version: str | None = None  # migration 012: the answering model's version (workbench/timeline.py)
+    batch_id: str | None = None  # migration 013: the batch a batch-lane attempt ran in
 
 
 #: Column names of ``requests`` / ``attempts``, in table order (the row types' fields).
