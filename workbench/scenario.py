@@ -31,8 +31,8 @@ from pydantic import (
     model_validator,
 )
 
-from workbench.caching import CacheSpec, check_cache
 from workbench.batch_schema import BatchSpec, check_batch
+from workbench.caching import CacheSpec, check_cache
 from workbench.errors import CONFIG_ERRORS, RETRYABLE_DEFAULT, ErrorKind, ScenarioError
 from workbench.monitors.spec import MonitorSpec, check_monitors
 from workbench.registry import MIXED, provider_kind, unknown_provider_message
