@@ -9,7 +9,8 @@ the prefix's size, so the simulator must model it, not assume it.
 A scenario declares its prefixes (``cache: prefixes:``): a name, its size (``tokens:`` or ``text:``,
 counted with litellm's tokenizer for each model), the fleet models whose prompts start with it
 (``targets:``) and optionally a ``ttl_s:`` that overrides the provider family's default. The prefix is
-part of the prompt: a targeted model's prompt tokens include it.
+part of the prompt: a targeted model's prompt tokens include it. ``cached: false`` keeps the tokens and
+turns the cache off, so a list-price baseline carries the same prompts as the design that caches them.
 
 The cache model (:class:`BoundPrefix`): one entry per (deployment, prefix), holding its last use in
 virtual seconds. A successful call at time ``t`` is a *hit* when the entry exists, ``t - last use <=
@@ -115,6 +116,10 @@ class PrefixSpec(_Model):
     """Fleet models whose prompts start with this prefix."""
     ttl_s: Annotated[float, Field(gt=0)] | None = None
     """Overrides the provider family's TTL (e.g. 3600 for Anthropic's 1-hour cache)."""
+    cached: bool = True
+    """False: the prompts carry the prefix's tokens but the provider never caches them (a design that puts
+    the ticket before its instructions, or opts out of caching): the list-price baseline of a caching
+    design, with the same tokens."""
 
     @model_validator(mode="after")
     def _one_size(self) -> PrefixSpec:
@@ -170,11 +175,11 @@ class BoundPrefix:
     __slots__ = ("name", "tokens", "ttl_s", "cacheable", "write_tokens", "hits", "misses", "_book", "_key")
 
     def __init__(self, name: str, tokens: int, family: CacheFamily | None, model: str, ttl_s: float | None,
-                 book: dict[tuple[str, str], float]):
+                 book: dict[tuple[str, str], float], cached: bool = True):
         self.name, self.tokens = name, tokens
         self.ttl_s = ttl_s if ttl_s is not None else (family.ttl_s if family is not None else 0.0)
         minimum = family.minimum(model) if family is not None else None
-        self.cacheable = minimum is not None and tokens >= minimum
+        self.cacheable = cached and minimum is not None and tokens >= minimum
         self.write_tokens = tokens if family is not None and family.bills_writes else 0
         self._book, self._key = book, (model, name)
         self.hits = self.misses = 0  # successful calls of this fleet model that read / wrote the entry
@@ -205,5 +210,5 @@ def bind_prefixes(scenario: Scenario, names: list[str] | tuple[str, ...],
             if target in names:
                 model = scenario.fleet[target].model
                 out[target] = BoundPrefix(pname, prefix_tokens(prefix, model), family_for(model), model,
-                                          prefix.ttl_s, book)
+                                          prefix.ttl_s, book, prefix.cached)
     return out
