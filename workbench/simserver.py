@@ -95,7 +95,6 @@ class _SimServer:
                 raise unknown_price_error(scenario, n)
             infos[n] = info
         self.windows = {n: i.max_input_tokens for n, i in infos.items()}
-        self.prices = {n: (i.input_per_token, i.output_per_token) for n, i in infos.items()}
         self.served: dict[str, str] = {n: n for n in names}  # fleet names win over litellm names
         for n, spec in scenario.fleet.items():
             self.served.setdefault(spec.model, n)
@@ -378,9 +377,15 @@ def _completion(state: _SimServer, name: str, req: Request, outcome: Outcome, ou
         "usage": {"prompt_tokens": outcome.prompt_tokens, "completion_tokens": out,
                   "total_tokens": outcome.prompt_tokens + out},
     }
-    price_in, price_out = state.prices[name]
-    headers = {"X-Workbench-Score": f"{outcome.score:g}",
-               "X-Workbench-Cost-Usd": f"{outcome.prompt_tokens * price_in + out * price_out:.10f}"}
+    reasoning = min(outcome.reasoning_tokens, out)
+    if outcome.cached_tokens or outcome.cache_write_tokens:  # OpenAI's usage shape (litellm reads both)
+        body["usage"]["prompt_tokens_details"] = {"cached_tokens": outcome.cached_tokens,
+                                                  "cache_creation_tokens": outcome.cache_write_tokens}
+    if reasoning:
+        body["usage"]["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+    cost = state.provider.models[name].price(outcome.prompt_tokens, out, outcome.cached_tokens,
+                                             outcome.cache_write_tokens, reasoning)
+    headers = {"X-Workbench-Score": f"{outcome.score:g}", "X-Workbench-Cost-Usd": f"{cost.total:.10f}"}
     return web.json_response(body, headers=headers)
 
 

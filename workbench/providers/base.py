@@ -31,6 +31,7 @@ from workbench.errors import ErrorKind, ScenarioError
 from workbench.registry import MIXED, PROVIDER_KINDS, unknown_provider_message
 
 if TYPE_CHECKING:  # pragma: no cover
+    from workbench.pricing import Cost
     from workbench.scenario import Scenario
     from workbench.traffic import Request
 
@@ -58,6 +59,13 @@ class Outcome:
     # Why a call failed, as the provider said it (live calls; scrubbed of keys): stored on the attempt
     # so that a 404 or a 401 can be read, not guessed from its kind.
     message: str | None = None
+    cached_tokens: int = 0        # prompt tokens read from a provider's prompt cache (subset of prompt_tokens)
+    cache_write_tokens: int = 0   # prompt tokens written to the cache on this call (subset of prompt_tokens)
+    reasoning_tokens: int = 0     # hidden reasoning tokens (subset of completion_tokens, billed as output)
+    tier: str = "standard"        # the service tier the call ran on: standard | flex | priority | batch
+    # Where the money went (workbench.pricing.Cost: input, cached input, cache write, output, reasoning,
+    # total, standard-tier total); None for a call that cost nothing or a human's answer.
+    parts: Cost | None = None
 
 
 #: ``answer(req, rkey, now, attempt) -> Outcome``: one call to one fleet model at time ``now``;

@@ -33,6 +33,7 @@ from workbench.faults import StopHook, flush_every_from_env
 from workbench.graders import Grader
 from workbench.graders.base import grade_all, grader_labels
 from workbench.policies import Decision, FleetState, Policy, RouteContext
+from workbench.pricing import ZERO as _NO_PARTS
 from workbench.providers.base import Outcome
 from workbench.replay.breaker import CircuitBreaker
 from workbench.replay.judges import JudgeCalls
@@ -327,11 +328,15 @@ class Engine:
         self.stats.cost_usd += out.cost_usd
         self.stats.attempts += 1
         err = out.error
+        p = out.parts
+        if p is None:  # a human's answer or a call that cost nothing: no token parts, no tier saving
+            p = _NO_PARTS if not out.cost_usd else _NO_PARTS._replace(total=out.cost_usd, standard=out.cost_usd)
         st.rows.append(_new(AttemptRow, (
             self.run_id, st.req.id, st.attempt_no, target, model, provider, st.next_retry, st.next_fallback,
             st.att_start, now, wait, out.ok, None if err is None else err.value, out.retry_after_s,
             out.prompt_tokens, out.completion_tokens, out.cost_usd, score, st.purpose, out.text,
-            _json(verdicts), out.message)))
+            _json(verdicts), out.message, out.cached_tokens, out.cache_write_tokens, out.reasoning_tokens, out.tier,
+            p.input, p.cached_input, p.cache_write, p.output, p.reasoning, p.standard)))
         st.next_retry = st.next_fallback = False
 
     def finish(self, st: RequestState, now: float, status: str, final: str | None = None,

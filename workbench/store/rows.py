@@ -77,6 +77,16 @@ class AttemptRow(NamedTuple):
     response: str | None
     verdicts: str | None
     error_message: str | None
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    tier: str = "standard"
+    cost_input_usd: float = 0.0
+    cost_cached_input_usd: float = 0.0
+    cost_cache_write_usd: float = 0.0
+    cost_output_usd: float = 0.0
+    cost_reasoning_usd: float = 0.0
+    standard_cost_usd: float = 0.0
 
 
 #: Column names of ``requests`` / ``attempts``, in table order (the row types' fields).
