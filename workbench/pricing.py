@@ -220,7 +220,8 @@ def pricer_for(scenario: Scenario, name: str) -> Pricer:
         if tier_price_key(tier) not in base:
             raise scenario.error_at(("fleet", name, "tier"),
                                     f"litellm's price map has no {tier} price for '{spec.model}' (no "
-                                    f"'{tier_price_key(tier)}'); use a tier it prices or give fleet.{name}.price.{tier}")
+                                    f"'{tier_price_key(tier)}'); use a tier it prices or give "
+                                    f"fleet.{name}.price.{tier}")
     if spec.reasoning_effort is not None and not (base or {}).get("supports_reasoning"):
         raise scenario.error_at(("fleet", name, "reasoning_effort"),
                                 f"'{spec.model}' is not a reasoning model (litellm's map does not mark it "

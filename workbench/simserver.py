@@ -369,20 +369,21 @@ def _completion(state: _SimServer, name: str, req: Request, outcome: Outcome, ou
                 finish: str) -> web.Response:
     """The chat.completion body of a successful simulated call, with usage in every one."""
     spec = state.scenario.fleet[name]
+    usage: dict[str, object] = {"prompt_tokens": outcome.prompt_tokens, "completion_tokens": out,
+                                "total_tokens": outcome.prompt_tokens + out}
+    reasoning = min(outcome.reasoning_tokens, out)
+    if outcome.cached_tokens or outcome.cache_write_tokens:  # OpenAI's usage shape (litellm reads both)
+        usage["prompt_tokens_details"] = {"cached_tokens": outcome.cached_tokens,
+                                          "cache_creation_tokens": outcome.cache_write_tokens}
+    if reasoning:
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
     body = {
         "id": f"chatcmpl-sim-{req.id}", "object": "chat.completion", "created": int(time.time()),
         "model": spec.model, "system_fingerprint": _OWNER,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": outcome.text},
                      "logprobs": None, "finish_reason": finish}],
-        "usage": {"prompt_tokens": outcome.prompt_tokens, "completion_tokens": out,
-                  "total_tokens": outcome.prompt_tokens + out},
+        "usage": usage,
     }
-    reasoning = min(outcome.reasoning_tokens, out)
-    if outcome.cached_tokens or outcome.cache_write_tokens:  # OpenAI's usage shape (litellm reads both)
-        body["usage"]["prompt_tokens_details"] = {"cached_tokens": outcome.cached_tokens,
-                                                  "cache_creation_tokens": outcome.cache_write_tokens}
-    if reasoning:
-        body["usage"]["completion_tokens_details"] = {"reasoning_tokens": reasoning}
     cost = state.provider.models[name].price(outcome.prompt_tokens, out, outcome.cached_tokens,
                                              outcome.cache_write_tokens, reasoning)
     headers = {"X-Workbench-Score": f"{outcome.score:g}", "X-Workbench-Cost-Usd": f"{cost.total:.10f}"}
