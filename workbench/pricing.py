@@ -17,7 +17,11 @@ Why memoised: litellm's function takes about 0.4 ms a call, and a replay prices 
 few seconds. A :class:`Pricer` keeps litellm's answers per (prompt, cached, written) and per
 (completion, reasoning) token counts; the prompt's size is part of the completion key only when it
 crosses one of the model's ``_above_N_tokens`` thresholds (below them litellm does not read it for
-the completion's rates). Every cost is therefore litellm's figure for those tokens, computed once.
+the completion's rates). For plain input and plain output below every threshold, where litellm's
+function is ``float(tokens) * rate``, a pricer asks litellm for one token's price and checks on a dozen
+token counts (up to the first threshold) that litellm's figure is exactly that product before it
+multiplies instead of calling; a model whose figures are not (an uplift, a tiered price) is called
+every time. Every cost is therefore litellm's figure for those tokens.
 
 A scenario's ``price:`` replaces litellm's entry for the model: :func:`override_entry` turns it into a
 litellm-shaped entry that goes through the same function (``requested_model_info_override``).
@@ -41,6 +45,10 @@ TIERS = ("standard", "flex", "priority", "batch")
 _TIER_KEYS = {"standard": "input_cost_per_token", "flex": "input_cost_per_token_flex",
               "priority": "input_cost_per_token_priority", "batch": "input_cost_per_token_batches"}
 _ABOVE = re.compile(r"_above_(\d+)(k?)_tokens")
+# Token counts on which litellm's function is checked to be exactly tokens x its price for one token
+# (below the model's first threshold) before a pricer multiplies instead of calling it.
+_PROBES = (2, 3, 7, 10, 97, 333, 1_000, 4_096, 12_345, 65_537, 199_999, 1_000_003)
+_PROBE_LIMIT = 2_000_000
 
 
 class Cost(NamedTuple):
@@ -121,18 +129,33 @@ class Pricer:
         self._prompt: dict[tuple[int, int, int], tuple[float, float, float, float]] = {}
         self._completion: dict[tuple[int, int, int], tuple[float, float]] = {}
         self.standard = self if tier == "standard" else Pricer(model, "standard", entry)
+        limit = _PROBE_LIMIT if self.threshold is None else self.threshold
+        #: litellm's per-token price of plain input / output below every threshold when its function is
+        #: exactly ``tokens x price`` there (checked on probes); None: every figure is a litellm call
+        self.in_rate = self._linear(lambda n: self._cost(_usage(n, 0))[0], limit)
+        self.out_rate = self._linear(lambda n: self._cost(_usage(0, n))[1], limit)
+
+    @staticmethod
+    def _linear(cost, limit: int) -> float | None:
+        rate = cost(1)
+        ok = all(cost(n) == n * rate for n in _PROBES if n < limit)
+        return rate if ok else None
 
     def __call__(self, prompt: int, completion: int, cached: int = 0, written: int = 0, reasoning: int = 0) -> Cost:
         """The cost of one call with these tokens (``prompt`` includes ``cached`` and ``written``,
         ``completion`` includes ``reasoning``)."""
-        p = self._prompt.get((prompt, cached, written))
-        if p is None:
-            p = self._prompt[(prompt, cached, written)] = self._price_prompt(prompt, cached, written)
         t = self.threshold
-        ckey = (prompt if t is not None and prompt >= t else 0, completion, reasoning)
-        c = self._completion.get(ckey)
-        if c is None:
-            c = self._completion[ckey] = self._price_completion(*ckey)
+        below = t is None or prompt < t
+        if below and not cached and not written and self.in_rate is not None:
+            p: tuple[float, float, float, float] = (prompt * self.in_rate, 0.0, 0.0, prompt * self.in_rate)
+        else:
+            pkey = (prompt, cached, written)
+            p = self._prompt.get(pkey) or self._prompt.setdefault(pkey, self._price_prompt(*pkey))
+        if below and not reasoning and self.out_rate is not None:
+            c = (0.0, completion * self.out_rate)
+        else:
+            ckey = (0 if below else prompt, completion, reasoning)
+            c = self._completion.get(ckey) or self._completion.setdefault(ckey, self._price_completion(*ckey))
         total = p[3] + c[1]
         std = total if self.standard is self else self.standard(prompt, completion, cached, written, reasoning).total
         return Cost(p[0], p[1], p[2], c[1] - c[0], c[0], total, std)
