@@ -228,3 +228,27 @@ def test_live_usage_tokens_read_openai_and_anthropic_cache_fields():
                             cache_creation_input_tokens=50, cache_read_input_tokens=30)
     assert usage_tokens(anthropic_style) == (100, 20, 30, 50, 0)
     assert usage_tokens(None) == (0, 0, 0, 0, 0)
+
+
+def test_a_bad_tier_stops_workbench_run_before_anything_is_written(scenario_file, tmp_path):
+    from helpers import wb
+
+    path = scenario_file(FLEET.format(model="gpt-4o-mini", extra="    tier: batch\n    reasoning_effort: low"), n=5)
+    res = wb("run", str(path), "--db", str(tmp_path / "t.duckdb"), cwd=tmp_path)
+    assert res.returncode == 2 and res.stdout == ""
+    assert f"{path}:7" in res.stderr and "field 'fleet.m.reasoning_effort'" in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml", "traffic.jsonl"]
+
+
+def test_recorded_costs_keep_their_stored_total_and_split_it_by_litellms_prices(routellm_env, tmp_path):
+    from conftest import SCENARIOS
+
+    db = tmp_path / "t.duckdb"
+    rid, s = _run(SCENARIOS / "gsm8k-cascade.yaml", db)
+    b = s["cost_breakdown_usd"]
+    assert sum(b.values()) == pytest.approx(s["cost_usd"], rel=1e-12) and b["input"] > 0 and b["output"] > 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        # the imported answers' costs are tokens x litellm's prices: litellm's parts match them exactly
+        gap = con.execute("SELECT max(abs(cost_input_usd + cost_output_usd - cost_usd)) FROM attempts "
+                          "WHERE run_id = ? AND provider = 'recorded'", [rid]).fetchone()[0]
+    assert gap < 1e-15
