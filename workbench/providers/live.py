@@ -33,8 +33,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from workbench.catalog import model_info
-from workbench.pricing import pricer_for
 from workbench.errors import ErrorKind
+from workbench.pricing import pricer_for
 from workbench.providers.base import AsyncAnswer, Outcome, Provider, register, unknown_price_error
 from workbench.scenario import Scenario
 from workbench.traffic import Request
@@ -134,6 +134,8 @@ class _LiveModel:
         # flex and priority are request options of the provider; a batch tier is priced as such (the batch
         # lane submits it through the Batches API)
         self.extra: dict[str, str] = {"service_tier": spec.tier} if spec.tier in ("flex", "priority") else {}
+        if spec.reasoning_effort is not None:  # litellm's own parameter for a reasoning model's effort
+            self.extra["reasoning_effort"] = spec.reasoning_effort
         self.api_base = expand_env(spec.api_base) if spec.api_base else None
         self.timeout = spec.timeout_s or scenario.timeouts.attempt_s
         if spec.api_key_env and spec.api_key_env not in os.environ:
