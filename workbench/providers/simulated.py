@@ -4,8 +4,10 @@ Why a model and not a fake: an architect asks how a design behaves when the larg
 rate-limited or down, long before paying for traffic. Each fleet member gets latency (time to first
 token + tokens per second), error rates by kind, outage windows, provider-side rpm/tpm limits that
 answer 429 with a retry-after under bursts, output length and quality as a function of difficulty and
-category. Defaults per model family live in ``profiles.yaml`` with the source of every figure; prices
-come from litellm's map and prompt tokens from litellm's tokenizer.
+category, and hidden reasoning tokens for a model with ``reasoning_effort`` (billed as output, generated
+at the model's speed). Defaults per model family live in ``profiles.yaml`` with the source of every
+figure; each answer is priced by litellm's cost function at the model's tier (:mod:`workbench.pricing`)
+and prompt tokens come from litellm's tokenizer.
 
 Determinism: every draw is ``unit(request key ^ model key, salt)``, so the same request sent to the
 same model on the same attempt behaves the same in every scenario that shares the seed, and the
@@ -23,8 +25,8 @@ from functools import lru_cache
 from importlib import resources
 
 from workbench.catalog import count_tokens, model_info
-from workbench.pricing import Pricer, pricer_for
 from workbench.errors import ErrorKind
+from workbench.pricing import Pricer, pricer_for
 from workbench.providers.base import Answer, Outcome, Provider, register, unknown_price_error
 from workbench.scenario import ModelSpec, Scenario
 from workbench.seeds import key64, unit, unit2

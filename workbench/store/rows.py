@@ -1,7 +1,7 @@
 """The two row types every layer exchanges with the trace store: one request, one provider attempt.
 
 Why named tuples owned by the store: the replay engine writes these rows, the store inserts them, the
-audit trail seals them, tests read them back; each row is 29 or 22 cells that matched the table's
+audit trail seals them, tests read them back; each row is 29 or 32 cells that matched the table's
 columns only by position, so one new column inserted in the middle would have shifted every later value
 silently. Here each field is named exactly as its DuckDB column, in table order (after every migration,
 ``tests/store/test_rows.py`` checks that against the migrated tables), and every reader uses the name.
