@@ -231,13 +231,11 @@ def pricer_for(scenario: Scenario, name: str) -> Pricer:
     base = map_entry(spec.model)
     tier = spec.tier
     if spec.price is not None:
-        entry: dict[str, Any] | None = override_entry(spec.price, base)
-        if tier != "standard" and tier_price_key(tier) not in entry:  # type: ignore[operator]
+        if tier != "standard" and getattr(spec.price, tier) is None:
             raise scenario.error_at(("fleet", name, "tier"),
                                     f"tier '{tier}' has no price: fleet.{name}.price gives none for it "
                                     f"(add fleet.{name}.price.{tier}.input_per_mtok and output_per_mtok)")
     else:
-        entry = None
         if base is None or "input_cost_per_token" not in base:
             raise unknown_price_error(scenario, name)
         if tier_price_key(tier) not in base:
@@ -249,4 +247,11 @@ def pricer_for(scenario: Scenario, name: str) -> Pricer:
         raise scenario.error_at(("fleet", name, "reasoning_effort"),
                                 f"'{spec.model}' is not a reasoning model (litellm's map does not mark it "
                                 "supports_reasoning): remove reasoning_effort or pick a reasoning model")
-    return Pricer(map_key(spec.model) or spec.model, tier, entry)
+    return _shared(map_key(spec.model) or spec.model, tier, spec.price)
+
+
+@cache
+def _shared(model: str, tier: str, price: Price | None) -> Pricer:
+    """One pricer per (model, tier, price) for the process: its memo serves every run (a sweep's trials)."""
+    entry = None if price is None else override_entry(price, _map_entry(model))
+    return Pricer(model, tier, entry)
