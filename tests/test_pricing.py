@@ -252,3 +252,23 @@ def test_recorded_costs_keep_their_stored_total_and_split_it_by_litellms_prices(
         gap = con.execute("SELECT max(abs(cost_input_usd + cost_output_usd - cost_usd)) FROM attempts "
                           "WHERE run_id = ? AND provider = 'recorded'", [rid]).fetchone()[0]
     assert gap < 1e-15
+
+
+def test_a_recorded_model_litellm_cannot_price_keeps_its_stored_costs(tmp_path, monkeypatch, scenario_file):
+    import csv
+
+    from workbench.datasets import import_outcomes
+
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "data"))
+    rows = [["q1", "What is 2 + 2?", "my-private-model", "4", "1", "12", "3", "0.4", "math", "4", "0.25"],
+            ["q2", "Name a prime above 10.", "my-private-model", "11", "1", "20", "5", "0.6", "math", "11", "0.5"]]
+    with (tmp_path / "o.csv").open("w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["prompt_id", "prompt", "model", "response", "score", "prompt_tokens", "completion_tokens",
+                    "latency_s", "category", "expected", "cost_usd"])
+        w.writerows(rows)
+    import_outcomes(tmp_path / "o.csv", "private")
+    path = scenario_file("name: private\nfleet:\n  m: {model: my-private-model, provider: recorded}\n"
+                         "router: {policy: static, params: {target: m}}\ntraffic: {dataset: private}\n")
+    _, s = _run(path, tmp_path / "t.duckdb")
+    assert s["cost_usd"] == pytest.approx(0.75) and s["cost_breakdown_usd"]["input"] == pytest.approx(0.75)

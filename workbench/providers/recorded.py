@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from workbench.catalog import model_info
-from workbench.pricing import Cost, Pricer, pricer_for
+from workbench.pricing import ZERO, Cost, Pricer, pricer_for
 from workbench.providers.base import Answer, Outcome, Provider, register, unknown_price_error
 from workbench.providers.simulated import SimulatedProvider, profile_for
 from workbench.scenario import Scenario
@@ -91,8 +91,11 @@ class _StoredOnly(Pricer):
     """The pricer of a model litellm does not know whose every answer has a stored cost: prices nothing,
     so each stored cost is apportioned all to input."""
 
+    def __init__(self, model: str):  # no litellm entry to read: nothing to probe
+        self.model, self.tier, self.entry, self.standard = model, "standard", None, self
+
     def __call__(self, prompt: int, completion: int, cached: int = 0, written: int = 0, reasoning: int = 0) -> Cost:
-        return Cost(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return ZERO
 
 
 @register
