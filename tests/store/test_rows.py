@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import duckdb
-
 import pytest
 
 from workbench.store import TraceStore
@@ -46,12 +45,13 @@ def test_the_engine_writes_named_rows_that_read_back_by_name(scenario_file, db):
     with duckdb.connect(str(db), read_only=True) as con:
         cur = con.execute("SELECT * FROM requests WHERE run_id = ? ORDER BY seq", [rid])
         names = [d[0] for d in cur.description]
-        stored = [dict(zip(names, row)) for row in cur.fetchall()]
-    for mine, back in zip(sorted(reqs, key=lambda r: r.seq), stored):
+        stored = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    for mine, back in zip(sorted(reqs, key=lambda r: r.seq), stored, strict=True):
         assert mine._asdict() == back  # every cell went to the column of its name
     r0, a0 = reqs[0], next(a for a in atts if a.request_id == reqs[0].request_id)
     assert (r0.status, r0.final_target, r0.attempts, a0.target, a0.model, a0.provider) == \
         ("ok", "m", 1, "m", "gpt-4o-mini", "simulated")
-    assert r0.end_s - r0.start_s == pytest.approx(a0.end_s - a0.start_s) == pytest.approx(0.5 + a0.completion_tokens / 100)
+    assert r0.end_s - r0.start_s == pytest.approx(a0.end_s - a0.start_s) \
+        == pytest.approx(0.5 + a0.completion_tokens / 100)
     assert r0.cost_usd == a0.cost_usd > 0 and r0.prompt_tokens == a0.prompt_tokens > 0
 
