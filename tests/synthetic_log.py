@@ -70,7 +70,7 @@ def build_fleet() -> Fleet:
         # E[max(1, round(mean x LN))] per prompt, over the normal's quantiles
         out = np.array([np.maximum(1, np.round(mu * np.exp(_OUT_SIGMA * z))).mean() for mu in means])
         ptok = np.array([m.tokens[r.prompt] for r in pool], dtype=float)
-        cost[:, j] = ptok * m.in_tok + out * m.out_tok
+        cost[:, j] = ptok * m.price.in_rate + out * m.price.out_rate  # litellm's one-token prices (workbench.pricing)
     return Fleet(prov, pool, cats, np.array([cats.index(r.category or "") for r in pool]), d, quality, cost)
 
 

@@ -125,3 +125,24 @@ def test_live_sim_scenario_points_at_the_sim_server():
 def test_sim_server_cli_errors(tmp_path, args, message):
     res = wb("sim-server", *args, cwd=tmp_path)
     assert res.returncode == 2 and message in res.stderr
+
+
+def test_live_usage_reasoning_tokens_and_tier_are_stored_and_priced(tmp_path):
+    from workbench.pricing import Pricer
+
+    reasoning = SERVER.replace("large: {model: gpt-4o, SIM_LARGE}", "large: {model: gpt-5, reasoning_effort: low, "
+                               "sim: {error_rates: {}}}").replace("SIM_SMALL", "sim: {error_rates: {}}")
+    with running_server(parse_scenario(reasoning), speed=50) as url:
+        path = client(tmp_path, url)
+        path.write_text(path.read_text().replace("model: openai/gpt-4o, provider: live",
+                                                 "model: openai/gpt-5, tier: flex, reasoning_effort: low, "
+                                                 "provider: live"))
+        rid, s = run(path, tmp_path / "t.duckdb")
+    att = table(tmp_path / "t.duckdb", "attempts", rid)
+    assert s["failed"] == 0 and att.ok.all() and (att.tier == "flex").all()
+    assert (att.reasoning_tokens > 0).all() and (att.reasoning_tokens < att.completion_tokens).all()
+    flex = Pricer("gpt-5", "flex")
+    for a in att.itertuples():  # litellm's flex price of the usage the server sent, parts stored
+        cost = flex(a.prompt_tokens, a.completion_tokens, 0, 0, a.reasoning_tokens)
+        assert (a.cost_usd, a.cost_reasoning_usd, a.standard_cost_usd) == (cost.total, cost.reasoning, cost.standard)
+        assert a.standard_cost_usd == pytest.approx(2 * a.cost_usd)  # gpt-5's flex tier is half price

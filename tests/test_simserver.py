@@ -19,9 +19,9 @@ from contextlib import ExitStack
 
 import httpx
 import pytest
-
 from conftest import ROOT
 from helpers import fake_key
+
 from workbench.scenario import parse_scenario
 from workbench.simserver import create_app, running_server
 
@@ -378,3 +378,20 @@ def test_serve_prints_one_line_and_stops_cleanly_on_sigint_and_sigterm(http):
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
+
+
+def test_a_reasoning_model_reports_its_hidden_tokens_and_prices_them(server, http):
+    from workbench.pricing import Pricer
+    from workbench.providers.live import usage_tokens
+
+    url = server(f"large: {{model: gpt-5, reasoning_effort: low, {QUIET}}}")
+    resp = chat(http, url)
+    usage = resp.json()["usage"]
+    reasoning = usage["completion_tokens_details"]["reasoning_tokens"]
+    assert 0 < reasoning < usage["completion_tokens"]
+    cost = Pricer("gpt-5")(usage["prompt_tokens"], usage["completion_tokens"], 0, 0, reasoning)
+    assert cost.reasoning > 0 and float(resp.headers["X-Workbench-Cost-Usd"]) == pytest.approx(cost.total, abs=1e-10)
+    # what the live provider stores from litellm's parse of the same usage
+    from litellm.types.utils import Usage
+
+    assert usage_tokens(Usage(**usage)) == (usage["prompt_tokens"], usage["completion_tokens"], 0, 0, reasoning)

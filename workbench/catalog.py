@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
-__all__ = ["ModelInfo", "model_info", "count_tokens", "count_text_tokens", "known_models"]
+__all__ = ["ModelInfo", "model_info", "map_entry", "map_key", "count_tokens", "count_text_tokens", "known_models"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,22 @@ def _entry(model: str) -> dict[str, Any] | None:
 @cache
 def _lookup(model: str) -> dict[str, Any] | None:
     return _entry(model)
+
+
+def map_entry(model: str) -> dict[str, Any] | None:
+    """litellm's price-map entry of ``model`` (``provider/name`` falls back to ``name``), or None."""
+    return _lookup(model)
+
+
+@cache
+def map_key(model: str) -> str | None:
+    """The key under which litellm's map holds ``model`` (what its cost function is given), or None."""
+    cost = _litellm().model_cost
+    if model in cost:
+        return model
+    if "/" in model and model.split("/", 1)[1] in cost:
+        return model.split("/", 1)[1]
+    return None
 
 
 def model_info(model: str, price: Any = None, context_window: int | None = None) -> ModelInfo | None:

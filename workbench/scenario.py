@@ -42,7 +42,7 @@ from workbench.timeline import TimelineEntry
 from workbench.yamlio import _dotted, _line_for, dump_yaml, field_error, read_text, read_yaml
 
 __all__ = [
-    "Price", "Limits", "Outage", "SimProfile", "ModelSpec", "HumanSpec", "RouterSpec", "FallbackRule",
+    "Price", "TierPrice", "Limits", "Outage", "SimProfile", "ModelSpec", "HumanSpec", "RouterSpec", "FallbackRule",
     "RetrySpec", "Timeouts", "CircuitBreaker", "Budget", "GraderSpec", "PoissonArrival", "RecordedArrival",
     "BurstArrival", "Burst", "TrafficSpec", "RecordedSpec", "MIN_RATE_PER_S", "read_yaml", "field_error", "Scenario",
     "load_scenario", "parse_scenario",
@@ -66,6 +66,7 @@ def _sane_rate(value: float) -> float:
 
 
 Rate = Annotated[float, AfterValidator(_sane_rate)]
+Effort = Literal["low", "medium", "high"]
 
 
 class _Model(BaseModel):
@@ -74,11 +75,28 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-class Price(_Model):
-    """Price override in USD per million tokens (otherwise litellm's price map is used)."""
+class TierPrice(_Model):
+    """A model's prices at one service tier (flex, priority, batch), USD per million tokens."""
 
     input_per_mtok: NonNegFloat
     output_per_mtok: NonNegFloat
+    cache_read_per_mtok: NonNegFloat | None = None
+    cache_write_per_mtok: NonNegFloat | None = None
+
+
+class Price(_Model):
+    """Price override in USD per million tokens: it replaces litellm's map entry for the model (priced by
+    litellm's cost function all the same, :mod:`workbench.pricing`). A tier without its block has no price."""
+
+    input_per_mtok: NonNegFloat
+    output_per_mtok: NonNegFloat
+    cache_read_per_mtok: NonNegFloat | None = None
+    cache_write_per_mtok: NonNegFloat | None = None
+    cache_write_1h_per_mtok: NonNegFloat | None = None
+    reasoning_per_mtok: NonNegFloat | None = None
+    flex: TierPrice | None = None
+    priority: TierPrice | None = None
+    batch: TierPrice | None = None
 
 
 class Limits(_Model):
@@ -115,6 +133,9 @@ class SimProfile(_Model):
     quality_hard: Share | None = None
     category_quality: dict[str, Annotated[float, Field(ge=-1, le=1)]] | None = None
     outages: list[Outage] = []
+    # Hidden reasoning tokens by ``reasoning_effort`` (mean, before difficulty and spread) and their spread.
+    reasoning_tokens: dict[Effort, PosFloat] | None = None
+    reasoning_sigma: NonNegFloat | None = None
 
 
 class RecordedSpec(_Model):
@@ -150,6 +171,7 @@ class ModelSpec(_Model):
     version: Annotated[str, Field(min_length=1)] | None = None  # the version label before any timeline change
     timeline: list[TimelineEntry] = []  # changes over time (workbench/timeline.py)
     tier: Literal["standard", "flex", "priority", "batch"] = "standard"
+    reasoning_effort: Effort | None = None
 
 
 class HumanSpec(_Model):

@@ -108,7 +108,6 @@ class _SimServer:
                 raise unknown_price_error(scenario, n)
             infos[n] = info
         self.windows = {n: i.max_input_tokens for n, i in infos.items()}
-        self.prices = {n: (i.input_per_token, i.output_per_token) for n, i in infos.items()}
         self.served: dict[str, str] = {n: n for n in names}  # fleet names win over litellm names
         for n, spec in scenario.fleet.items():
             self.served.setdefault(spec.model, n)
@@ -397,20 +396,26 @@ def _completion(state: _SimServer, name: str, req: Request, outcome: Outcome, ou
                 finish: str) -> web.Response:
     """The chat.completion body of a successful simulated call, with usage in every one."""
     spec = state.scenario.fleet[name]
-    details = {"cached_tokens": outcome.cached_tokens, "audio_tokens": 0}
+    usage: dict[str, object] = {"prompt_tokens": outcome.prompt_tokens, "completion_tokens": out,
+                                "total_tokens": outcome.prompt_tokens + out}
+    reasoning = min(outcome.reasoning_tokens, out)
+    # OpenAI's usage shape (litellm reads it): cached_tokens always, cache_write_tokens where writes are billed
+    details: dict[str, int] = {"cached_tokens": outcome.cached_tokens, "audio_tokens": 0}
     if outcome.cache_write_tokens:
         details["cache_write_tokens"] = outcome.cache_write_tokens
+    usage["prompt_tokens_details"] = details
+    if reasoning:
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
     body = {
         "id": f"chatcmpl-sim-{req.id}", "object": "chat.completion", "created": int(time.time()),
         "model": spec.model, "system_fingerprint": _OWNER,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": outcome.text},
                      "logprobs": None, "finish_reason": finish}],
-        "usage": {"prompt_tokens": outcome.prompt_tokens, "completion_tokens": out,
-                  "total_tokens": outcome.prompt_tokens + out, "prompt_tokens_details": details},
+        "usage": usage,
     }
-    price_in, price_out = state.prices[name]
-    headers = {"X-Workbench-Score": f"{outcome.score:g}",
-               "X-Workbench-Cost-Usd": f"{outcome.prompt_tokens * price_in + out * price_out:.10f}"}
+    cost = state.provider.models[name].price(outcome.prompt_tokens, out, outcome.cached_tokens,
+                                             outcome.cache_write_tokens, reasoning)
+    headers = {"X-Workbench-Score": f"{outcome.score:g}", "X-Workbench-Cost-Usd": f"{cost.total:.10f}"}
     return web.json_response(body, headers=headers)
 
 

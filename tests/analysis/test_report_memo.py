@@ -45,7 +45,7 @@ def test_recommendation_comes_first_with_the_budget_in_words(memo, page):
     assert "quality is simulated" in said and "significant" not in said
     headings = page.locator("h2").all_inner_texts()
     assert headings == ["The designs side by side", 'What "simulated" means for these runs',
-                        "Where each design's quality came from", "Monthly projection",
+                        "Where each design's quality came from", "Monthly projection", "Where the money goes",
                         "Evidence", "What differs between the designs", "Where the data came from"]
     assert MODE_WORDS["simulated"] in page.inner_text("ul.modes")
     titles = page.eval_on_selector_all("table.compare th", "ths => ths.map(t => t.title)")

@@ -73,7 +73,8 @@ def test_view_draws_charts_and_projects(runs):
     view.pick.value = [base, tiered]
     assert view.msg.pane.visible is False, view.msg.pane.object
     names = [p.css_classes[0] for p in view.charts.objects]
-    assert names == ["wb-chart-frontier", "wb-chart-cost", "wb-chart-latency", "wb-chart-failures", "wb-chart-quality"]
+    assert names == ["wb-chart-frontier", "wb-chart-cost", "wb-chart-latency", "wb-chart-failures", "wb-chart-quality",
+                     "wb-chart-money"]
     assert all("(simulated)" in str(p.object.to_dict()["title"]) for p in view.charts.objects)
     view.volume.value = 50_000
     with TraceStore(db) as st:
@@ -82,6 +83,11 @@ def test_view_draws_charts_and_projects(runs):
     text = view.projection_text.object
     assert f"${month1[0]:,.2f} in month 1 (baseline)" in text and f"${month1[1]:,.2f} in month 1" in text
     assert "saves $" in text  # tiered is cheaper than the baseline (the report download: tests/app/test_shell.py)
+    money = view.money.object  # where the money goes: each design's parts, in the run and a month
+    for s in summaries:
+        b = s["cost_breakdown_usd"]
+        assert b["output"] > 0 and f"<td>${b['input']:,.4f}</td><td>${b['cached_input']:,.4f}</td>" in money
+    assert "a month (projected)" in money and money.count("<tr") == 1 + 2 * len(summaries)
     assert "wb-no-routing" not in view.summary.object  # tiered is cheaper but worse: routing trades
     row = table_frame_row(db, base, tiered)
     said = view.verdicts.object

@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from workbench.analysis import charts, compare, verdict
+from workbench.analysis import charts, compare, money, verdict
 from workbench.analysis.fleet import no_routing_needed
 from workbench.analysis.report_provenance import PROVENANCE_CSS, OffPolicyFn, offpolicy_html, provenance_html
 from workbench.analysis.summary import run_summary
@@ -270,9 +270,10 @@ def report_html(con: duckdb.DuckDBPyConnection, run_ids: list[str], *, baseline:
     projection = compare.monthly_projection(summaries, requests_per_day=volume, growth_per_month=growth,
                                             baseline=baseline, budget_usd_per_month=budget)
     specs = _chart_specs(con, run_ids, modes, table, _with_mode(projection, modes), budget)
+    specs.append(("money", money.breakdown_chart(money.breakdown_frame(summaries)).to_dict()))
     label = charts.data_label(modes.values())
     divs = "".join(f"<div class=chart id='chart-{name}' data-chart='{name}'></div>" for name, _ in specs
-                   if name != "projection")
+                   if name not in ("projection", "money"))
     payload = script_json({name: spec for name, spec in specs})
     volume_note = ("" if volume != DEFAULT_VOLUME else
                    f" (no volume was given: {DEFAULT_VOLUME:,} a day is assumed)")
@@ -292,6 +293,11 @@ design is compared with it.</p>
 <p>At {volume:,.0f} requests a day{volume_note}, growth {growth:.0%} a month, in {verdict.month_words()};
 each design's cost per request as measured in its run.</p>{_budget_html(projection, table, budget)}
 <div class=chart id='chart-projection' data-chart='projection'></div>
+<h2>Where the money goes</h2>
+<p>Each design's cost by what it paid for (litellm's prices of each call's uncached, cached and
+cache-written input, output and reasoning tokens at its tier; tools, humans, routing and judging calls),
+in the run and in month 1 of the projection.</p>{money.breakdown_table_html(summaries, projection)}
+<div class=chart id='chart-money' data-chart='money'></div>
 <h2>Evidence</h2>
 <p>Each design against the baseline. Quality differences are in percentage points of requests answered
 correctly, with a paired bootstrap 95% interval: the same requests are resampled for both designs, and an

@@ -17,7 +17,8 @@ Definitions (a user should be able to recompute each from the tables):
   human answer, or a cascade escalation.
 * ``routing_cost_usd`` / ``escalation_cost_usd`` / ``judging_cost_usd``: the part of ``cost_usd``
   spent on calls the policy made to decide (a classifier), on escalated second answers, and on LLM
-  judges grading answers; ``circuit_skips``: targets skipped
+  judges grading answers; ``cost_breakdown_usd`` / ``batch_savings_usd``: where the money went and
+  what the batch tier saved (:mod:`workbench.analysis.money`); ``circuit_skips``: targets skipped
   because their circuit breaker was open (no call made).
 * ``provenance``: share of requests per provenance of their quality (logged, recorded, live, judged,
   simulated...: :mod:`workbench.analysis.provenance`).
@@ -31,6 +32,8 @@ import json
 from typing import NamedTuple
 
 import duckdb
+
+from workbench.analysis.money import cost_breakdown_usd
 
 __all__ = ["run_summary", "format_comparison", "unreviewed_answers", "RunInfo", "METRIC_LABELS", "REQUEST_QUALITY"]
 
@@ -153,6 +156,7 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
     cost_by_purpose = dict(con.execute(_PURPOSE_SQL, [run_id]).fetchall())
     # batch lanes: requests with a deadline, and those answered late or not at all (workbench/replay/batching.py)
     deadlines = con.execute(_DEADLINE_SQL, [run_id]).fetchone() or (0, 0)
+    breakdown, batch_savings = cost_breakdown_usd(con, run_id)
     by_model = {}
     attempts = errors = 0
     for t, model, provider, att, reqs, errs, cost, ptok, ctok, answered in con.execute(
@@ -177,6 +181,7 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
         "routing_cost_usd": cost_by_purpose.get("route", 0.0),
         "escalation_cost_usd": cost_by_purpose.get("escalation", 0.0),
         "judging_cost_usd": cost_by_purpose.get("judge", 0.0),
+        "cost_breakdown_usd": breakdown, "batch_savings_usd": batch_savings,
         "attempts": attempts, "attempt_error_rate": _rate(errors, attempts),
         "prompt_tokens": row["prompt_tokens"], "completion_tokens": row["completion_tokens"],
         "virtual_s": row["virtual_s"], "by_model": by_model, "provenance": _provenance(con, run_id),

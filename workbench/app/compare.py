@@ -167,6 +167,7 @@ class CompareView(pn.viewable.Viewer):
             w.param.watch(g(lambda e: self._project()), "value")
         self.projection = pn.pane.Vega(None, css_classes=["wb-projection"])
         self.projection_text = pn.pane.HTML("")
+        self.money = pn.pane.HTML("", css_classes=["wb-money"])  # where the money goes, by design and part
         self.download = W.FileDownload(callback=self._report, filename="workbench-report.html",
                                        label="Download the leader's report (HTML)", color="success",
                                        width=320, css_classes=["wb-report"])
@@ -181,7 +182,7 @@ class CompareView(pn.viewable.Viewer):
             self.charts,
             pn.Row(self.figure, self.trace), pn.pane.Markdown("### Monthly projection"),
             pn.Row(self.volume, self.growth, self.budget), self.projection_text, self.projection,
-            self.manage.panel, sizing_mode="stretch_width")
+            pn.pane.Markdown("### Where the money goes"), self.money, self.manage.panel, sizing_mode="stretch_width")
 
     def __panel__(self):
         return self.panel
@@ -223,6 +224,7 @@ class CompareView(pn.viewable.Viewer):
 
     def _clear(self) -> None:
         self.summary.object, self.verdicts.object, self.projection_text.object = "", "", ""
+        self.money.object = ""
         self.table.value, self.charts.objects, self._summaries = pd.DataFrame(), [], []
         self.provenance.value = pd.DataFrame()
         self.figure.options, self.projection.object = [], None
@@ -255,7 +257,7 @@ class CompareView(pn.viewable.Viewer):
         self._project()
 
     def _charts(self, con, ids: list[str], table: pd.DataFrame) -> list:
-        from workbench.analysis import charts  # Altair: seconds to import, loaded in the background at start
+        from workbench.analysis import charts, money  # Altair: seconds to import, loaded in the background
 
         modes = dict(zip(table.run_id, table["mode"], strict=True))
 
@@ -268,7 +270,8 @@ class CompareView(pn.viewable.Viewer):
                   ("cost", lambda: charts.cost_chart(moded(cost))),
                   ("latency", lambda: charts.latency_chart(moded(compare.latency_samples(con, ids)))),
                   ("failures", lambda: charts.failure_timeline_chart(moded(compare.failure_timeline(con, ids)))),
-                  ("quality", lambda: charts.quality_chart(moded(quality)))]
+                  ("quality", lambda: charts.quality_chart(moded(quality))),
+                  ("money", lambda: money.breakdown_chart(money.breakdown_frame(self._summaries)))]
         panes: list[pn.viewable.Viewable] = []
         skipped: list[str] = []
         for name, make in makers:
@@ -329,6 +332,9 @@ class CompareView(pn.viewable.Viewer):
             html("<li><b>{}</b>: ${:,.2f} in month 1{}</li>", r.scenario, r.cost_usd,
                  _saving(r.savings_vs_baseline_usd) if r.run_id != base else " (baseline)")
             for r in first.itertuples()))
+        from workbench.analysis.money import breakdown_table_html
+
+        self.money.object = breakdown_table_html(self._summaries, proj)
         said = verdict.verdicts(self._table, first.set_index("run_id").cost_usd.to_dict(), base,
                                 float(self.volume.value or 0))
         self.verdicts.object = html("<ul class='wb-verdict-list'>{}</ul>", join(

@@ -31,6 +31,7 @@ from workbench.errors import ErrorKind, ScenarioError
 from workbench.registry import MIXED, PROVIDER_KINDS, unknown_provider_message
 
 if TYPE_CHECKING:  # pragma: no cover
+    from workbench.pricing import Cost
     from workbench.scenario import Scenario
     from workbench.traffic import Request
 
@@ -64,6 +65,9 @@ class Outcome:
     tier: str = "standard"        # the service tier the call ran on: standard | flex | priority | batch
     # The answering model's version label (a fleet model with a ``timeline:``; workbench/timeline.py).
     version: str | None = None
+    # Where the money went (workbench.pricing.Cost: input, cached input, cache write, output, reasoning,
+    # total, standard-tier total); None for a call that cost nothing or a human's answer.
+    parts: Cost | None = None
 
 
 #: ``answer(req, rkey, now, attempt) -> Outcome``: one call to one fleet model at time ``now``;

@@ -18,8 +18,9 @@ kinds, 404 -> ``not_found``, 400/422 -> ``bad_request``, 401/403 -> ``auth`` (co
 never retried nor fallen back by default), everything else (5xx, connection errors, other 4xx) ->
 ``server_error``. The error's text is kept on the attempt, scrubbed of keys (the key of the call
 itself, then litellm's own secret patterns), so a wrong model name or key reads as what it is. Cost
-is priced from the answer's usage with the same prices as the simulated provider (litellm's map, or
-the scenario's override).
+is priced from the answer's usage by the same function as the simulated provider
+(:mod:`workbench.pricing`: litellm's map, or the scenario's override) at the model's ``tier``, with the
+usage's cached, cache-write and reasoning tokens; ``flex`` and ``priority`` are sent as ``service_tier``.
 
 A ``tier: batch`` model's batches (:mod:`workbench.replay.batching`) take litellm's Files and Batches API
 (OpenAI's schema): upload a JSONL file with ``purpose: batch``, create the batch with
@@ -40,11 +41,12 @@ from typing import Any
 
 from workbench.catalog import model_info
 from workbench.errors import ErrorKind
+from workbench.pricing import pricer_for
 from workbench.providers.base import AsyncAnswer, Outcome, Provider, register, unknown_price_error
 from workbench.scenario import Scenario
 from workbench.traffic import Request
 
-__all__ = ["LiveProvider", "expand_env", "error_kind", "scrub", "batch_lines", "TERMINAL"]
+__all__ = ["LiveProvider", "expand_env", "error_kind", "scrub", "usage_tokens", "batch_lines", "TERMINAL"]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -135,7 +137,12 @@ class _LiveModel:
         if info is None:
             raise unknown_price_error(scenario, name)
         self.model = spec.model
-        self.in_tok, self.out_tok = info.input_per_token, info.output_per_token
+        self.price, self.tier = pricer_for(scenario, name), spec.tier
+        # flex and priority are request options of the provider; a batch tier is priced as such (the batch
+        # lane submits it through the Batches API)
+        self.extra: dict[str, str] = {"service_tier": spec.tier} if spec.tier in ("flex", "priority") else {}
+        if spec.reasoning_effort is not None:  # litellm's own parameter for a reasoning model's effort
+            self.extra["reasoning_effort"] = spec.reasoning_effort
         self.api_base = expand_env(spec.api_base) if spec.api_base else None
         self.timeout = spec.timeout_s or scenario.timeouts.attempt_s
         if spec.api_key_env and spec.api_key_env not in os.environ:
@@ -162,23 +169,37 @@ class _LiveModel:
             capped = {} if self.max_tokens is None else {"max_tokens": self.max_tokens}
             response = await litellm.acompletion(
                 model=self.model, messages=req.chat(), api_base=self.api_base, api_key=key,
-                timeout=self.timeout, num_retries=0, max_retries=0, **capped)
+                timeout=self.timeout, num_retries=0, max_retries=0, **capped, **self.extra)
         except _provider_errors() as exc:  # a provider failure is an attempt row; a bug is not
             kind, retry_after = error_kind(exc)
             return Outcome(False, time.monotonic() - started, kind, retry_after_s=retry_after,
                            message=scrub(str(exc) or type(exc).__name__, (self._secret(),)))
         latency = time.monotonic() - started
-        usage = getattr(response, "usage", None)
-        ptok = int(getattr(usage, "prompt_tokens", 0) or 0)
-        ctok = int(getattr(usage, "completion_tokens", 0) or 0)
-        # litellm normalises every provider's cache usage into OpenAI's prompt_tokens_details
-        # (Anthropic's cache_read_input_tokens -> cached_tokens, cache_creation_input_tokens -> cache_write_tokens)
-        details = getattr(usage, "prompt_tokens_details", None)
-        cached = int(getattr(details, "cached_tokens", 0) or 0)
-        written = int(getattr(details, "cache_write_tokens", 0) or 0)
+        ptok, ctok, cached, written, reasoning = usage_tokens(getattr(response, "usage", None))
         text = response.choices[0].message.content if response.choices else None
-        return Outcome(True, latency, None, ptok, ctok, ptok * self.in_tok + ctok * self.out_tok, text,
-                       cached_tokens=cached, cache_write_tokens=written)
+        cost = self.price(ptok, ctok, cached, written, reasoning)
+        return Outcome(True, latency, None, ptok, ctok, cost.total, text, cached_tokens=cached,
+                       cache_write_tokens=written, reasoning_tokens=reasoning, tier=self.tier, parts=cost)
+
+
+def _int(obj: object, name: str) -> int:
+    return int(getattr(obj, name, 0) or 0)
+
+
+def usage_tokens(usage: object) -> tuple[int, int, int, int, int]:
+    """(prompt, completion, cached, cache write, reasoning) tokens of a litellm usage, OpenAI's convention:
+    prompt includes cached and written tokens (litellm adds Anthropic's cache tokens to prompt_tokens),
+    completion includes reasoning."""
+    ptok, ctok = _int(usage, "prompt_tokens"), _int(usage, "completion_tokens")
+    pdet = getattr(usage, "prompt_tokens_details", None)
+    cached = _int(pdet, "cached_tokens") or _int(usage, "cache_read_input_tokens")
+    # litellm normalises cache writes into OpenAI's prompt_tokens_details.cache_write_tokens (mirrored as
+    # cache_creation_tokens, Anthropic's name); a raw Anthropic usage has cache_creation_input_tokens
+    written = (_int(pdet, "cache_write_tokens") or _int(pdet, "cache_creation_tokens")
+               or _int(usage, "cache_creation_input_tokens"))
+    reasoning = _int(getattr(usage, "completion_tokens_details", None), "reasoning_tokens")
+    cached, written = min(cached, ptok), min(written, max(ptok - cached, 0))
+    return ptok, ctok, cached, written, min(reasoning, ctok)
 
 
 def _quiet_litellm() -> None:

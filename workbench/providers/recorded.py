@@ -14,8 +14,10 @@ What is not in the matrix is stated, not invented:
   set is labelled ``recorded`` (the provider's mode);
 * a missing answer stops the run before it starts (``recorded.on_miss: error``, the default) or is
   answered by the simulated model and labelled ``simulated`` on its attempt (``on_miss: simulate``);
-* cost: the scenario's ``price`` when it gives one (what-if pricing over the same answers), else the
-  cost stored with the answer, else litellm's price map times the stored tokens;
+* cost: litellm's cost function over the stored tokens (:mod:`workbench.pricing`) with the scenario's
+  ``price`` when it gives one (what-if pricing over the same answers) or at a ``tier`` other than
+  standard; else the cost stored with the answer, its parts apportioned by litellm's prices of its
+  tokens; else litellm's price of the stored tokens;
 * latency: the stored latency, else (imported sets record none) the model family's simulated time to
   first token plus completion tokens at its simulated speed, without random spread (ASSUMED figures
   from ``profiles.yaml``); the run's notes say so.
@@ -29,9 +31,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from workbench.catalog import model_info
+from workbench.pricing import ZERO, Cost, Pricer, pricer_for
 from workbench.providers.base import Answer, Outcome, Provider, register, unknown_price_error
 from workbench.providers.simulated import SimulatedProvider, profile_for
-from workbench.scenario import ModelSpec, Scenario
+from workbench.scenario import Scenario
 from workbench.timeline import Timeline
 from workbench.traffic import Request, prompt_key
 
@@ -49,10 +52,11 @@ _SOURCE = {"simulated": "simulated", "logged": "logged"}
 class _RecordedModel:
     """One fleet model's recorded answers, keyed by prompt key."""
 
-    def __init__(self, name: str, answers: dict[str, AnswerRow], price: tuple[float, float] | None, prof: dict,
+    def __init__(self, name: str, answers: dict[str, AnswerRow], pricer: Pricer, stored: bool, prof: dict,
                  fallback: Answer | None):
         self.name, self.answers, self.fallback = name, answers, fallback
-        self.price = price  # (input, output) USD per token when the scenario overrides it, else None
+        self.price, self.tier = pricer, pricer.tier
+        self.stored = stored  # True: an answer's stored cost is its cost (litellm's prices only split it)
         self.ttft, self.tps = prof["ttft_s"], prof["tokens_per_s"]
         self.keys: dict[str, str] = {}
         self.version: str | None = None
@@ -91,15 +95,35 @@ class _RecordedModel:
             out.source = "simulated"
             return out
         ptok, ctok = int(row.prompt_tokens or 0), int(row.completion_tokens or 0)
-        cost = row.cost_usd  # priced at load when the dataset had none (RecordedProvider._load)
-        if self.price is not None:
-            cost = ptok * self.price[0] + ctok * self.price[1]
+        parts = self.price(ptok, ctok)
+        if self.stored and row.cost_usd is not None and float(row.cost_usd) != parts.total:
+            parts = _apportion(parts, float(row.cost_usd))
         latency = row.latency_s
         if latency is None:
             latency = self.ttft + ctok / self.tps
-        return Outcome(True, float(latency), None, ptok, ctok, 0.0 if cost is None else float(cost), row.response,
+        return Outcome(True, float(latency), None, ptok, ctok, parts.total, row.response,
                        None if row.score is None else float(row.score),
-                       source=_SOURCE.get(row.source or ""))
+                       source=_SOURCE.get(row.source or ""), tier=self.tier, parts=parts)
+
+
+def _apportion(parts: Cost, stored: float) -> Cost:
+    """A stored total split in the proportions of litellm's parts for the same tokens (all input if none)."""
+    if not parts.total:
+        return Cost(stored, 0.0, 0.0, 0.0, 0.0, stored, stored)
+    f = stored / parts.total
+    return Cost(parts.input * f, parts.cached_input * f, parts.cache_write * f, parts.output * f,
+                parts.reasoning * f, stored, stored)
+
+
+class _StoredOnly(Pricer):
+    """The pricer of a model litellm does not know whose every answer has a stored cost: prices nothing,
+    so each stored cost is apportioned all to input."""
+
+    def __init__(self, model: str):  # no litellm entry to read: nothing to probe
+        self.model, self.tier, self.entry, self.standard = model, "standard", None, self
+
+    def __call__(self, prompt: int, completion: int, cached: int = 0, written: int = 0, reasoning: int = 0) -> Cost:
+        return ZERO
 
 
 @register
@@ -132,7 +156,10 @@ class RecordedProvider(Provider):
         answers, _, note = self._answers(scenario, name, dataset, column, requests, keys, ("fleet", name, "model"))
         self.notes[name] = note
         fallback = sim.bind(name) if sim is not None and name in sim.models else None
-        model = _RecordedModel(name, answers, _price(spec), profile_for(spec), fallback)
+        stored = spec.price is None and spec.tier == "standard"
+        pricer = pricer_for(scenario, name) if not stored or model_info(spec.model) is not None \
+            else _StoredOnly(spec.model)
+        model = _RecordedModel(name, answers, pricer, stored, profile_for(spec), fallback)
         model.version = spec.version
         if spec.timeline:  # version A, then version B: another dataset's (or column's) answers from a time on
             model.timeline = Timeline(spec.timeline, spec.version)
@@ -163,14 +190,9 @@ class RecordedProvider(Provider):
                 f"dataset '{dataset}' has no answer of '{column}' for {len(missing):,} of {len(requests):,} "
                 f"requests (first: '{missing[0]}'); record them (`workbench record SCENARIO --all-models`) "
                 f"or set fleet.{name}.recorded.on_miss: simulate")
-        if spec.price is None and any(row.cost_usd is None for row in answers.values()):
-            info = model_info(spec.model)
-            if info is None:
-                raise unknown_price_error(scenario, name)
-            answers = {k: row if row.cost_usd is not None else row._replace(
-                           cost_usd=(row.prompt_tokens or 0) * info.input_per_token
-                           + (row.completion_tokens or 0) * info.output_per_token)
-                       for k, row in answers.items()}
+        if spec.price is None and any(row.cost_usd is None for row in answers.values()) \
+                and model_info(spec.model) is None:
+            raise unknown_price_error(scenario, name)
         note = f"answers of '{column}' from dataset '{dataset}' ({meta.get('source', 'unknown source')})"
         if any(row.latency_s is None for row in answers.values()):
             note += "; latencies not recorded: simulated time to first token + tokens at the family's speed"
@@ -192,9 +214,3 @@ class RecordedProvider(Provider):
         st = tl.pin(now) if tl is not None else None
         return None if st is None else st.version
 
-
-def _price(spec: ModelSpec) -> tuple[float, float] | None:
-    """The scenario's price override in USD per token (input, output), or None."""
-    if spec.price is None:
-        return None
-    return spec.price.input_per_mtok / 1e6, spec.price.output_per_mtok / 1e6

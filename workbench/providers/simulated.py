@@ -4,8 +4,10 @@ Why a model and not a fake: an architect asks how a design behaves when the larg
 rate-limited or down, long before paying for traffic. Each fleet member gets latency (time to first
 token + tokens per second), error rates by kind, outage windows, provider-side rpm/tpm limits that
 answer 429 with a retry-after under bursts, output length and quality as a function of difficulty and
-category. Defaults per model family live in ``profiles.yaml`` with the source of every figure; prices
-come from litellm's map and prompt tokens from litellm's tokenizer.
+category, and hidden reasoning tokens for a model with ``reasoning_effort`` (billed as output, generated
+at the model's speed). Defaults per model family live in ``profiles.yaml`` with the source of every
+figure; each answer is priced by litellm's cost function at the model's tier (:mod:`workbench.pricing`)
+and prompt tokens come from litellm's tokenizer.
 
 Determinism: every draw is ``unit(request key ^ model key, salt)``, so the same request sent to the
 same model on the same attempt behaves the same in every scenario that shares the seed, and the
@@ -25,6 +27,7 @@ from importlib import resources
 from workbench.caching import BoundPrefix, bind_prefixes
 from workbench.catalog import count_tokens, model_info
 from workbench.errors import ErrorKind
+from workbench.pricing import Pricer, pricer_for
 from workbench.providers.base import Answer, Outcome, Provider, register, unknown_price_error
 from workbench.scenario import ModelSpec, Scenario
 from workbench.seeds import key64, unit, unit2
@@ -35,7 +38,8 @@ from workbench.yamlio import read_yaml
 __all__ = ["SimulatedProvider", "profile_for", "family_defaults"]
 
 _QUICK_FAIL_S = 0.05  # a 429 or a context-window rejection returns at once
-_SALT_Q, _SALT_ERR, _SALT_LAT, _SALT_LEN, _SALT_WRONG = 0, 1, 2, 4, 6  # fixed: changing one changes every draw
+_SALT_Q, _SALT_ERR, _SALT_LAT, _SALT_LEN, _SALT_WRONG, _SALT_REASON = 0, 1, 2, 4, 6, 7  # fixed: changing one
+# changes every draw
 _ERR_ORDER = (ErrorKind.SERVER_ERROR, ErrorKind.TIMEOUT, ErrorKind.RATE_LIMIT, ErrorKind.CONTEXT_WINDOW,
               ErrorKind.CONTENT_POLICY, ErrorKind.NOT_FOUND, ErrorKind.BAD_REQUEST, ErrorKind.AUTH)
 
@@ -67,7 +71,7 @@ def profile_for(spec: ModelSpec) -> dict:
 class _SimModel:
     """One simulated fleet member with its own rate-limit windows."""
 
-    def __init__(self, name: str, spec: ModelSpec, prof: dict, in_tok: float, out_tok: float,
+    def __init__(self, name: str, spec: ModelSpec, prof: dict, pricer: Pricer,
                  window: int | None, labels: dict[str | None, list[str]], prefix: BoundPrefix | None = None):
         self.name, self.model = name, spec.model
         self.mkey = key64("model", spec.model)  # by model, not by fleet name: same model, same luck
@@ -77,7 +81,11 @@ class _SimModel:
         self.cat_q = prof["category_quality"]
         self.errors = [(k, prof["error_rates"][k]) for k in _ERR_ORDER if prof["error_rates"].get(k)]
         self.outages = prof["outages"]
-        self.in_tok, self.out_tok, self.window = in_tok, out_tok, window
+        self.price, self.window, self.tier = pricer, window, spec.tier
+        # hidden reasoning tokens per answer (mean at difficulty 0.5) and their spread; 0: not a reasoning call
+        effort = spec.reasoning_effort
+        self.reason_mean = 0.0 if effort is None else float(prof["reasoning_tokens"][effort])
+        self.reason_sigma = float(prof.get("reasoning_sigma", 0.0)) if effort is not None else 0.0
         self.rpm, self.tpm = spec.limits.rpm, spec.limits.tpm
         self._req_times: deque[float] = deque()
         self._tok_times: deque[tuple[float, int]] = deque()
@@ -149,14 +157,19 @@ class _SimModel:
                 u -= rate
         d = 0.5 if req.difficulty is None else req.difficulty
         out = max(1, round(self.out_mean * (0.6 + 0.8 * d) * _lognormal(k, a + _SALT_LEN, 0.4)))
-        latency = self.ttft * _lognormal(k, a + _SALT_LAT, self.sigma) + out / self.tps
+        rtok = 0
+        if self.reason_mean:  # hidden reasoning: billed as output, generated at the model's speed
+            rtok = max(1, round(self.reason_mean * (0.5 + d) * _lognormal(k, a + _SALT_REASON, self.reason_sigma)))
+        latency = self.ttft * _lognormal(k, a + _SALT_LAT, self.sigma) + (out + rtok) / self.tps
         p = self.q_easy + (self.q_hard - self.q_easy) * d + self.cat_q.get(req.category, 0.0)
         correct = unit(k, _SALT_Q) < p
-        outcome = Outcome(True, latency, None, ptok, out, ptok * self.in_tok + out * self.out_tok,
-                          self._answer(req, correct, k), 1.0 if correct else 0.0)
+        cached = written = 0
         if prefix is not None:
-            outcome.cached_tokens, outcome.cache_write_tokens = prefix.use(now)
-        return outcome
+            cached, written = prefix.use(now)
+        cost = self.price(ptok, out + rtok, cached, written, rtok)
+        return Outcome(True, latency, None, ptok, out + rtok, cost.total, self._answer(req, correct, k),
+                       1.0 if correct else 0.0, cached_tokens=cached, cache_write_tokens=written,
+                       reasoning_tokens=rtok, tier=self.tier, parts=cost)
 
     def _rate_limited(self, now: float, ptok: int) -> float | None:
         """Seconds until the call would fit the rpm/tpm windows, or None if it fits now."""
@@ -225,10 +238,10 @@ class SimulatedProvider(Provider):
             info = model_info(spec.model, spec.price, spec.context_window)
             if info is None:
                 raise unknown_price_error(scenario, name)
+            pricer = pricer_for(scenario, name)
             prof = profile_for(spec)
             self.profiles[name] = prof
-            sim = _SimModel(name, spec, prof, info.input_per_token, info.output_per_token,
-                            info.max_input_tokens, sorted_labels, prefixes.get(name))
+            sim = _SimModel(name, spec, prof, pricer, info.max_input_tokens, sorted_labels, prefixes.get(name))
             for r in requests:  # count prompts now: tokenizers load before the clock starts
                 if r.messages is None and r.prompt not in sim.tokens:
                     sim.count(r)

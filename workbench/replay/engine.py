@@ -38,6 +38,7 @@ from workbench.graders import Grader
 from workbench.graders.base import grade_all, grader_labels
 from workbench.monitors.watch import Monitors
 from workbench.policies import Decision, FleetState, Policy, RouteContext
+from workbench.pricing import ZERO as _NO_PARTS
 from workbench.providers.base import Outcome
 from workbench.replay.actions import MonitorActions
 from workbench.replay.batching import BatchLanes
@@ -375,11 +376,16 @@ class Engine(MonitorActions):
         b = st.batch
         if b is not None:  # a batch line: it waited from joining the batch until the batch was sent
             wait = (now if b.sent is None else b.sent) - st.att_start
+        p = out.parts
+        if p is None:  # a human's answer or a call that cost nothing: no token parts, no tier saving
+            p = _NO_PARTS if not out.cost_usd else _NO_PARTS._replace(total=out.cost_usd, standard=out.cost_usd)
         row = _new(AttemptRow, (
             self.run_id, st.req.id, st.attempt_no, target, model, provider, st.next_retry, st.next_fallback,
             st.att_start, now, wait, out.ok, None if err is None else err.value, out.retry_after_s,
             out.prompt_tokens, out.completion_tokens, out.cost_usd, score, st.purpose, out.text,
-            _json(verdicts), out.message, out.version, None if b is None else b.id))
+            _json(verdicts), out.message, out.version, None if b is None else b.id,
+            out.cached_tokens, out.cache_write_tokens, out.reasoning_tokens, out.tier,
+            p.input, p.cached_input, p.cache_write, p.output, p.reasoning, p.standard))
         st.rows.append(row)
         st.next_retry = st.next_fallback = False
         if self.monitors is not None:

@@ -1,7 +1,7 @@
 """The two row types every layer exchanges with the trace store: one request, one provider attempt.
 
 Why named tuples owned by the store: the replay engine writes these rows, the store inserts them, the
-audit trail seals them, tests read them back; each row is 29 or 22 cells that matched the table's
+audit trail seals them, tests read them back; each row is 29 or 32 cells that matched the table's
 columns only by position, so one new column inserted in the middle would have shifted every later value
 silently. Here each field is named exactly as its DuckDB column, in table order (after every migration,
 ``tests/store/test_rows.py`` checks that against the migrated tables), and every reader uses the name.
@@ -82,6 +82,17 @@ class AttemptRow(NamedTuple):
     error_message: str | None
     model_version: str | None = None  # migration 012: the answering model's version (workbench/timeline.py)
     batch_id: str | None = None  # migration 013: the batch a batch-lane attempt ran in
+    # migration 014: the token breakdown, service tier and cost parts (workbench/pricing.py)
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    tier: str = "standard"
+    cost_input_usd: float = 0.0
+    cost_cached_input_usd: float = 0.0
+    cost_cache_write_usd: float = 0.0
+    cost_output_usd: float = 0.0
+    cost_reasoning_usd: float = 0.0
+    standard_cost_usd: float = 0.0
 
 
 #: Column names of ``requests`` / ``attempts``, in table order (the row types' fields).
