@@ -162,11 +162,20 @@ def test_the_demo_pair_compares_with_a_paired_interval_and_misses_no_deadline(tm
     assert plain["deadline_requests"] == 0 and lane["deadline_requests"] == 120 and lane["deadline_misses"] == 0
     assert lane["by_model"]["small-batch"]["attempts"] == 120 and "small-batch" not in plain["by_model"]
     paired = lane["vs_baseline"]
-    assert paired["d_cost_per_1k_lo"] <= paired["d_cost_per_1k_usd"] <= paired["d_cost_per_1k_hi"]
+    assert paired["d_cost_per_1k_lo"] <= paired["d_cost_per_1k_usd"] <= paired["d_cost_per_1k_hi"] < 0
+    # the money: the same prompt tokens, cached reads and batch prices instead of list prices (seed 42)
+    assert lane["cost_usd"] / plain["cost_usd"] == pytest.approx(0.781, abs=0.001)
+    assert plain["cost_breakdown_usd"]["cached_input"] == 0 < lane["cost_breakdown_usd"]["cached_input"]
+    assert plain["batch_savings_usd"] == 0 < lane["batch_savings_usd"]
+    assert plain["prompt_tokens"] > 490 * 1800  # list price carries the same system prompt, uncached
     with duckdb.connect(str(tmp_path / "t.duckdb"), read_only=True) as con:
         batches = con.execute("SELECT count(DISTINCT batch_id), count(*) FROM attempts WHERE run_id = ? "
                               "AND batch_id IS NOT NULL", [lane["run_id"]]).fetchone()
+        cached = con.execute("SELECT run_id, sum(cached_tokens) FROM attempts GROUP BY run_id ORDER BY run_id"
+                             ).fetchall()
     assert batches == (16, 120)
+    assert dict(cached)[plain["run_id"]] == 0
+    assert dict(cached)[lane["run_id"]] == 393 * 1800  # 393 of 494 calls read the warm prefix (seed 42)
 
 
 def test_a_bad_traffic_deadline_names_the_traffic_line_and_field(tmp_path):

@@ -174,6 +174,8 @@ fallbacks:
 timeouts: {{attempt_s: 600}}  # a high-effort answer takes minutes: no timeout cuts the long ones off
 traffic: {{source: traffic.jsonl, arrival: {{process: poisson, rate_per_s: 2}}}}
 """
+# tier: batch makes a batch lane (README "Service tiers and batch lanes"): its block, failing over to small
+LANE = "batch: {window_s: 600, max_size: 100, completion: {profile: openai}, failover: small}\n"
 
 
 def _run(path, db):
@@ -199,7 +201,7 @@ def test_reasoning_tokens_are_billed_as_output_and_take_time(scenario_file, db):
 
 
 def test_breakdown_sums_to_cost_and_the_sum_identity_holds(scenario_file, db):
-    path = scenario_file(DESIGN.format(name="batchy", tier="batch", effort="medium"), n=80)
+    path = scenario_file(DESIGN.format(name="batchy", tier="batch", effort="medium") + LANE, n=80)
     rid, s = _run(path, db)
     b = s["cost_breakdown_usd"]
     assert list(b) == list(BREAKDOWN_KEYS)
@@ -233,7 +235,7 @@ def test_live_usage_tokens_read_openai_and_anthropic_cache_fields():
 def test_a_bad_tier_stops_workbench_run_before_anything_is_written(scenario_file, tmp_path):
     from helpers import wb
 
-    path = scenario_file(FLEET.format(model="gpt-4o-mini", extra="    tier: batch\n    reasoning_effort: low"), n=5)
+    path = scenario_file(FLEET.format(model="gpt-4o-mini", extra="    tier: standard\n    reasoning_effort: low"), n=5)
     res = wb("run", str(path), "--db", str(tmp_path / "t.duckdb"), cwd=tmp_path)
     assert res.returncode == 2 and res.stdout == ""
     assert f"{path}:7" in res.stderr and "field 'fleet.m.reasoning_effort'" in res.stderr

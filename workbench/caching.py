@@ -49,7 +49,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from workbench.catalog import count_text_tokens, model_info
 
@@ -116,7 +116,7 @@ class PrefixSpec(_Model):
     """Fleet models whose prompts start with this prefix."""
     ttl_s: Annotated[float, Field(gt=0)] | None = None
     """Overrides the provider family's TTL (e.g. 3600 for Anthropic's 1-hour cache)."""
-    cached: bool = True
+    cached: StrictBool = True
     """False: the prompts carry the prefix's tokens but the provider never caches them (a design that puts
     the ticket before its instructions, or opts out of caching): the list-price baseline of a caching
     design, with the same tokens."""

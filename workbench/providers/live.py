@@ -37,11 +37,12 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from workbench.catalog import model_info
 from workbench.errors import ErrorKind
-from workbench.pricing import pricer_for
+from workbench.pricing import Pricer, pricer_for
 from workbench.providers.base import AsyncAnswer, Outcome, Provider, register, unknown_price_error
 from workbench.scenario import Scenario
 from workbench.traffic import Request
@@ -242,7 +243,7 @@ class LiveProvider(Provider):
         m = self.models[model]
         key = m._secret() or ("not-needed" if m.api_base else None)
         try:
-            return await _batch_round_trip(m.model, m.api_base, key, requests, poll_s, (m.in_tok, m.out_tok))
+            return await _batch_round_trip(m.model, m.api_base, key, requests, poll_s, m.price)
         except _provider_errors() as exc:
             return "", "failed", {r.id: Outcome(False, 0.0, error_kind(exc)[0], message=scrub(str(exc), (key,)))
                                   for r in requests}
@@ -260,7 +261,7 @@ def batch_lines(model: str, requests: Sequence[Request]) -> bytes:
 
 
 async def _batch_round_trip(model: str, api_base: str | None, api_key: str | None, requests: Sequence[Request],
-                            poll_s: float, prices: tuple[float, float]) -> tuple[str, str, dict[str, Outcome]]:
+                            poll_s: float, price: Pricer) -> tuple[str, str, dict[str, Outcome]]:
     """Upload, create, poll until a terminal status, read results: (batch id, status, id -> outcome)."""
     import litellm
 
@@ -280,11 +281,16 @@ async def _batch_round_trip(model: str, api_base: str | None, api_key: str | Non
             for raw in content.text.splitlines():
                 if raw.strip():
                     line = json.loads(raw)
-                    outs[str(line.get("custom_id"))] = _outcome(line, latency, prices)
+                    outs[str(line.get("custom_id"))] = _outcome(line, latency, price)
     return batch.id, batch.status, outs
 
 
-def _outcome(line: dict[str, Any], latency: float, prices: tuple[float, float]) -> Outcome:
+def _namespace(d: dict[str, Any]) -> SimpleNamespace:
+    """A JSON usage object with attribute access (what :func:`usage_tokens` reads)."""
+    return SimpleNamespace(**{k: _namespace(v) if isinstance(v, dict) else v for k, v in d.items()})
+
+
+def _outcome(line: dict[str, Any], latency: float, price: Pricer) -> Outcome:
     """One output or error line as an outcome (a line with an error, or a non-200 body, is a failure)."""
     response = line.get("response") or {}
     body = response.get("body") or {}
@@ -292,8 +298,10 @@ def _outcome(line: dict[str, Any], latency: float, prices: tuple[float, float]) 
     if error or response.get("status_code") != 200:
         message = (error or {}).get("message") if isinstance(error, dict) else str(error)
         return Outcome(False, latency, ErrorKind.SERVER_ERROR, message=message or "batch line failed")
-    usage = body.get("usage") or {}
-    ptok, ctok = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    usage = body.get("usage")
+    ptok, ctok, cached, written, reasoning = usage_tokens(_namespace(usage) if isinstance(usage, dict) else None)
     choices = body.get("choices") or [{}]
     text = (choices[0].get("message") or {}).get("content")
-    return Outcome(True, latency, None, ptok, ctok, ptok * prices[0] + ctok * prices[1], text, tier="batch")
+    cost = price(ptok, ctok, cached, written, reasoning)  # the model's pricer is at its tier: batch
+    return Outcome(True, latency, None, ptok, ctok, cost.total, text, cached_tokens=cached,
+                   cache_write_tokens=written, reasoning_tokens=reasoning, tier="batch", parts=cost)
