@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from workbench.cli_rollout import add_rollout_parser, cmd_rollout
 from workbench.cli_sweep import add_sweep_parser, cmd_sweep
 from workbench.cli_traffic import add_traffic_parser, cmd_traffic
 
@@ -272,9 +273,10 @@ def add_tool_parsers(sub) -> None:
     _exercise_parser(sub)
     add_sweep_parser(sub)
     add_traffic_parser(sub)
+    add_rollout_parser(sub)
 
 
 #: sub-command -> handler(args) -> exit code
 TOOL_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "audit": _cmd_audit, "datasets": _cmd_datasets, "serve": _cmd_serve, "exercise": _cmd_exercise,
-    "sweep": cmd_sweep, "traffic": cmd_traffic}
+    "sweep": cmd_sweep, "traffic": cmd_traffic, "rollout": cmd_rollout}

@@ -61,7 +61,7 @@ class Engine:
                  "models", "timeouts", "retry_on", "max_retries", "backoff", "mult", "max_backoff", "jitter",
                  "fallbacks", "humans", "agents", "hkeys", "budget", "concurrency", "policy_name", "fleet",
                  "reviews", "breaker", "inflight", "waitq", "stats", "req_rows", "att_rows", "every", "clock",
-                 "provider")
+                 "provider", "arm")
 
     def __init__(self, scenario: Scenario, provider: Fleet, policy: Policy, graders: list[Grader], seed: int,
                  run_id: str, sink: Sink, progress: Progress | None, flush_every: int,
@@ -101,6 +101,7 @@ class Engine:
         self.att_rows: list[AttemptRow] = []
         self.every = max(1, total // 200)
         self.clock = clock
+        self.arm: str | None = None  # a rollout's arm ('baseline', 'candidate'): stored in every request row
         clock.attach(self)
 
     def run(self, requests: Sequence[Request], arrivals: Sequence[float], seqs: Sequence[int]) -> ReplayStats:
@@ -350,7 +351,7 @@ class Engine:
             self.run_id, st.seq, req.id, req.category, req.difficulty, st.arrival, st.start, now,
             now - st.arrival, self.policy_name, st.route, st.reason, st.dscore, final, status,
             None if err is None else err.value, st.attempt_no, st.retries, st.fallbacks, handoff, st.ptok,
-            st.ctok, st.cost, quality, text, st.escalations, st.skips, _json(verdicts), pkey)))
+            st.ctok, st.cost, quality, text, st.escalations, st.skips, _json(verdicts), pkey, self.arm)))
         self.att_rows.extend(st.rows)
         self.count(status, req.id)
 

@@ -50,6 +50,7 @@ class RequestRow(NamedTuple):
     skips: int
     verdicts: str | None
     prompt_hash: str | None
+    arm: str | None = None  # 015: 'baseline' or 'candidate' in a rollout, else NULL
 
 
 class AttemptRow(NamedTuple):
