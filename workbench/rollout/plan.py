@@ -8,6 +8,7 @@ naming the file, the line and the field, raised before anything is replayed or w
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from workbench.errors import InputError
 from workbench.yamlio import dotted, field_error, line_for, read_text, read_yaml
 
-__all__ = ["Stage", "Guardrail", "RolloutPlan", "load_plan", "parse_plan", "METRICS"]
+__all__ = ["Stage", "Guardrail", "RolloutPlan", "load_plan", "parse_plan", "is_plan_text", "is_plan_file", "METRICS"]
 
 #: Guarded metrics: what each compares between the arms, per request.
 METRICS = {
@@ -125,6 +126,23 @@ def _cause(exc: ValidationError) -> _StageError | None:
         if isinstance(ctx.get("error"), _StageError):
             return ctx["error"]
     return None
+
+
+_STAGES, _FLEET = re.compile(r"^stages\s*:", re.M), re.compile(r"^fleet\s*:", re.M)
+
+
+def is_plan_text(text: str) -> bool:
+    """True for a rollout plan's text (top-level ``stages:`` and no ``fleet:``): a folder of designs may
+    hold plans (``scenarios/rollout-plan.yaml``), which pickers of designs leave out and vice versa."""
+    return bool(_STAGES.search(text)) and not _FLEET.search(text)
+
+
+def is_plan_file(path: str | Path) -> bool:
+    """True when the file at ``path`` reads as a rollout plan (an unreadable file is not one)."""
+    try:
+        return is_plan_text(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def load_plan(path: str | Path) -> RolloutPlan:
