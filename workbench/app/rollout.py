@@ -40,7 +40,7 @@ class RolloutJob(param.Parameterized):
     total = param.Integer(default=0)
     run_id = param.String(default="")
 
-    def __init__(self, **params):
+    def __init__(self, **params) -> None:
         super().__init__(**params)
         self._thread: threading.Thread | None = None
 
@@ -64,10 +64,13 @@ class RolloutJob(param.Parameterized):
             self._thread.join(timeout)
         return not self.busy
 
+    def _progress(self, done: int, total: int, cost: float, failed: int) -> None:
+        self.param.update(done=done, total=total)
+
     def _work(self, prep, db: str) -> None:
         try:
             with open_store(db) as store:
-                result = run_rollout(prep, store, progress=lambda d, t, c, f: self.param.update(done=d, total=t))
+                result = run_rollout(prep, store, progress=self._progress)
             self.param.update(state="completed", run_id=result.run_id or "", done=result.requests,
                               message="rolled back" if result.rolled_back else "no rollback")
         except WorkbenchError as exc:
@@ -100,7 +103,7 @@ class RolloutView(pn.viewable.Viewer):
         self.chart = pn.pane.Vega(None, css_classes=["wb-rollout-chart"], margin=(10, 10))
         self.stages = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, sizing_mode="stretch_width",
                                            css_classes=["wb-rollout-stages"])
-        self._poller = None
+        self._poller: pn.io.callbacks.PeriodicCallback | None = None
         self.panel = pn.Column(
             pn.pane.Markdown("### Rollout\nMove one stream of the baseline's traffic to a candidate design in "
                              "stages, behind guardrails (`workbench rollout`, README: Rollouts)."),
@@ -147,9 +150,9 @@ class RolloutView(pn.viewable.Viewer):
         if j.state == "failed":
             self.msg.error(j.message)
             return
-        self.show(j.run_id)
+        self.show_rollout(j.run_id)
 
-    def show(self, run_id: str) -> None:
+    def show_rollout(self, run_id: str) -> None:
         """Show a stored rollout: its outcome line, timeline chart and stage table."""
         with self.state.store() as st:
             out = rollout_readout(st.con, run_id)

@@ -97,7 +97,7 @@ def score_plan(directory: str | Path, submission: str | Path) -> dict[str, Any]:
     plan = load_plan(submission).model_copy(update={"regression_start_s": rubric.regression_start_s})
     base, cand = d / rubric.baseline, d / rubric.candidate
     preps = [prepare_rollout(base, cand, plan, seed=s, requests=rubric.requests) for s in rubric.seeds]
-    per_seed = {}
+    per_seed: dict[int, dict[str, float | None]] = {}
     for seed, prep in zip(rubric.seeds, preps, strict=True):
         r = run_rollout(prep)
         start = rubric.regression_start_s
@@ -114,7 +114,7 @@ def score_plan(directory: str | Path, submission: str | Path) -> dict[str, Any]:
         if c.metric == "false_alarms":
             worst: float = alarms
         else:
-            values = [math.inf if v[c.metric] is None else v[c.metric] for v in per_seed.values()]
+            values = [_or_inf(v[c.metric]) for v in per_seed.values()]
             worst = max(values) if c.comparison == "<=" else min(values)
         results.append({"name": c.name or c.metric, "metric": c.metric, "comparison": c.comparison,
                         "target": c.target, "measured": None if math.isinf(worst) else worst, "points": c.points,
@@ -123,6 +123,10 @@ def score_plan(directory: str | Path, submission: str | Path) -> dict[str, Any]:
             "control_runs": len(rubric.control.seeds), "criteria": results,
             "points": sum(c["points"] for c in results if c["passed"]),
             "level": "meets" if all(c["passed"] for c in results) else "fails"}
+
+
+def _or_inf(value: float | None) -> float:
+    return math.inf if value is None else float(value)
 
 
 def format_plan_result(result: dict[str, Any]) -> str:
