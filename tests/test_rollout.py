@@ -81,6 +81,16 @@ def test_the_trace_holds_every_arm_and_every_decision(drill):
     assert base[0] - cand[0] > 0.4 and abs(base[1] - cand[1]) < 0.02  # refund only: a silent regression
 
 
+def test_the_report_shows_each_rollouts_timeline(drill):
+    from workbench.analysis.report import report_html
+
+    db, guarded, unguarded = drill
+    with duckdb.connect(str(db), read_only=True) as con:
+        page = report_html(con, [guarded.run_id, unguarded.run_id])
+    assert "id='chart-rollout-0'" in page and "id='chart-rollout-1'" in page
+    assert "Rollout: traffic per arm (simulated)" in page
+
+
 def test_false_rollback_rate_on_an_identical_candidate_is_at_most_5_percent_over_100_seeds():
     plan = load_plan(PLAN)
     short = [s.model_copy(update={"min_requests": 250 if s.min_requests else None}) for s in plan.stages]

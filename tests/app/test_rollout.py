@@ -9,6 +9,7 @@ import altair as alt
 import pytest
 from helpers import scenario_folder
 
+from workbench.app.compare import CompareView
 from workbench.app.rollout import RolloutView
 from workbench.app.state import AppState
 
@@ -36,6 +37,9 @@ def test_the_page_lists_designs_and_plans_apart_and_runs_a_rollout(tmp_path):
     assert list(view.stages.value.decision) == ["promote", "ended"]  # 3,000 requests: 1% promoted at 2,000, 5% cut short
     chart = view.chart.object
     assert isinstance(chart, alt.VConcatChart) and "(simulated)" in str(chart.to_dict()["vconcat"][0]["title"])
+    compare = CompareView(view.state)
+    compare.show_runs([view.job.run_id])  # Compare draws a rollout's timeline beside the usual charts
+    assert [p for p in compare.charts.objects if "wb-chart-rollout" in p.css_classes]
 
 
 @pytest.mark.slow

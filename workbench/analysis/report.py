@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from workbench.analysis import charts, compare, verdict
+from workbench.analysis import charts, compare, rollout, verdict
 from workbench.analysis.fleet import no_routing_needed
 from workbench.analysis.summary import run_summary
 from workbench.errors import WorkbenchError
@@ -245,6 +245,8 @@ def _chart_specs(con, run_ids, modes, table, projection, budget) -> list[tuple[s
     quality = compare.quality_by_category(con, run_ids)
     if not quality.empty and quality.quality.notna().any():
         made.append(("quality", charts.quality_chart(_with_mode(quality, modes))))
+    made += [(f"rollout-{i}", rollout.timeline_chart(con, rid)) for i, rid in enumerate(run_ids)
+             if rollout.is_rollout(con, rid)]  # a rollout's timeline: share per arm, guarded metrics, decisions
     made.append(("projection", charts.projection_chart(projection, budget)))
     return [(name, chart.to_dict()) for name, chart in (m for m in made if m is not None)]
 
