@@ -72,7 +72,9 @@ def timeline_chart(con: duckdb.DuckDBPyConnection, run_id: str, buckets: int = 6
                             f"at {s['share']:.0%}: {s['decision']}"} for s in rollouts.stages(con, run_id)]
                           + [{"t_s": a.get("at_s"), "event": "alarm", "detail": str(a.get("message", ""))}
                              for a in rollouts.alerts(con, run_id)], columns=["t_s", "event", "detail"])
-    x = alt.X("t_s:Q", title="virtual time (s)")
+    end = max([float(tl["t_s"].max() + tl["width_s"].max())] if len(tl) else [1.0])
+    end = max([end, *(float(t) for t in events["t_s"].dropna())])
+    x = alt.X("t_s:Q", title="virtual time (s)", scale=alt.Scale(domain=[0, end], nice=False))
     arm = alt.Color("arm:N", title="arm", scale=alt.Scale(domain=["baseline", "candidate"],
                                                            range=["#4c78a8", "#e45756"]))
     share = alt.Chart(tl).mark_area().encode(
@@ -84,7 +86,8 @@ def timeline_chart(con: duckdb.DuckDBPyConnection, run_id: str, buckets: int = 6
     long["metric"] = long["metric"].map(dict(_METRICS))
     metrics = alt.Chart(long).mark_line(point=True).encode(
         x=x, y=alt.Y("value:Q", title=None), color=arm, tooltip=["t_s", "arm", "metric", "value"],
-    ).properties(width=640, height=90).facet(row=alt.Row("metric:N", title="guarded metrics (per time bucket)"))
+    ).properties(width=640, height=90).facet(
+        row=alt.Row("metric:N", title="guarded metrics (per time bucket)")).resolve_scale(y="independent")
     colours = alt.Color("event:N", title="decision / alarm", scale=alt.Scale(
         domain=list(_DECISION_COLOURS), range=list(_DECISION_COLOURS.values())))
     rules = alt.Chart(events).mark_rule(strokeWidth=2).encode(x=x, color=colours, tooltip=["t_s", "detail"]).properties(
