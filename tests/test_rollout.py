@@ -15,6 +15,7 @@ import pytest
 from conftest import SCENARIOS
 from helpers import wb
 
+from workbench.analysis import run_summary
 from workbench.analysis.rollout import rollout_readout, stage_table, timeline_chart
 from workbench.errors import InputError
 from workbench.rollout import load_plan, parse_plan, prepare_rollout, run_rollout
@@ -79,6 +80,16 @@ def test_the_trace_holds_every_arm_and_every_decision(drill):
                            "(WHERE category <> 'refund') FROM requests WHERE run_id = ? AND arm = 'baseline'",
                            [unguarded.run_id]).fetchone()
     assert base[0] - cand[0] > 0.4 and abs(base[1] - cand[1]) < 0.02  # refund only: a silent regression
+
+
+def test_the_drill_designs_briefs(tmp_path):
+    with TraceStore(tmp_path / "t.duckdb") as store:
+        base, cand = (run_summary(store.con, execute(prepare(p), store)[0]) for p in (BASE, REGRESSED))
+    n = 20000
+    assert base["requests"] == cand["requests"] == n and base["failed"] == cand["failed"] == 0
+    assert base["quality"] == pytest.approx(0.712, abs=0.004) and cand["quality"] == pytest.approx(0.628, abs=0.004)
+    assert cand["cost_per_1k_usd"] == pytest.approx(base["cost_per_1k_usd"]) == pytest.approx(0.138, abs=0.001)
+    assert cand["p95_latency_s"] == pytest.approx(base["p95_latency_s"]) == pytest.approx(4.1, abs=0.05)
 
 
 def test_the_report_shows_each_rollouts_timeline(drill):

@@ -11,7 +11,7 @@ from helpers import scenario_folder
 
 from workbench.app.compare import CompareView
 from workbench.app.rollout import RolloutView
-from workbench.app.state import AppState
+from workbench.app.state import AppState, list_scenarios
 
 FILES = ("rollout-baseline.yaml", "rollout-candidate-regressed.yaml", "rollout-plan.yaml",
          "rollout-plan-unguarded.yaml", "support-baseline.yaml")
@@ -26,6 +26,7 @@ def test_the_page_lists_designs_and_plans_apart_and_runs_a_rollout(tmp_path):
     assert view.baseline.options == ["rollout-baseline.yaml", "rollout-candidate-regressed.yaml",
                                       "support-baseline.yaml"]
     assert view.plan.options == ["rollout-plan-unguarded.yaml", "rollout-plan.yaml"]
+    assert "rollout-plan.yaml" not in [r["file"] for r in list_scenarios(folder)]  # the Scenarios page: designs only
     view.baseline.value, view.candidate.value = "rollout-baseline.yaml", "rollout-candidate-regressed.yaml"
     view.plan.value = "rollout-plan-unguarded.yaml"
     view.requests.value = 3000
