@@ -28,14 +28,16 @@ from pathlib import Path
 import pytest
 from conftest import SCENARIOS
 
+from workbench.rollout.plan import is_plan_file
 from workbench.runner import execute, prepare
 from workbench.scenario import load_scenario
 from workbench.store import TraceStore
 
 GOLDEN = Path(__file__).parent / "golden" / "traces.json"
 REQUESTS = 300  # enough for retries, fallbacks, breaker trips and hand-offs in every design; ~0.1 s each
-DESIGNS = [p for p in sorted(SCENARIOS.glob("*.yaml")) if p.name != "live-sim.yaml"]
-DESIGNS += [p for p in sorted((SCENARIOS / "exercises").glob("*/*.yaml")) if p.name != "rubric.yaml"]
+DESIGNS = [p for p in sorted(SCENARIOS.glob("*.yaml")) if p.name != "live-sim.yaml" and not is_plan_file(p)]
+DESIGNS += [p for p in sorted((SCENARIOS / "exercises").glob("*/*.yaml"))
+            if p.name != "rubric.yaml" and not is_plan_file(p)]
 UPDATE = os.environ.get("WORKBENCH_GOLDEN_UPDATE") == "1"
 
 

@@ -21,13 +21,16 @@ from workbench.analysis import run_summary
 from workbench.analysis.compare import compare_runs
 from workbench.graders import build_graders
 from workbench.policies import build_policy
+from workbench.rollout import load_plan
+from workbench.rollout.plan import is_plan_file
 from workbench.runner import execute, prepare, prepare_many
 from workbench.scenario import load_scenario
 from workbench.store import TraceStore
 
-LIBRARY = sorted(SCENARIOS.glob("*.yaml"))
+LIBRARY = [p for p in sorted(SCENARIOS.glob("*.yaml")) if not is_plan_file(p)]  # rollout plans are not designs
+PLANS = [p for p in sorted(SCENARIOS.rglob("*.yaml")) if is_plan_file(p)]
 EXERCISE_DESIGNS = sorted((SCENARIOS / "exercises").glob("*/*.yaml"))
-EXERCISE_DESIGNS = [p for p in EXERCISE_DESIGNS if p.name != "rubric.yaml"]
+EXERCISE_DESIGNS = [p for p in EXERCISE_DESIGNS if p.name != "rubric.yaml" and not is_plan_file(p)]
 DRILLS = ["no-fallback", "fallback-chain", "circuit-breaker", "human-safety-net"]
 
 
@@ -58,6 +61,15 @@ def test_every_scenario_loads_with_a_brief_and_offline_ones_run(path, tmp_path):
         rid, stats = execute(prep, store)
         s = run_summary(store.con, rid)
     assert s["requests"] == stats.requests == n and s["cost_usd"] > 0 and s["quality"] is not None
+
+
+def test_the_library_rollout_plans_load_as_plans():
+    assert {p.name for p in PLANS} >= {"rollout-plan.yaml", "rollout-plan-unguarded.yaml"}
+    assert {p.name for p in LIBRARY} >= {"rollout-baseline.yaml", "rollout-candidate-regressed.yaml"}
+    for path in PLANS:
+        head = path.read_text().split("\nname:")[0]
+        assert head.startswith("#") and ("Brief:" in head or "exercise" in head), path
+        assert load_plan(path).stages[-1].share == 1.0
 
 
 def _compare(paths, db):

@@ -15,7 +15,9 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+from workbench.cli_rollout import add_rollout_parser, cmd_rollout
 from workbench.cli_sweep import add_sweep_parser, cmd_sweep
 from workbench.cli_traffic import add_traffic_parser, cmd_traffic
 
@@ -110,10 +112,28 @@ def _cmd_exercise(args: argparse.Namespace) -> int:
             print(json.dumps([e.to_dict() for e in found], indent=2))
         for e in [] if args.json else found:
             print(f"{e.name:<18} {e.title}\n{'':<18} {e.brief}")
+        for d in [] if args.json else _rollout_exercises():
+            print(f"{d.name:<18} (rollout: submit a plan)\n{'':<18} {d / 'brief.md'}")
         return 0
+    from workbench.exercises import exercises_dir
+    from workbench.rollout.exercise import format_plan_result, is_rollout_exercise, score_plan
+
+    folder = exercises_dir() / args.name
+    if "/" not in args.name and is_rollout_exercise(folder):  # the submission is a rollout plan
+        scored = score_plan(folder, args.submission)
+        print(json.dumps(scored, indent=2) if args.json else format_plan_result(scored))
+        return 0 if scored["level"] != "fails" else 1
     result = score_submission(args.name, args.submission, db=args.db)
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_result(result))
     return 0 if result.all_passed else 1
+
+
+def _rollout_exercises() -> list[Path]:
+    from workbench.exercises import exercises_dir
+    from workbench.rollout.exercise import is_rollout_exercise
+
+    base = exercises_dir()
+    return [d for d in sorted(base.iterdir()) if is_rollout_exercise(d)] if base.is_dir() else []
 
 
 def _audit_parser(sub) -> None:
@@ -272,9 +292,10 @@ def add_tool_parsers(sub) -> None:
     _exercise_parser(sub)
     add_sweep_parser(sub)
     add_traffic_parser(sub)
+    add_rollout_parser(sub)
 
 
 #: sub-command -> handler(args) -> exit code
 TOOL_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "audit": _cmd_audit, "datasets": _cmd_datasets, "serve": _cmd_serve, "exercise": _cmd_exercise,
-    "sweep": cmd_sweep, "traffic": cmd_traffic}
+    "sweep": cmd_sweep, "traffic": cmd_traffic, "rollout": cmd_rollout}

@@ -177,13 +177,21 @@ def list_exercises(root: str | Path | None = None) -> list[Exercise]:
     base = Path(root) if root is not None else exercises_dir()
     if not base.is_dir():
         return []
-    return [_exercise(d) for d in sorted(base.iterdir()) if (d / "rubric.yaml").is_file()]
+    return [_exercise(d) for d in sorted(base.iterdir())
+            if (d / "rubric.yaml").is_file() and not _is_rollout(d)]  # rollout exercises: workbench.rollout.exercise
+
+
+def _is_rollout(directory: Path) -> bool:
+    from workbench.rollout.exercise import is_rollout_exercise
+
+    return is_rollout_exercise(directory)
 
 
 def _find(name: str, root: str | Path | None) -> Exercise:
     base = Path(root) if root is not None else exercises_dir()
     directory = base / name
-    if not name or "/" in name or "\\" in name or not (directory / "rubric.yaml").is_file():
+    if (not name or "/" in name or "\\" in name or not (directory / "rubric.yaml").is_file()
+            or _is_rollout(directory)):
         known = [e.name for e in list_exercises(base)]
         raise InputError(f"unknown exercise '{name}' (available: {', '.join(known) or 'none'})")
     return _exercise(directory)

@@ -10,7 +10,7 @@ from browser import choose, serve_app, tab
 from helpers import run, scenario_folder
 
 REQUESTS = 40
-TABS = ["Scenarios", "Traffic", "Run", "Compare", "Audit", "Exercises", "Sweep"]
+TABS = ["Scenarios", "Traffic", "Run", "Compare", "Audit", "Exercises", "Sweep", "Rollout"]
 SIZES = [(1280, 800), (1920, 1080), (1280, 800)]  # and back: a layout drawn wide must shrink again
 # the elements sticking out past the window's right edge that no scrolling box of the page holds (a
 # table or editor that scrolls inside itself is fine), widest first: they name the culprit

@@ -12,7 +12,7 @@ from workbench.store.rows import ATTEMPT_COLUMNS, REQUEST_COLUMNS, AttemptRow, R
 def test_row_fields_are_the_migrated_tables_columns_in_order(db):
     with TraceStore(db) as st:  # every migration applied
         tables = {t: [r[0] for r in st.con.execute(f"DESCRIBE {t}").fetchall()] for t in ("requests", "attempts")}
-    assert list(RequestRow._fields) == tables["requests"] and len(tables["requests"]) == 31
+    assert list(RequestRow._fields) == tables["requests"] and len(tables["requests"]) == 32  # 015: arm
     assert list(AttemptRow._fields) == tables["attempts"] and len(tables["attempts"]) == 34
     assert REQUEST_COLUMNS == RequestRow._fields and ATTEMPT_COLUMNS == AttemptRow._fields
 

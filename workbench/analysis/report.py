@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from workbench.analysis import charts, compare, money, verdict
+from workbench.analysis import charts, compare, money, rollout, verdict
 from workbench.analysis.fleet import no_routing_needed
 from workbench.analysis.report_provenance import PROVENANCE_CSS, OffPolicyFn, offpolicy_html, provenance_html
 from workbench.analysis.summary import run_summary
@@ -248,6 +248,8 @@ def _chart_specs(con, run_ids, modes, table, projection, budget) -> list[tuple[s
     quality = compare.quality_by_category(con, run_ids)
     if not quality.empty and quality.quality.notna().any():
         made.append(("quality", charts.quality_chart(_with_mode(quality, modes))))
+    made += [(f"rollout-{i}", rollout.timeline_chart(con, rid)) for i, rid in enumerate(run_ids)
+             if rollout.is_rollout(con, rid)]  # a rollout's timeline: share per arm, guarded metrics, decisions
     made.append(("projection", charts.projection_chart(projection, budget)))
     return [(name, chart.to_dict()) for name, chart in (m for m in made if m is not None)]
 

@@ -281,6 +281,10 @@ class CompareView(pn.viewable.Viewer):
                 skipped.append(f"{name}: {exc}")
         if skipped:
             panes.append(pn.pane.HTML(text("Not drawn: " + "; ".join(skipped))))
+        from workbench.analysis import rollout  # a rollout's timeline: share per arm, guarded metrics, decisions
+
+        panes += [pn.pane.Vega(rollout.timeline_chart(con, rid), css_classes=["wb-chart-rollout"], margin=(10, 10))
+                  for rid in ids if rollout.is_rollout(con, rid)]
         return panes
 
     def _figures(self, cost: pd.DataFrame, quality: pd.DataFrame) -> None:

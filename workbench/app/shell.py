@@ -22,6 +22,7 @@ from workbench.app import models
 from workbench.app.audit import AuditView
 from workbench.app.compare import CompareView
 from workbench.app.exercises import ExercisesView
+from workbench.app.rollout import RolloutView
 from workbench.app.run import RunView
 from workbench.app.safe import html
 from workbench.app.scenarios import ScenariosView
@@ -33,7 +34,7 @@ from workbench.app.ui import guarded
 __all__ = ["build_app", "warm", "local_stylesheets", "EXTENSIONS", "TITLE", "TABS"]
 
 EXTENSIONS = ("tabulator", "codeeditor", "vega")
-TABS = ["Scenarios", "Traffic", "Run", "Compare", "Audit", "Exercises", "Sweep"]
+TABS = ["Scenarios", "Traffic", "Run", "Compare", "Audit", "Exercises", "Sweep", "Rollout"]
 TITLE = "AI Routing Workbench"
 _warmed = threading.Event()
 
@@ -101,7 +102,8 @@ def build_app(db: str | Path = "workbench.duckdb", scenarios_dir: str | Path = "
     # Filled before its tab is first drawn (a Tabulator filled while its tab is being drawn may draw no rows),
     # but after the first page is on screen: reading the store (migrating a new file) need not delay it.
     pn.state.onload(guarded(sweeps.msg)(sweeps.refresh))
-    views: list = [scenarios, traffic, run, compare, audit, exercises, sweeps]
+    rollout = RolloutView(state)
+    views: list = [scenarios, traffic, run, compare, audit, exercises, sweeps, rollout]
     tabs = pn.Tabs(*((name, v.panel) for name, v in zip(TABS, views, strict=True)), dynamic=True,
                    sizing_mode="stretch_width", css_classes=["wb-tabs"])
 

@@ -25,6 +25,7 @@ from workbench.app.sources import TrafficChoice
 from workbench.errors import InputError, WorkbenchError
 from workbench.graders import build_graders
 from workbench.policies import build_policy
+from workbench.rollout.plan import is_plan_file, is_plan_text
 from workbench.scenario import Scenario, parse_scenario
 from workbench.store import TraceStore
 from workbench.store.runs import runs_version
@@ -170,6 +171,8 @@ def list_scenarios(folder: str | Path) -> list[dict]:
     out = []
     for path in sorted(Path(folder).glob("*.yaml")):
         text = path.read_text(encoding="utf-8", errors="replace")
+        if is_plan_text(text):  # a rollout plan is not a design (the Rollout page lists those)
+            continue
         scn, error = validate_text(text, path)
         row = {"file": path.name, "name": "", "mode": "", "policy": "", "models": "", "error": error}
         if scn is not None:
@@ -257,8 +260,12 @@ class AppState(param.Parameterized):
             yield st
 
     def scenario_files(self) -> list[Path]:
-        """The ``*.yaml`` files of the scenarios folder."""
-        return sorted(Path(self.scenarios_dir).glob("*.yaml"))
+        """The ``*.yaml`` design files of the scenarios folder (rollout plans left out)."""
+        return [p for p in sorted(Path(self.scenarios_dir).glob("*.yaml")) if not is_plan_file(p)]
+
+    def plan_files(self) -> list[Path]:
+        """The rollout plans of the scenarios folder (``workbench rollout --plan``)."""
+        return [p for p in sorted(Path(self.scenarios_dir).glob("*.yaml")) if is_plan_file(p)]
 
     def plan_run(self, names: list[str]) -> list[Scenario]:
         """The scenarios to replay, in order: file names of the folder or :data:`DRAFT`.

@@ -70,7 +70,8 @@ class Engine(MonitorActions):
                  "models", "timeouts", "retry_on", "max_retries", "backoff", "mult", "max_backoff", "jitter",
                  "fallbacks", "humans", "agents", "hkeys", "budget", "concurrency", "policy_name", "fleet",
                  "reviews", "breaker", "inflight", "waitq", "stats", "req_rows", "att_rows", "every", "clock",
-                 "provider", "steps", "monitors", "removed", "redirect", "lanes", "batched")
+                 "provider", "steps", "monitors", "removed", "redirect", "lanes", "batched",
+                 "arm")
 
     def __init__(self, scenario: Scenario, provider: Fleet, policy: Policy, graders: list[Grader], seed: int,
                  run_id: str, sink: Sink, progress: Progress | None, flush_every: int,
@@ -116,6 +117,7 @@ class Engine(MonitorActions):
         self.monitors = Monitors(scenario.monitors, self, run_id) if scenario.monitors else None
         self.removed: set[str] = set()  # targets a monitor took out of routing
         self.redirect: dict[str, str] = {}  # target -> where a monitor switched its traffic
+        self.arm: str | None = None  # a rollout's arm ('baseline', 'candidate'): stored in every request row
         clock.attach(self)
         # Batch lanes (fleet models with tier: batch) are a collaborator; without them nothing changes.
         self.lanes = BatchLanes(self) if scenario.batch is not None else None
@@ -408,7 +410,7 @@ class Engine(MonitorActions):
             now - st.arrival, self.policy_name, st.route, st.reason, st.dscore, final, status,
             None if err is None else err.value, st.attempt_no, st.retries, st.fallbacks, handoff, st.ptok,
             st.ctok, st.cost, quality, text, st.escalations, st.skips, _json(verdicts), pkey, st.source or "none",
-            st.deadline))
+            st.deadline, self.arm))
         self.req_rows.append(row)
         self.att_rows.extend(st.rows)
         if self.monitors is not None:

@@ -53,6 +53,7 @@ class RequestRow(NamedTuple):
     # migration 011: where the quality of the final answer came from (README "Provenance")
     provenance: str | None = None
     deadline_s: float | None = None  # migration 013: a batch-lane request's deadline after arrival
+    arm: str | None = None  # migration 015: 'baseline' or 'candidate' in a rollout, else NULL
 
 
 class AttemptRow(NamedTuple):

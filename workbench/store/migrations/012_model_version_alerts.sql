@@ -1,4 +1,4 @@
--- 014: models that change over time and the monitors that watch them (workbench/timeline.py,
+-- 012: models that change over time and the monitors that watch them (workbench/timeline.py,
 -- workbench/monitors/). attempts.model_version: the version label of the model that answered (a fleet
 -- model with a timeline: its label at the attempt's virtual time; NULL for a model without one).
 -- alerts: one row per monitor alarm, at its virtual time, with the detector's statistic and threshold,

@@ -1,4 +1,4 @@
--- 011: where an attempt's money went (workbench/pricing.py, litellm's cost function over a token
+-- 014: where an attempt's money went (workbench/pricing.py, litellm's cost function over a token
 -- breakdown). Token parts are subsets of prompt_tokens / completion_tokens (OpenAI's usage convention);
 -- the cost parts sum to cost_usd for a model call (0 for a human's answer, whose cost_usd is the
 -- person's price); standard_cost_usd is the same tokens at the standard tier (batch_savings_usd).
