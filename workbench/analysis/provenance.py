@@ -5,7 +5,7 @@ answered, not how each request was answered. A design replayed over a production
 answer where it sends a prompt to the model that answered it in production, a re-ask recorded by
 ``workbench record`` where one exists, and the simulated profile where neither does (README
 "Provenance"); its quality is as good as the mix. So the replay engine stores, per request, the
-provenance of its quality (``requests.provenance``, migration 016):
+provenance of its quality (``requests.provenance``, migration 011):
 
 * ``logged``: the answer the logged model gave in production (outcome ``source`` ``logged``);
 * ``recorded``: a recorded answer (a re-ask made by ``workbench record``, or an imported public set);
@@ -14,7 +14,7 @@ provenance of its quality (``requests.provenance``, migration 016):
 * ``simulated``: the simulated profile answered (or judged), or a human node did (a human node is modelled:
   its accuracy is the scenario's assumption); ``none``: no call (rejected by the budget).
 
-A run written before migration 016 has no per-request provenance: its run mode stands for every request.
+A run written before migration 011 has no per-request provenance: its run mode stands for every request.
 
 The cost of a request rests on simulated token counts when any of its calls (retries, fallbacks, judges
 included: ``attempts.provider``) was simulated; its price is then litellm's real price of simulated tokens.
@@ -55,7 +55,7 @@ SIMULATED_MAX = 0.05
 NOT_EVIDENCE = ("simulated", "mixed")
 
 _RUNS = "run_id IN (SELECT unnest(?::VARCHAR[]))"
-# a request's provenance; a run older than migration 016 stands in with its mode (mixed:... -> mixed)
+# a request's provenance; a run older than migration 011 stands in with its mode (mixed:... -> mixed)
 _PROV = "coalesce({p}provenance, split_part({u}mode, ':', 1))"
 _SIM = "IN ('simulated', 'mixed')"
 
