@@ -33,9 +33,10 @@ from workbench.registry import MIXED, PROVIDER_KINDS, unknown_provider_message
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.pricing import Cost
     from workbench.scenario import Scenario
+    from workbench.timeline import Timeline, TimelineState
     from workbench.traffic import Request
 
-__all__ = ["Answer", "AsyncAnswer", "Outcome", "Provider", "ProviderFactory", "register", "make_provider",
+__all__ = ["Answer", "AsyncAnswer", "Outcome", "TimedCalls", "Provider", "ProviderFactory", "register", "make_provider",
            "check_provider", "FleetProvider", "unknown_price_error"]
 
 
@@ -75,6 +76,46 @@ class Outcome:
 Answer = Callable[["Request", int, float, int], Outcome]
 #: The same call as a coroutine function (a provider with ``asynchronous = True``: wall-clock calls).
 AsyncAnswer = Callable[["Request", int, float, int], Awaitable[Outcome]]
+
+
+class TimedCalls:
+    """Mixin of a fleet model that answers through ``call``: its answers labelled with the model's version,
+    and a model with a ``timeline:`` changed to the timeline's state at the call's virtual time first.
+
+    Why in the contract's module: the simulated and recorded models change differently over time (a
+    profile moves; another dataset answers) but label and dispatch alike; :meth:`answerer` keeps the
+    plain ``call`` (no labelling cost) for a model with neither a timeline nor a version."""
+
+    timeline: Timeline | None
+    version: str | None
+
+    def call(self, req: Request, rkey: int, now: float, attempt: int) -> Outcome:
+        """One call at virtual time ``now`` (the model's own)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def apply(self, st: TimelineState) -> None:
+        """Become what the timeline says the model is in state ``st``."""
+        raise NotImplementedError  # pragma: no cover
+
+    def call_timed(self, req: Request, rkey: int, now: float, attempt: int) -> Outcome:
+        """:meth:`call` as the timeline has the model at ``now``, labelled with that version."""
+        assert self.timeline is not None
+        st = self.timeline.at(now)
+        self.apply(st)
+        out = self.call(req, rkey, now, attempt)
+        out.version = st.version
+        return out
+
+    def call_labelled(self, req: Request, rkey: int, now: float, attempt: int) -> Outcome:
+        """:meth:`call` labelled with the model's fixed ``version:`` (no timeline)."""
+        out = self.call(req, rkey, now, attempt)
+        out.version = self.version
+        return out
+
+    def answerer(self) -> Answer:
+        """The callable the engine binds: timed, labelled, or the plain call."""
+        return self.call_timed if self.timeline is not None else \
+            self.call_labelled if self.version is not None else self.call
 
 
 class Provider(Protocol):

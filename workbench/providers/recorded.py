@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING
 
 from workbench.catalog import model_info
 from workbench.pricing import ZERO, Cost, Pricer, pricer_for
-from workbench.providers.base import Answer, Outcome, Provider, register, unknown_price_error
+from workbench.providers.base import Answer, Outcome, Provider, TimedCalls, register, unknown_price_error
 from workbench.providers.simulated import SimulatedProvider, profile_for
 from workbench.scenario import Scenario
-from workbench.timeline import Timeline
+from workbench.timeline import Timeline, TimelineState
 from workbench.traffic import Request, prompt_key
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,7 +49,7 @@ __all__ = ["RecordedProvider"]
 _SOURCE = {"simulated": "simulated", "logged": "logged"}
 
 
-class _RecordedModel:
+class _RecordedModel(TimedCalls):
     """One fleet model's recorded answers, keyed by prompt key."""
 
     def __init__(self, name: str, answers: dict[str, AnswerRow], pricer: Pricer, stored: bool, prof: dict,
@@ -64,20 +64,9 @@ class _RecordedModel:
         self.own = answers
         self.sources: dict[int, dict[str, AnswerRow]] = {}  # timeline entry index -> its answers
 
-    def call_timed(self, req: Request, rkey: int, now: float, attempt: int) -> Outcome:
-        """:meth:`call` from the answers the timeline gives at ``now``, labelled with its version."""
-        assert self.timeline is not None
-        st = self.timeline.at(now)
+    def apply(self, st: TimelineState) -> None:
+        """Answer from the answers the timeline's state gives (another dataset's, from a time on)."""
         self.answers = self.sources.get(st.source, self.own)
-        out = self.call(req, rkey, now, attempt)
-        out.version = st.version
-        return out
-
-    def call_labelled(self, req: Request, rkey: int, now: float, attempt: int) -> Outcome:
-        """:meth:`call` labelled with the model's fixed ``version:``."""
-        out = self.call(req, rkey, now, attempt)
-        out.version = self.version
-        return out
 
     def call(self, req: Request, rkey: int, now: float, attempt: int) -> Outcome:
         key = self.keys.get(req.id)
@@ -206,7 +195,7 @@ class RecordedProvider(Provider):
     def bind(self, model: str) -> Answer:
         """The recorded ``model``'s answering callable (timed only when it has a timeline)."""
         m = self.models[model]
-        return m.call_timed if m.timeline is not None else m.call_labelled if m.version is not None else m.call
+        return m.answerer()
 
     def pin_previous(self, model: str, now: float) -> str | None:
         """Freeze ``model`` at its answers and version before the latest change begun by ``now``."""

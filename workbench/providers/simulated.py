@@ -28,7 +28,7 @@ from workbench.caching import BoundPrefix, bind_prefixes
 from workbench.catalog import count_tokens, model_info
 from workbench.errors import ErrorKind
 from workbench.pricing import Pricer, pricer_for
-from workbench.providers.base import Answer, Outcome, Provider, register, unknown_price_error
+from workbench.providers.base import Answer, Outcome, Provider, TimedCalls, register, unknown_price_error
 from workbench.scenario import ModelSpec, Scenario
 from workbench.seeds import key64, unit, unit2
 from workbench.timeline import Timeline, TimelineState
@@ -68,7 +68,7 @@ def profile_for(spec: ModelSpec) -> dict:
     return prof
 
 
-class _SimModel:
+class _SimModel(TimedCalls):
     """One simulated fleet member with its own rate-limit windows."""
 
     def __init__(self, name: str, spec: ModelSpec, prof: dict, pricer: Pricer,
@@ -97,22 +97,8 @@ class _SimModel:
         self.timeline = Timeline(spec.timeline, spec.version) if spec.timeline else None
         self.base = (self.ttft, self.tps, self.out_mean, self.q_easy, self.q_hard, self.cat_q, prof["error_rates"])
 
-    def call_timed(self, req: Request, rkey: int, now: float, attempt: int) -> Outcome:
-        """:meth:`call` with the profile the model's timeline gives it at ``now``, labelled with its version."""
-        assert self.timeline is not None
-        st = self.timeline.at(now)
-        self._apply(st)
-        out = self.call(req, rkey, now, attempt)
-        out.version = st.version
-        return out
-
-    def call_labelled(self, req: Request, rkey: int, now: float, attempt: int) -> Outcome:
-        """:meth:`call` labelled with the model's fixed ``version:`` (no timeline)."""
-        out = self.call(req, rkey, now, attempt)
-        out.version = self.version
-        return out
-
-    def _apply(self, st: TimelineState) -> None:
+    def apply(self, st: TimelineState) -> None:
+        """Move the profile to the timeline's state ``st`` (from the base profile, not cumulatively)."""
         ttft, tps, out_mean, q_easy, q_hard, cat_q, rates = self.base
         self.ttft, self.tps = ttft * st.latency_x, tps / st.latency_x  # both parts of the latency scale
         self.out_mean = out_mean * st.output_tokens_x
@@ -251,7 +237,7 @@ class SimulatedProvider(Provider):
         """The simulated ``model``'s answering callable (timed only when it has a timeline: the hot path
         of a fixed model is unchanged)."""
         m = self.models[model]
-        return m.call_timed if m.timeline is not None else m.call_labelled if m.version is not None else m.call
+        return m.answerer()
 
     def pin_previous(self, model: str, now: float) -> str | None:
         """Freeze ``model`` at its version before the latest change begun by ``now`` (None: nothing to pin)."""
