@@ -274,3 +274,39 @@ def test_a_recorded_model_litellm_cannot_price_keeps_its_stored_costs(tmp_path, 
                          "router: {policy: static, params: {target: m}}\ntraffic: {dataset: private}\n")
     _, s = _run(path, tmp_path / "t.duckdb")
     assert s["cost_usd"] == pytest.approx(0.75) and s["cost_breakdown_usd"]["input"] == pytest.approx(0.75)
+
+
+ANTHROPIC_CACHE = """\
+name: {name}
+seed: 4
+fleet:
+  c: {{model: claude-sonnet-4-5, sim: {{error_rates: {{}}}}}}
+router: {{policy: static, params: {{target: c}}}}
+cache:
+  prefixes:
+    system: {{tokens: 2000, targets: [c], ttl_s: {ttl}}}
+traffic: {{source: traffic.jsonl, arrival: {{process: poisson, rate_per_s: 0.001}}}}
+"""
+
+
+def test_a_one_hour_anthropic_cache_prices_its_writes_at_litellms_1h_rate(scenario_file, tmp_path):
+    """A prefix kept past 5 minutes is Anthropic's 1-hour cache: its writes cost the map's _above_1hr
+    rate, not the 5-minute one (Poisson arrivals 1,000 s apart on average: most calls write under a
+    300 s TTL, few under 3,600 s)."""
+    entry = litellm.model_cost["claude-sonnet-4-5"]
+    short_rate, long_rate = entry["cache_creation_input_token_cost"], entry["cache_creation_input_token_cost_above_1hr"]
+    assert long_rate > short_rate
+    written = {}
+    for ttl in (300, 3600):
+        path = scenario_file(ANTHROPIC_CACHE.format(name=f"ttl{ttl}", ttl=ttl), n=20, name=f"ttl{ttl}.yaml")
+        db = tmp_path / f"{ttl}.duckdb"
+        rid, s = _run(path, db)
+        with duckdb.connect(str(db), read_only=True) as con:
+            written[ttl] = con.execute("SELECT sum(cache_write_tokens), sum(cost_cache_write_usd), sum(cached_tokens) "
+                                       "FROM attempts WHERE run_id = ?", [rid]).fetchone()
+        assert s["cost_breakdown_usd"]["cache_write"] == pytest.approx(written[ttl][1], rel=1e-12)
+    short_tokens, usd, reads = written[300]
+    assert short_tokens + reads == 20 * 2000 and usd == pytest.approx(short_tokens * short_rate, rel=1e-12)
+    tokens, usd, reads = written[3600]
+    assert 0 < tokens < short_tokens and tokens + reads == 20 * 2000  # the hour-long cache is read more
+    assert usd == pytest.approx(tokens * long_rate, rel=1e-12)

@@ -115,7 +115,8 @@ class PrefixSpec(_Model):
     targets: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
     """Fleet models whose prompts start with this prefix."""
     ttl_s: Annotated[float, Field(gt=0)] | None = None
-    """Overrides the provider family's TTL (e.g. 3600 for Anthropic's 1-hour cache)."""
+    """Overrides the provider family's TTL (e.g. 3600 for Anthropic's 1-hour cache, whose writes
+    :mod:`workbench.pricing` prices at litellm's ``_above_1hr`` rate)."""
     cached: StrictBool = True
     """False: the prompts carry the prefix's tokens but the provider never caches them (a design that puts
     the ticket before its instructions, or opts out of caching): the list-price baseline of a caching

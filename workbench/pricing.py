@@ -105,11 +105,18 @@ def override_entry(price: Price, base: Mapping[str, Any] | None = None) -> dict[
     return entry
 
 
-def _usage(prompt: int, completion: int, cached: int = 0, written: int = 0, reasoning: int = 0):
-    from litellm.types.utils import CompletionTokensDetailsWrapper, PromptTokensDetailsWrapper, Usage
+def _usage(prompt: int, completion: int, cached: int = 0, written: int = 0, reasoning: int = 0,
+           long_writes: bool = False):
+    from litellm.types.utils import (
+        CacheCreationTokenDetails,
+        CompletionTokensDetailsWrapper,
+        PromptTokensDetailsWrapper,
+        Usage,
+    )
 
-    pdet = PromptTokensDetailsWrapper(cached_tokens=cached, cache_creation_tokens=written) if cached or written \
-        else None
+    ttl = CacheCreationTokenDetails(ephemeral_1h_input_tokens=written) if long_writes and written else None
+    pdet = PromptTokensDetailsWrapper(cached_tokens=cached, cache_creation_tokens=written,
+                                      cache_creation_token_details=ttl) if cached or written else None
     cdet = CompletionTokensDetailsWrapper(reasoning_tokens=reasoning) if reasoning else None
     return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion,
                  prompt_tokens_details=pdet, completion_tokens_details=cdet)
@@ -118,8 +125,12 @@ def _usage(prompt: int, completion: int, cached: int = 0, written: int = 0, reas
 class Pricer:
     """Prices one model's calls at one tier through litellm, memoised by token counts."""
 
-    def __init__(self, model: str, tier: str = "standard", entry: Mapping[str, Any] | None = None):
+    def __init__(self, model: str, tier: str = "standard", entry: Mapping[str, Any] | None = None,
+                 long_writes: bool = False):
         self.model, self.tier = model, tier
+        #: cache writes are for the 1-hour cache (Anthropic's ``ttl: 1h``): priced at litellm's
+        #: ``cache_creation_input_token_cost_above_1hr``
+        self.long_writes = long_writes
         #: the scenario's litellm-shaped entry, or None for litellm's own map
         self.entry = dict(entry) if entry is not None else None
         keys = self.entry if self.entry is not None else (_map_entry(model) or {})
@@ -128,7 +139,7 @@ class Pricer:
         self.threshold: int | None = 0 if "tiered_pricing" in keys else (min(found) if found else None)
         self._prompt: dict[tuple[int, int, int], tuple[float, float, float, float]] = {}
         self._completion: dict[tuple[int, int, int], tuple[float, float]] = {}
-        self.standard = self if tier == "standard" else Pricer(model, "standard", entry)
+        self.standard = self if tier == "standard" else Pricer(model, "standard", entry, long_writes)
         limit = _PROBE_LIMIT if self.threshold is None else self.threshold
         #: litellm's per-token price of plain input / output below every threshold when its function is
         #: exactly ``tokens x price`` there (checked on probes); None: every figure is a litellm call
@@ -191,14 +202,14 @@ class Pricer:
 
     def _price_prompt(self, prompt: int, cached: int, written: int) -> tuple[float, float, float, float]:
         """(uncached input, cache read, cache write, prompt total) of a prompt."""
-        total = self._cost(_usage(prompt, 0, cached, written))[0]
+        total = self._cost(_usage(prompt, 0, cached, written, long_writes=self.long_writes))[0]
         if not cached and not written:
             return total, 0.0, 0.0, total
         if self.tier == "batch":  # each cache part alone through the batch calculator
             read = self._cost(_usage(cached, 0, cached, 0))[0] if cached else 0.0
-            write = self._cost(_usage(written, 0, 0, written))[0] if written else 0.0
+            write = self._cost(_usage(written, 0, 0, written, long_writes=self.long_writes))[0] if written else 0.0
         else:
-            _, read, write = self._breakdown(_usage(prompt, 0, cached, written))
+            _, read, write = self._breakdown(_usage(prompt, 0, cached, written, long_writes=self.long_writes))
         return total - read - write, read, write, total
 
     def _price_completion(self, prompt: int, completion: int, reasoning: int) -> tuple[float, float]:
@@ -247,11 +258,16 @@ def pricer_for(scenario: Scenario, name: str) -> Pricer:
         raise scenario.error_at(("fleet", name, "reasoning_effort"),
                                 f"'{spec.model}' is not a reasoning model (litellm's map does not mark it "
                                 "supports_reasoning): remove reasoning_effort or pick a reasoning model")
-    return _shared(map_key(spec.model) or spec.model, tier, spec.price)
+    # A cache prefix kept longer than 5 minutes is Anthropic's 1-hour cache (workbench/caching.py): its
+    # writes cost more (other families report no writes, so the flag changes nothing there).
+    cache = scenario.cache
+    long_writes = cache is not None and any(name in p.targets and (p.ttl_s or 0.0) > 300.0
+                                            for p in cache.prefixes.values())
+    return _shared(map_key(spec.model) or spec.model, tier, spec.price, long_writes)
 
 
 @cache
-def _shared(model: str, tier: str, price: Price | None) -> Pricer:
-    """One pricer per (model, tier, price) for the process: its memo serves every run (a sweep's trials)."""
+def _shared(model: str, tier: str, price: Price | None, long_writes: bool = False) -> Pricer:
+    """One pricer per (model, tier, price, write lifetime) for the process: its memo serves every run."""
     entry = None if price is None else override_entry(price, _map_entry(model))
-    return Pricer(model, tier, entry)
+    return Pricer(model, tier, entry, long_writes)
