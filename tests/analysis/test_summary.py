@@ -84,3 +84,17 @@ def test_text_table_shows_every_run_and_metric(scenario_file, tmp_path):
     for label in ("cost (USD)", "p95 latency (s)", "error rate", "fallback rate", "hand-off rate", "cost vs first"):
         assert label in text
     assert f"${a['cost_usd']:,.4f}" in text and f"${b['cost_usd']:,.4f}" in text
+
+
+def test_text_table_splits_the_cost_into_the_parts_spent_on(scenario_file, tmp_path):
+    _, a = run(scenario_file(TEXT, n=100), tmp_path / "x.duckdb")
+    _, b = run(scenario_file(TEXT.replace("{big: 1, small: 2}", "{big: 1}"), name="b.yaml"), tmp_path / "x.duckdb")
+    lines = format_comparison([a, b]).splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("cost per 1k requests"))
+    spent = [k for k, v in a["cost_breakdown_usd"].items() if v or b["cost_breakdown_usd"][k]]
+    assert "input" in spent and "output" in spent and "humans" in spent  # this design hands off to a desk
+    assert [line.split("(USD)")[0].strip() for line in lines[at + 1:at + 1 + len(spent)]] == \
+        [k.replace("_", " ") for k in spent]  # under the cost, in the breakdown's order, zero parts left out
+    row = lines[at + 1 + spent.index("output")]
+    assert f"${a['cost_breakdown_usd']['output']:,.4f}" in row and f"${b['cost_breakdown_usd']['output']:,.4f}" in row
+    assert not any("batch savings" in line for line in lines)  # no batch tier in either design

@@ -230,6 +230,18 @@ def _provenance_text(shares: dict[str, float]) -> str:
     return " ".join(f"{p} {v:.0%}" for p, v in shares.items())
 
 
+def _money_rows(summaries: list[dict]) -> list[tuple[str, list[str]]]:
+    """Where the money went (``cost_breakdown_usd``), one row per part any run spent on, and the batch
+    tier's saving when a run has one."""
+    keys = next((list(s["cost_breakdown_usd"]) for s in summaries if s.get("cost_breakdown_usd")), [])
+    parts = [k for k in keys if any((s.get("cost_breakdown_usd") or {}).get(k) for s in summaries)]
+    rows = [(f"  {k.replace('_', ' ')} (USD)", [_fmt("${:,.4f}", (s.get("cost_breakdown_usd") or {}).get(k, 0.0))
+                                               for s in summaries]) for k in parts]
+    if any(s.get("batch_savings_usd") for s in summaries):
+        rows.append(("  batch savings (USD)", [_fmt("${:,.4f}", s.get("batch_savings_usd", 0.0)) for s in summaries]))
+    return rows
+
+
 def format_comparison(summaries: list[dict]) -> str:
     """Runs side by side as a plain-text table (first run = reference for the changes)."""
     rows: list[tuple[str, list[str]]] = [("", [s["scenario"] for s in summaries]),
@@ -237,6 +249,8 @@ def format_comparison(summaries: list[dict]) -> str:
     rows += [(label, [_fmt(fmt, s[key]) for s in summaries]) for key, label, fmt in METRIC_LABELS]
     if any(s.get("judging_cost_usd") for s in summaries):  # only designs with an LLM judge pay for one
         rows.insert(-3, ("judge calls (USD)", [_fmt("${:,.4f}", s.get("judging_cost_usd")) for s in summaries]))
+    at = next(i for i, (label, _) in enumerate(rows) if label == "cost per 1k requests") + 1
+    rows[at:at] = _money_rows(summaries)  # the parts of the cost, under it
     if any(s.get("deadline_requests") for s in summaries):  # only designs with a batch lane set deadlines
         rows.append(("deadline misses", [f"{s.get('deadline_misses', 0):,} of {s.get('deadline_requests', 0):,}"
                                          for s in summaries]))
