@@ -310,3 +310,14 @@ def test_a_one_hour_anthropic_cache_prices_its_writes_at_litellms_1h_rate(scenar
     tokens, usd, reads = written[3600]
     assert 0 < tokens < short_tokens and tokens + reads == 20 * 2000  # the hour-long cache is read more
     assert usd == pytest.approx(tokens * long_rate, rel=1e-12)
+
+
+def test_a_timed_out_call_keeps_its_tier(scenario_file, db):
+    """Regression: the clocks rebuilt a timed-out outcome without its tier, so a flex call that timed out
+    was stored as standard."""
+    text = DESIGN.format(name="flexy", tier="flex", effort="low").replace("attempt_s: 600", "attempt_s: 0.5")
+    rid, _ = _run(scenario_file(text, n=10), db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT DISTINCT tier, error_kind, cost_usd FROM attempts WHERE run_id = ? "
+                           "AND target = 'think'", [rid]).fetchall()
+    assert rows == [("flex", "timeout", 0.0)]

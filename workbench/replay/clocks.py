@@ -100,7 +100,8 @@ class VirtualClock:
         out = self.answer[target](req, rkey, now, st.attempt_no - st.step_calls)
         limit = self.timeouts[target]
         if out.latency_s > limit:
-            out = Outcome(False, limit, ErrorKind.TIMEOUT, prompt_tokens=out.prompt_tokens, version=out.version)
+            out = Outcome(False, limit, ErrorKind.TIMEOUT, prompt_tokens=out.prompt_tokens, version=out.version,
+                          tier=out.tier)
         st.out = out
         self.counter += 1  # self.at, inlined: this runs once per attempt
         heapq.heappush(self.heap, (now + out.latency_s, self.counter, self.on_end, st))
@@ -228,7 +229,8 @@ class AsyncioClock:
         except TimeoutError:
             out = Outcome(False, limit, ErrorKind.TIMEOUT)
         if out.latency_s > limit or math.isinf(out.latency_s):
-            out = Outcome(False, limit, ErrorKind.TIMEOUT, prompt_tokens=out.prompt_tokens, version=out.version)
+            out = Outcome(False, limit, ErrorKind.TIMEOUT, prompt_tokens=out.prompt_tokens, version=out.version,
+                          tier=out.tier)
         st.out = out
         self._fire(e.on_end, st)
 
