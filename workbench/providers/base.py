@@ -112,6 +112,12 @@ class TimedCalls:
         out.version = self.version
         return out
 
+    def pin(self, now: float) -> str | None:
+        """Freeze the model at its state before the latest timeline change begun by ``now``; the version
+        it now answers as (None: no timeline, nothing to pin)."""
+        st = self.timeline.pin(now) if self.timeline is not None else None
+        return None if st is None else st.version
+
     def answerer(self) -> Answer:
         """The callable the engine binds: timed, labelled, or the plain call."""
         return self.call_timed if self.timeline is not None else \

@@ -194,12 +194,9 @@ class RecordedProvider(Provider):
 
     def bind(self, model: str) -> Answer:
         """The recorded ``model``'s answering callable (timed only when it has a timeline)."""
-        m = self.models[model]
-        return m.answerer()
+        return self.models[model].answerer()
 
     def pin_previous(self, model: str, now: float) -> str | None:
         """Freeze ``model`` at its answers and version before the latest change begun by ``now``."""
-        tl = self.models[model].timeline
-        st = tl.pin(now) if tl is not None else None
-        return None if st is None else st.version
+        return self.models[model].pin(now)
 

@@ -236,11 +236,8 @@ class SimulatedProvider(Provider):
     def bind(self, model: str) -> Answer:
         """The simulated ``model``'s answering callable (timed only when it has a timeline: the hot path
         of a fixed model is unchanged)."""
-        m = self.models[model]
-        return m.answerer()
+        return self.models[model].answerer()
 
     def pin_previous(self, model: str, now: float) -> str | None:
         """Freeze ``model`` at its version before the latest change begun by ``now`` (None: nothing to pin)."""
-        tl = self.models[model].timeline
-        st = tl.pin(now) if tl is not None else None
-        return None if st is None else st.version
+        return self.models[model].pin(now)
